@@ -1,0 +1,160 @@
+"""Print equations as NumPy code.
+
+Elementwise equations are SymPy expressions printed by `NumPyCodePrinter`, a subclass of
+SymPy's `NumPyPrinter` that writes `np.` and the subgradient conventions; structural ops
+are printed by one `_emit_<op>` method each. The printer records whether it used numpy, so
+the module imports exactly what it uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sympy
+from sympy.printing.numpy import NumPyPrinter
+
+from gradgen.ir import Atom, DimSize, Equation, Lit, Var
+from gradgen.ops import OPS
+from gradgen.ops.elementwise import operand_symbols
+from gradgen.shapes import Shape
+from gradgen.symbolic import literal, op_expression
+
+
+@dataclass(frozen=True)
+class Code:
+    """An expression's text and whether it can be used as an operand without parentheses."""
+
+    text: str  # Python source of the expression
+    atomic: bool  # a name, a call, an attribute or a literal
+
+    def operand(self) -> str:
+        return self.text if self.atomic else f"({self.text})"
+
+
+class NumPyCodePrinter(NumPyPrinter):
+    """SymPy's NumPy printer, writing `np.` (or bare names with `plain=True`, for formulas)."""
+
+    def __init__(self, plain: bool = False) -> None:
+        super().__init__({"order": "none", "fully_qualified_modules": True})
+        self.plain = plain  # math-style names (exp, not np.exp) for docstrings
+        self.uses_numpy = False  # set when a printed expression needs `import numpy as np`
+
+    # -- names of NumPy functions
+    def np(self, name: str) -> str:
+        if self.plain:
+            return name
+        self.uses_numpy = True
+        return f"np.{name}"
+
+    def _module_format(self, fqn: str, register: bool = True) -> str:
+        if fqn.startswith("numpy."):
+            return self.np(fqn[len("numpy.") :])
+        return super()._module_format(fqn, register)
+
+    # -- SymPy nodes that print differently from SymPy's defaults
+    def _print_Float(self, expr: sympy.Float) -> str:
+        return repr(float(expr))
+
+    def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
+        return self._hprint_Pow(expr, rational=rational, sqrt="numpy.sqrt")
+
+    def _print_Heaviside(self, expr: sympy.Heaviside) -> str:
+        arg, tie = expr.args
+        if tie == 0:
+            return f"({self._print(arg)} > 0)"
+        if tie == 1:
+            return f"({self._print(arg)} >= 0)"
+        return f"{self.np('heaviside')}({self._print(arg)}, {float(tie)!r})"
+
+    def _print_Max(self, expr: sympy.Max) -> str:
+        return self._nested("maximum", expr.args)
+
+    def _print_Min(self, expr: sympy.Min) -> str:
+        return self._nested("minimum", expr.args)
+
+    def _nested(self, name: str, args: tuple[sympy.Expr, ...]) -> str:
+        text = self._print(args[0])
+        for arg in args[1:]:
+            text = f"{self.np(name)}({text}, {self._print(arg)})"
+        return text
+
+    # -- one statement
+    def expression(self, eq: Equation, operands: list[Code]) -> Code:
+        """The right-hand side of `eq` given its operands' code."""
+        if OPS[eq.op].elementwise:
+            return self._elementwise(eq, operands)
+        return getattr(self, f"_emit_{eq.op}")(operands, **dict(eq.params))
+
+    def _elementwise(self, eq: Equation, operands: list[Code]) -> Code:
+        symbols = operand_symbols(len(eq.inputs))
+        values: dict[sympy.Symbol, sympy.Expr] = {}
+        for symbol, atom, code in zip(symbols, eq.inputs, operands):
+            if isinstance(atom, Lit):
+                values[symbol] = literal(atom.value)
+            else:
+                values[symbol] = sympy.Symbol(code.operand(), real=True)
+        if eq.op == "ew":
+            expr = eq.param("expr").xreplace(values)
+        else:
+            with sympy.evaluate(False):  # keep the user's operand order: z + b, not b + z
+                expr = op_expression(eq.op).xreplace(values)
+        atomic = isinstance(expr, (sympy.Symbol, sympy.Function, sympy.Number))
+        return Code(self.doprint(expr), atomic and not str(expr).startswith("-"))
+
+    def shape(self, shape: Shape) -> str:
+        if len(shape) == 1:
+            return f"({shape[0]},)"
+        return "(" + ", ".join(str(d) for d in shape) + ")"
+
+    def _reduction(self, name: str, x: Code, axis: Any, keepdims: Any) -> Code:
+        args = [x.text]
+        if axis is not None:
+            args.append(f"axis={axis[0] if len(axis) == 1 else axis}")
+        if keepdims:
+            args.append("keepdims=True")
+        return Code(f"{self.np(name)}({', '.join(args)})", True)
+
+    def _emit_sum(self, operands: list[Code], axis: Any, keepdims: Any) -> Code:
+        return self._reduction("sum", operands[0], axis, keepdims)
+
+    def _emit_mean(self, operands: list[Code], axis: Any, keepdims: Any) -> Code:
+        return self._reduction("mean", operands[0], axis, keepdims)
+
+    def _emit_matmul(self, operands: list[Code]) -> Code:
+        a, b = operands
+        return Code(f"{a.operand()} @ {b.operand()}", False)
+
+    def _emit_outer(self, operands: list[Code]) -> Code:
+        a, b = operands
+        return Code(f"{self.np('outer')}({a.text}, {b.text})", True)
+
+    def _emit_transpose(self, operands: list[Code], axes: Any) -> Code:
+        (x,) = operands
+        if tuple(axes) == tuple(reversed(range(len(axes)))):
+            return Code(f"{x.operand()}.T", True)
+        return Code(f"{self.np('transpose')}({x.text}, {tuple(axes)})", True)
+
+    def _emit_broadcast_to(self, operands: list[Code], shape: Any) -> Code:
+        return Code(f"{self.np('broadcast_to')}({operands[0].text}, {self.shape(shape)})", True)
+
+    def _emit_expand_dims(self, operands: list[Code], axis: Any) -> Code:
+        axis_text = axis[0] if len(axis) == 1 else tuple(axis)
+        return Code(f"{self.np('expand_dims')}({operands[0].text}, {axis_text})", True)
+
+    def _emit_copy(self, operands: list[Code]) -> Code:
+        return Code(f"{self.np('copy')}({operands[0].text})", True)
+
+    def _emit_zeros(self, operands: list[Code], shape: Any) -> Code:
+        if not shape:
+            return Code("0.0", True)
+        return Code(f"{self.np('zeros')}({self.shape(shape)})", True)
+
+
+def atom_code(atom: Atom, names: Mapping[Var, str]) -> Code:
+    if isinstance(atom, Var):
+        return Code(names[atom], True)
+    if isinstance(atom, DimSize):
+        return Code(atom.name, True)
+    return Code(repr(atom.value), atom.value >= 0)

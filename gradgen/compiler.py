@@ -1,0 +1,142 @@
+"""The compile driver: model file -> traced graphs -> derivative graphs -> passes -> module.
+
+Data flows one way: `load_functions` imports the model file and finds its `@gg.function`s,
+`compile_function` traces and differentiates one, `compile_source` emits the module text.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from gradgen.api import Function
+from gradgen.codegen.emit import FunctionSource, emit_module
+from gradgen.errors import GradgenError, SourceLocation
+from gradgen.ir import Graph
+from gradgen.passes.pipeline import optimize
+from gradgen.reverse import reverse_mode
+from gradgen.tracing import trace
+from gradgen.version import __version__
+
+
+@dataclass(frozen=True)
+class CompiledFunction:
+    """One `@gg.function`, traced and differentiated."""
+
+    function: Function  # the user's decorated function
+    forward: Graph  # the traced graph: inputs -> value
+    joint: Graph  # optimized: inputs + d_value -> value, gradients
+
+    def source(self) -> FunctionSource:
+        f = self.function
+        return FunctionSource(
+            f.name, tuple(f.specs), f.wrt, f.wrt_is_sequence, self.forward, self.joint
+        )
+
+
+def load_functions(path: str | os.PathLike[str]) -> list[Function]:
+    """Import the model file at `path` and return its `@gg.function`s in source order."""
+    path = Path(path)
+    if not path.is_file():
+        raise GradgenError(f"model file {path} not found.")
+    filename = str(path.resolve())
+    module_name = f"_gradgen_model_{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, filename)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    sys.path.insert(0, str(path.resolve().parent))
+    try:
+        spec.loader.exec_module(module)
+    except GradgenError:
+        raise
+    except SyntaxError as error:
+        raise GradgenError(
+            f"syntax error: {error.msg}.", SourceLocation(filename, error.lineno or 1)
+        ) from None
+    except Exception as error:
+        location = _innermost_location(error, filename)
+        raise GradgenError(
+            f"importing the model failed: {type(error).__name__}: {error}", location
+        ) from error
+    finally:
+        sys.path.remove(str(path.resolve().parent))
+        sys.modules.pop(module_name, None)
+    found = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, Function) and value.fn.__code__.co_filename == filename
+    ]
+    return sorted(found, key=lambda f: f.fn.__code__.co_firstlineno)
+
+
+def compile_function(
+    function: Function, check: Callable[[Graph], Graph] | None = None
+) -> CompiledFunction:
+    """Trace `function`, apply reverse mode for its `wrt`, optimize; `check` runs on every
+    intermediate graph (tests pass `verify`)."""
+    names = list(function.specs)
+    shapes = [(spec.shape, spec.integer) for spec in function.specs.values()]
+    forward = trace(function.fn, names, shapes)
+    if forward.outputs[0] not in forward.hints:
+        forward = forward.replace(hints={**forward.hints, forward.outputs[0]: "value"})
+    if check:
+        check(forward)
+    joint = reverse_mode(forward, [names.index(w) for w in function.wrt])
+    if check:
+        check(joint)
+    return CompiledFunction(function, forward, optimize(joint, check))
+
+
+def compile_source(path: str | os.PathLike[str]) -> str:
+    """The text of the generated module for the model file at `path`."""
+    functions = load_functions(path)
+    if not functions:
+        raise GradgenError(
+            f"{display_path(path)} defines no @gg.function.",
+            hint="decorate the loss with @gg.function(wrt=(...)).",
+        )
+    compiled = [compile_function(f).source() for f in functions]
+    return emit_module(compiled, display_path(path), __version__)
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """`path` relative to the working directory when below it (stable in headers)."""
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return Path(path).name
+
+
+def output_path(model: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:
+    return Path(out_dir) / f"{Path(model).stem}_grad.py"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file and a rename: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def _innermost_location(error: BaseException, filename: str) -> SourceLocation | None:
+    found = None
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            found = SourceLocation(filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found

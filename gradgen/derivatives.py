@@ -1,0 +1,162 @@
+"""THE table of reverse-mode rules: how the gradient of each op's inputs is made.
+
+A rule receives `grad` (the cotangent of the op's output), `result` (the output) and the op's
+inputs as traced values, and returns one cotangent per input (None where there is none);
+it is written with the same array operations users write. Elementwise ops have no entry:
+their rules are derived from their SymPy expressions (`elementwise_rule`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import sympy
+
+from gradgen import functions as gg
+from gradgen.ir import Atom, DimSize, Equation, Lit, Var
+from gradgen.ops import OPS
+from gradgen.ops.elementwise import operand_symbols
+from gradgen.symbolic import COTANGENT, RESULT, expression_partials, literal, op_partials
+from gradgen.tracing import Builder, Tracer, apply
+
+Rule = Callable[..., tuple[Any, ...]]
+REVERSE_RULES: dict[str, Rule] = {}
+
+
+def reverse(op_name: str) -> Callable[[Rule], Rule]:
+    def register(rule: Rule) -> Rule:
+        REVERSE_RULES[op_name] = rule
+        return rule
+
+    return register
+
+
+def unbroadcast(grad: Tracer, shape: tuple[Any, ...]) -> Tracer:
+    """Sum `grad` over the axes broadcasting added or stretched, back to `shape`."""
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = gg.sum(grad, axis=tuple(range(extra)))
+    stretched = tuple(i for i, d in enumerate(shape) if d == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = gg.sum(grad, axis=stretched, keepdims=True)
+    return grad
+
+
+def _restore_reduced_axes(grad: Tracer, x: Tracer, axis: Any, keepdims: Any) -> Tracer:
+    axes = tuple(range(x.ndim)) if axis is None else axis
+    leading = axes == tuple(range(len(axes)))  # broadcasting restores leading axes itself
+    if not keepdims and not leading:
+        grad = apply("expand_dims", grad, axis=axes)
+    return apply("broadcast_to", grad, shape=x.shape)
+
+
+@reverse("matmul")
+def matmul_rule(grad: Tracer, result: Tracer, a: Tracer, b: Tracer) -> tuple[Any, ...]:
+    if a.ndim == 2 and b.ndim == 2:
+        return grad @ b.T, a.T @ grad
+    if a.ndim == 2:  # matrix @ vector
+        return apply("outer", grad, b), a.T @ grad
+    if b.ndim == 2:  # vector @ matrix
+        return b @ grad, apply("outer", a, grad)
+    return grad * b, grad * a  # vector @ vector
+
+
+@reverse("outer")
+def outer_rule(grad: Tracer, result: Tracer, a: Tracer, b: Tracer) -> tuple[Any, ...]:
+    return grad @ b, a @ grad
+
+
+@reverse("transpose")
+def transpose_rule(grad: Tracer, result: Tracer, x: Tracer, axes: Any) -> tuple[Any, ...]:
+    inverse = tuple(sorted(range(len(axes)), key=lambda i: axes[i]))
+    return (gg.transpose(grad, axes=inverse),)
+
+
+@reverse("sum")
+def sum_rule(grad: Tracer, result: Tracer, x: Tracer, axis: Any, keepdims: Any) -> tuple[Any, ...]:
+    return (_restore_reduced_axes(grad, x, axis, keepdims),)
+
+
+@reverse("mean")
+def mean_rule(
+    grad: Tracer, result: Tracer, x: Tracer, axis: Any, keepdims: Any
+) -> tuple[Any, ...]:
+    axes = tuple(range(x.ndim)) if axis is None else axis
+    count = math.prod(x.shape[i] for i in axes if isinstance(x.shape[i], int))
+    names = [DimSize(d) for i, d in enumerate(x.shape) if i in axes and isinstance(d, str)]
+    scale = _elementwise(
+        grad.builder,
+        COTANGENT / (count * sympy.Mul(*operand_symbols(len(names)))),
+        {COTANGENT: grad.var, **dict(zip(operand_symbols(len(names)), names))},
+    )
+    return (_restore_reduced_axes(scale, x, axis, keepdims),)
+
+
+@reverse("broadcast_to")
+def broadcast_to_rule(grad: Tracer, result: Tracer, x: Tracer, shape: Any) -> tuple[Any, ...]:
+    return (unbroadcast(grad, x.shape),)
+
+
+@reverse("expand_dims")
+def expand_dims_rule(grad: Tracer, result: Tracer, x: Tracer, axis: Any) -> tuple[Any, ...]:
+    return (gg.sum(grad, axis=axis),)  # summing over size-1 axes drops them
+
+
+@reverse("copy")
+def copy_rule(grad: Tracer, result: Tracer, x: Tracer) -> tuple[Any, ...]:
+    return (grad,)
+
+
+@reverse("zeros")
+def zeros_rule(grad: Tracer, result: Tracer) -> tuple[Any, ...]:
+    return ()
+
+
+def elementwise_rule(builder: Builder, grad: Var, eq: Equation) -> list[Var | None]:
+    """grad * d op / d a_i for each float input, summed back to the input's shape."""
+    symbols = operand_symbols(len(eq.inputs))
+    numbers = {s: literal(a.value) for s, a in zip(symbols, eq.inputs) if isinstance(a, Lit)}
+    if eq.op == "ew":
+        expr = eq.param("expr").xreplace(numbers)
+        partials = [None if s in numbers else p for s, p in
+                    zip(symbols, expression_partials(expr, len(eq.inputs)))]
+    else:
+        constants = tuple((i, a.value) for i, a in enumerate(eq.inputs) if isinstance(a, Lit))
+        partials = list(op_partials(eq.op, constants))
+    atoms: dict[sympy.Symbol, Atom] = {COTANGENT: grad, RESULT: eq.out}
+    atoms.update((s, a) for s, a in zip(symbols, eq.inputs) if not isinstance(a, Lit))
+    grads: list[Var | None] = []
+    for atom, partial in zip(eq.inputs, partials):
+        if not isinstance(atom, Var) or atom.integer or partial is None:
+            grads.append(None)
+            continue
+        contribution = _elementwise(builder, COTANGENT * partial, atoms)
+        grads.append(unbroadcast(contribution, atom.shape).var)
+    return grads
+
+
+def _elementwise(builder: Builder, expr: sympy.Expr, atoms: dict[sympy.Symbol, Atom]) -> Tracer:
+    """Emit `expr` (over symbols bound in `atoms`) as one `ew` equation, or reuse a var when
+    the expression is just that var."""
+    if expr in atoms and isinstance(atoms[expr], Var):
+        return Tracer(atoms[expr], builder)  # type: ignore[arg-type]
+    used = [s for s in atoms if s in expr.free_symbols]
+    renamed = operand_symbols(len(used))
+    body = expr.xreplace(dict(zip(used, renamed)))
+    return Tracer(builder.emit("ew", [atoms[s] for s in used], {"expr": body}), builder)
+
+
+def rule_for(op_name: str) -> Rule | None:
+    return REVERSE_RULES.get(op_name)
+
+
+def _check_table() -> None:
+    """Every differentiable op has a rule: elementwise ops derive theirs, others are listed."""
+    for name, op in OPS.items():
+        if not op.elementwise and name not in REVERSE_RULES:
+            raise RuntimeError(f"op {name!r} has no reverse-mode rule in gradgen.derivatives")
+
+
+_check_table()

@@ -1,0 +1,152 @@
+"""The graph IR: variables, equations and graphs, printed one equation per line.
+
+A `Graph` is a straight-line program in SSA form: each `Equation` binds one new `Var` from
+input atoms (vars, literals, symbolic dims). `str(graph)` is the debug view and the format
+the golden tests pin, e.g. `z:f[N] = matmul x w`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Union
+
+from gradgen.errors import SourceLocation
+from gradgen.shapes import Shape
+
+
+@dataclass(frozen=True, eq=False)
+class Var:
+    """A value in the graph; identity is the object itself."""
+
+    id: int  # unique within one tracing session, in creation order
+    shape: Shape  # static shape, dims may be symbolic names
+    integer: bool = False  # integer data (never differentiated) rather than float
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def type_str(self) -> str:
+        return ("i" if self.integer else "f") + "[" + ",".join(str(d) for d in self.shape) + "]"
+
+
+@dataclass(frozen=True)
+class Lit:
+    """A Python number written into the program."""
+
+    value: int | float  # the constant as the user wrote it
+
+    def __str__(self) -> str:
+        return repr(self.value)
+
+
+@dataclass(frozen=True)
+class DimSize:
+    """The run-time size of a named dimension (e.g. N), as an input to arithmetic."""
+
+    name: str  # the dimension's name from the annotations
+
+    def __str__(self) -> str:
+        return self.name
+
+
+Atom = Union[Var, Lit, DimSize]
+
+
+@dataclass(frozen=True)
+class GradHint:
+    """Names the gradient of `of`: `d_<name of of>`; a partial one gets a numbered suffix."""
+
+    of: Var  # the primal value this is the gradient of
+    partial: bool = False  # one contribution, to be summed with others
+
+
+NameHint = Union[str, GradHint]
+
+
+@dataclass(frozen=True, eq=False)
+class Equation:
+    """`out = op(*inputs, **params)`."""
+
+    op: str  # key into the op registry
+    inputs: tuple[Atom, ...]  # operands in order
+    out: Var  # the bound result
+    params: tuple[tuple[str, object], ...] = ()  # static attributes (axis, shape, expr)
+    source: SourceLocation | None = None  # the user's line that made it
+    origin: Equation | None = None  # for a derivative equation: the forward step it comes from
+
+    def param(self, key: str, default: object = None) -> object:
+        return dict(self.params).get(key, default)
+
+    def vars(self) -> Iterator[Var]:
+        return (a for a in self.inputs if isinstance(a, Var))
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A straight-line program: inputs, equations in order, outputs."""
+
+    inputs: tuple[Var, ...]  # arguments, in order
+    equations: tuple[Equation, ...]  # in execution order
+    outputs: tuple[Var, ...]  # results, in order
+    hints: Mapping[Var, NameHint] = field(default_factory=dict)  # names for generated code
+
+    def producers(self) -> dict[Var, Equation]:
+        return {eq.out: eq for eq in self.equations}
+
+    def use_counts(self) -> dict[Var, int]:
+        counts: dict[Var, int] = {}
+        for eq in self.equations:
+            for v in eq.vars():
+                counts[v] = counts.get(v, 0) + 1
+        for v in self.outputs:
+            counts[v] = counts.get(v, 0) + 1
+        return counts
+
+    def replace(self, **changes: object) -> Graph:
+        values = {
+            "inputs": self.inputs,
+            "equations": self.equations,
+            "outputs": self.outputs,
+            "hints": self.hints,
+        }
+        values.update(changes)
+        return Graph(**values)  # type: ignore[arg-type]
+
+    def substitute(self, mapping: Mapping[Var, Var]) -> Graph:
+        """The same program with every use of a key var replaced by its value var."""
+        if not mapping:
+            return self
+        equations = tuple(
+            replace(eq, inputs=tuple(mapping.get(a, a) if isinstance(a, Var) else a for a in eq.inputs))
+            for eq in self.equations
+        )
+        outputs = tuple(mapping.get(v, v) for v in self.outputs)
+        return self.replace(equations=equations, outputs=outputs)
+
+    def __str__(self) -> str:
+        from gradgen.naming import assign_names
+
+        names = assign_names(self)
+
+        def show(atom: Atom) -> str:
+            return names[atom] if isinstance(atom, Var) else str(atom)
+
+        def typed(v: Var) -> str:
+            return f"{names[v]}:{v.type_str()}"
+
+        lines = ["{ lambda " + " ".join(typed(v) for v in self.inputs) + " ."]
+        for eq in self.equations:
+            params = " ".join(f"{k}={_show_param(v)}" for k, v in eq.params)
+            op = f"{eq.op}[{params}]" if params else eq.op
+            args = " ".join(show(a) for a in eq.inputs)
+            lines.append(f"    {typed(eq.out)} = {op} {args}".rstrip())
+        lines.append("  in (" + ", ".join(show(v) for v in self.outputs) + ") }")
+        return "\n".join(lines)
+
+
+def _show_param(value: object) -> str:
+    if isinstance(value, tuple):
+        return "(" + ",".join(str(v) for v in value) + ")"
+    return str(value).replace(" ", "")

@@ -1,0 +1,91 @@
+"""Every name in generated code comes from here, deterministically.
+
+- Inputs keep the user's argument names; forward values keep the user's local names
+  (a name bound again in a loop gets `_1`, `_2`, ... in order).
+- The gradient of a value `v` is `d_v`; when several contributions are summed, the parts
+  are `d_v_1`, `d_v_2`, ... and the sum is `d_v`.
+- True temporaries are `t0`, `t1`, ...; nothing collides with a keyword, a dimension
+  name, `np`, `math` or the names the generated functions use (`saved`, `d_value`).
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+from collections.abc import Collection, Iterable, Mapping
+
+from gradgen.ir import GradHint, Graph, NameHint, Var
+
+RESERVED = frozenset(
+    set(keyword.kwlist) | set(dir(builtins)) | {"np", "math", "saved", "value", "d_value"}
+)
+
+
+class _NameSpace:
+    def __init__(self, taken: Iterable[str]) -> None:
+        self.taken = set(taken)
+        self.next_temp = 0
+
+    def claim(self, base: str) -> str:
+        name, k = base, 0
+        while name in self.taken:
+            k += 1
+            name = f"{base}_{k}"
+        self.taken.add(name)
+        return name
+
+    def numbered(self, base: str) -> str:
+        k = 1
+        while f"{base}_{k}" in self.taken:
+            k += 1
+        self.taken.add(f"{base}_{k}")
+        return f"{base}_{k}"
+
+    def temp(self) -> str:
+        while f"t{self.next_temp}" in self.taken:
+            self.next_temp += 1
+        self.taken.add(f"t{self.next_temp}")
+        return f"t{self.next_temp}"
+
+
+def dimension_names(graph: Graph) -> set[str]:
+    names = {d for v in graph.inputs for d in v.shape if isinstance(d, str)}
+    names |= {d for eq in graph.equations for d in eq.out.shape if isinstance(d, str)}
+    return names
+
+
+def assign_names(graph: Graph, skip: Collection[Var] = ()) -> dict[Var, str]:
+    """A unique Python identifier for every var of `graph` but those in `skip` (values the
+    printer writes inline, which need no name)."""
+    hints = graph.hints
+    ordered = list(graph.inputs) + [eq.out for eq in graph.equations]
+    user_named = {v: hints[v] for v in ordered if isinstance(hints.get(v), str)}
+    space = _NameSpace((RESERVED - {"value", "d_value"}) | dimension_names(graph))
+    names: dict[Var, str] = {}
+    # The cotangent argument is always `d_value`; then the user's names, so a temporary
+    # never takes a name the user wrote.
+    ordered.sort(key=lambda v: user_named.get(v) != "d_value")
+    for v in ordered:
+        if v in user_named:
+            names[v] = space.claim(user_named[v])  # type: ignore[arg-type]
+    for v in ordered:
+        if v in names or v in skip:
+            continue
+        hint = hints.get(v)
+        if isinstance(hint, GradHint) and hint.of in names:
+            base = "d_" + names[hint.of]
+            names[v] = space.numbered(base) if hint.partial else space.claim(base)
+        else:
+            names[v] = space.temp()
+    return names
+
+
+def is_named(var: Var, hints: Mapping[Var, NameHint]) -> bool:
+    """Whether a reader looks for this value by name: a user's variable or its gradient.
+    Other values (temporaries, parts of a summed gradient) may be fused or written inline."""
+    hint = hints.get(var)
+    if isinstance(hint, str):
+        return True
+    if isinstance(hint, GradHint) and not hint.partial:
+        return is_named(hint.of, hints)
+    return False

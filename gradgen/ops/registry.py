@@ -1,0 +1,66 @@
+"""The op registry: one `Op` per primitive, giving its shape rule and eager NumPy meaning.
+
+Ops say what a primitive *is*; how to differentiate it lives in `gradgen.derivatives` and
+how to print it in `gradgen.codegen.printer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sympy
+
+from gradgen.shapes import Shape, broadcast_shapes
+
+# (input shapes, params) -> (output shape, canonical params)
+ShapeRule = Callable[[list[Shape], dict[str, Any]], tuple[Shape, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Op:
+    """A primitive operation."""
+
+    name: str  # the IR name, e.g. "matmul"
+    arity: int  # number of array operands (-1: any)
+    shape_rule: ShapeRule  # checks operand shapes and gives the result's
+    eager: Callable[..., Any]  # the NumPy meaning, used when the user calls it on arrays
+    integer_result: Callable[[list[bool]], bool]  # integer-ness of the result
+    # Elementwise ops only: the SymPy expression of the op in terms of its operand symbols.
+    expr: Callable[..., sympy.Expr] | None = None
+    # Elementwise ops only: the value the derivative's step function takes at 0 (ties).
+    tie: sympy.Expr = sympy.S.Half
+    # Elementwise ops only: rewrites (operands, result symbol) -> {subexpr: in terms of result}
+    # so the derivative reuses the saved output, e.g. sigmoid: exp(-x) = 1/s - 1.
+    result_identities: Callable[..., dict[sympy.Expr, sympy.Expr]] | None = None
+
+    @property
+    def elementwise(self) -> bool:
+        return self.expr is not None or self.name == "ew"
+
+
+OPS: dict[str, Op] = {}
+
+
+def register(op: Op) -> Op:
+    if op.name in OPS:
+        raise ValueError(f"op {op.name!r} is registered twice")
+    OPS[op.name] = op
+    return op
+
+
+def broadcast_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
+    return broadcast_shapes(*shapes), params
+
+
+def all_integer(flags: list[bool]) -> bool:
+    return all(flags)
+
+
+def never_integer(flags: list[bool]) -> bool:
+    return False
+
+
+def same_as_first(flags: list[bool]) -> bool:
+    return flags[0]

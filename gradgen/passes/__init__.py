@@ -1,0 +1,2 @@
+"""Graph-to-graph passes, one per module, each a pure `run(graph) -> Graph`;
+`pipeline.optimize` composes them."""

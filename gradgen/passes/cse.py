@@ -1,0 +1,35 @@
+"""Common-subexpression elimination: an equation that repeats an earlier one (same op,
+same inputs, same params) is dropped and its uses read the earlier result."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gradgen.ir import Atom, Equation, Graph, Var
+
+
+def run(graph: Graph) -> Graph:
+    seen: dict[tuple[object, ...], Var] = {}
+    mapping: dict[Var, Var] = {}
+    hints = dict(graph.hints)
+    kept: list[Equation] = []
+    for eq in graph.equations:
+        inputs = tuple(mapping.get(a, a) if isinstance(a, Var) else a for a in eq.inputs)
+        key = (eq.op, tuple(_key(a) for a in inputs), eq.params)
+        earlier = seen.get(key)
+        if earlier is None:
+            seen[key] = eq.out
+            kept.append(replace(eq, inputs=inputs))
+            continue
+        mapping[eq.out] = earlier
+        if earlier not in hints and eq.out in hints:
+            hints[earlier] = hints[eq.out]
+    return graph.replace(
+        equations=tuple(kept),
+        outputs=tuple(mapping.get(v, v) for v in graph.outputs),
+        hints=hints,
+    )
+
+
+def _key(atom: Atom) -> object:
+    return ("var", atom.id) if isinstance(atom, Var) else (type(atom).__name__, repr(atom))

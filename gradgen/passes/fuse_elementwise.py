@@ -1,0 +1,92 @@
+"""Fuse chains of elementwise equations into one SymPy expression.
+
+An elementwise result that nobody reads by name (a temporary, or the gradient of one, or one
+part of a summed gradient), used exactly once, by another elementwise equation, is
+substituted into that consumer; SymPy then simplifies the combined expression. User-named
+values and their gradients stay, so the code still reads step by step. Expressions are
+capped at MAX_OPS operations to keep compile time and line length bounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import sympy
+
+from gradgen.ir import Atom, Equation, Graph, Lit, Var
+from gradgen.naming import is_named
+from gradgen.ops import OPS
+from gradgen.ops.elementwise import operand_symbols
+from gradgen.symbolic import literal, op_expression
+
+MAX_OPS = 24
+
+
+def run(graph: Graph) -> Graph:
+    uses = graph.use_counts()
+    outputs = set(graph.outputs)
+    current: dict[Var, Equation] = {}  # var -> its (possibly already fused) equation
+    equations: list[Equation] = []
+    fused_away: set[Var] = set()
+    for eq in graph.equations:
+        if OPS[eq.op].elementwise and not eq.out.integer:
+            for atom in eq.inputs:
+                producer = current.get(atom) if isinstance(atom, Var) else None
+                if (
+                    producer is not None
+                    and uses.get(atom, 0) == 1
+                    and atom not in outputs
+                    and not is_named(atom, graph.hints)
+                ):
+                    candidate = _fuse(producer, eq)
+                    if sympy.count_ops(candidate.param("expr")) <= MAX_OPS:
+                        eq = candidate
+                        fused_away.add(atom)
+            current[eq.out] = eq
+        equations.append(eq)
+    kept = tuple(e for e in equations if e.out not in fused_away)
+    return graph.replace(equations=kept)
+
+
+def expression_of(eq: Equation) -> tuple[sympy.Expr, list[Atom]]:
+    """The equation as (expression over a0, a1, ..., the non-literal inputs in order)."""
+    expr = eq.param("expr") if eq.op == "ew" else op_expression(eq.op)
+    symbols = operand_symbols(len(eq.inputs))
+    numbers = {s: literal(a.value) for s, a in zip(symbols, eq.inputs) if isinstance(a, Lit)}
+    expr = expr.xreplace(numbers)
+    operands = [(s, a) for s, a in zip(symbols, eq.inputs) if not isinstance(a, Lit)]
+    return _renumber(expr, operands)
+
+
+def _renumber(
+    expr: sympy.Expr, operands: list[tuple[sympy.Symbol, Atom]]
+) -> tuple[sympy.Expr, list[Atom]]:
+    """Deduplicate atoms and number their symbols a0, a1, ... in order of first use."""
+    atoms: list[Atom] = []
+    mapping: dict[sympy.Symbol, sympy.Symbol] = {}
+    for symbol, atom in operands:
+        if atom not in atoms:
+            atoms.append(atom)
+        mapping[symbol] = sympy.Symbol(f"_f{atoms.index(atom)}", real=True)
+    expr = expr.xreplace(mapping)
+    final = dict(zip((sympy.Symbol(f"_f{i}", real=True) for i in range(len(atoms))),
+                     operand_symbols(len(atoms))))
+    return expr.xreplace(final), atoms
+
+
+def _fuse(producer: Equation, consumer: Equation) -> Equation:
+    inner, inner_atoms = expression_of(producer)
+    outer, outer_atoms = expression_of(consumer)
+    n_outer = len(outer_atoms)
+    shifted = dict(zip(operand_symbols(len(inner_atoms)),
+                       (sympy.Symbol(f"_i{i}", real=True) for i in range(len(inner_atoms)))))
+    inner = inner.xreplace(shifted)
+    operands: list[tuple[sympy.Symbol, Atom]] = []
+    for symbol, atom in zip(operand_symbols(n_outer), outer_atoms):
+        if atom is producer.out:
+            outer = outer.xreplace({symbol: inner})
+        else:
+            operands.append((symbol, atom))
+    operands += [(sympy.Symbol(f"_i{i}", real=True), a) for i, a in enumerate(inner_atoms)]
+    expr, atoms = _renumber(outer, operands)
+    return replace(consumer, op="ew", inputs=tuple(atoms), params=(("expr", expr),))

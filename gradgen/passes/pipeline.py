@@ -1,0 +1,34 @@
+"""The optimization pipeline: the passes in order, repeated until the printed IR stops
+changing (a fixed point), with `verify` available after every pass."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gradgen.ir import Graph
+from gradgen.passes import cse, dce, fold_broadcasts, fuse_elementwise
+
+Pass = Callable[[Graph], Graph]
+
+PASSES: tuple[tuple[str, Pass], ...] = (
+    ("dce", dce.run),
+    ("cse", cse.run),
+    ("fold_broadcasts", fold_broadcasts.run),
+    ("dce", dce.run),
+    ("fuse_elementwise", fuse_elementwise.run),
+    ("dce", dce.run),
+)
+MAX_ROUNDS = 4
+
+
+def optimize(graph: Graph, check: Callable[[Graph], Graph] | None = None) -> Graph:
+    """Run PASSES until a fixed point; `check` (e.g. `verify`) runs after each pass."""
+    for _ in range(MAX_ROUNDS):
+        before = str(graph)
+        for _name, run in PASSES:
+            graph = run(graph)
+            if check is not None:
+                check(graph)
+        if str(graph) == before:
+            break
+    return graph

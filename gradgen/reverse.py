@@ -1,0 +1,93 @@
+"""Reverse mode: extend a traced graph with the equations of its vector-Jacobian product.
+
+`reverse_mode(graph, wrt)` walks the equations backwards once, calling each op's rule from
+`gradgen.derivatives` and summing the contributions a value receives from its consumers.
+The result is one joint graph: inputs are the originals plus `d_value` (the cotangent of the
+output), outputs are the value followed by the gradients of the `wrt` inputs.
+"""
+
+from __future__ import annotations
+
+from gradgen.derivatives import elementwise_rule, rule_for
+from gradgen.ir import Equation, GradHint, Graph, Var
+from gradgen.ops import OPS
+from gradgen.tracing import Builder, Tracer
+
+
+def reverse_mode(graph: Graph, wrt: list[int]) -> Graph:
+    """The joint forward + backward graph for the gradients of `graph.inputs[i]`, i in wrt."""
+    (value,) = graph.outputs
+    builder = Builder(frozenset())
+    builder.equations = list(graph.equations)
+    builder.hints = dict(graph.hints)
+    d_value = builder.new_var(value.shape)
+    builder.hints[d_value] = "d_value"
+
+    needs_grad = _depends_on(graph, {graph.inputs[i] for i in wrt})
+    contributions: dict[Var, list[Var]] = {value: [d_value]}
+    for eq in reversed(graph.equations):
+        if eq.out not in contributions or not any(v in needs_grad for v in eq.vars()):
+            continue
+        builder.origin, builder.source = eq, eq.source
+        grad = _total(builder, eq.out, contributions[eq.out])
+        for atom, contribution in zip(eq.inputs, _apply_rule(builder, grad, eq)):
+            if isinstance(atom, Var) and atom in needs_grad and contribution is not None:
+                contributions.setdefault(atom, []).append(contribution)
+
+    builder.origin = builder.source = None
+    grads = [_gradient_output(builder, graph.inputs[i], contributions, d_value) for i in wrt]
+    return Graph(
+        graph.inputs + (d_value,), tuple(builder.equations), (value, *grads), builder.hints
+    )
+
+
+def _depends_on(graph: Graph, sources: set[Var]) -> set[Var]:
+    """The float values computed from `sources`: the ones gradients flow through."""
+    reached = set(sources)
+    for eq in graph.equations:
+        if not eq.out.integer and any(v in reached for v in eq.vars()):
+            reached.add(eq.out)
+    return reached
+
+
+def _apply_rule(builder: Builder, grad: Var, eq: Equation) -> list[Var | None]:
+    if OPS[eq.op].elementwise:
+        return elementwise_rule(builder, grad, eq)
+    rule = rule_for(eq.op)
+    assert rule is not None  # the table checks itself at import
+    operands = [Tracer(a, builder) if isinstance(a, Var) else a for a in eq.inputs]
+    results = rule(Tracer(grad, builder), Tracer(eq.out, builder), *operands, **dict(eq.params))
+    return [r.var if isinstance(r, Tracer) else None for r in results]
+
+
+def _total(builder: Builder, of: Var, parts: list[Var]) -> Var:
+    """The sum of the gradient contributions `of` received, named d_<of>."""
+    if len(parts) == 1:
+        builder.hints.setdefault(parts[0], GradHint(of))
+        return parts[0]
+    for part in parts:
+        builder.hints.setdefault(part, GradHint(of, partial=True))
+    total = parts[0]
+    for part in parts[1:]:
+        total = builder.emit("add", [total, part])
+    builder.hints[total] = GradHint(of)
+    return total
+
+
+def _gradient_output(
+    builder: Builder, param: Var, contributions: dict[Var, list[Var]], d_value: Var
+) -> Var:
+    """The gradient returned for `param`: a fresh array of exactly the parameter's shape."""
+    if param not in contributions:
+        grad = builder.emit("zeros", [], {"shape": param.shape})
+    else:
+        grad = _total(builder, param, contributions[param])
+        producer = next((eq for eq in builder.equations if eq.out is grad), None)
+        aliases_caller_memory = grad is d_value or (producer and producer.op == "broadcast_to")
+        if param.shape and aliases_caller_memory:
+            grad = builder.emit("copy", [grad])
+    builder.hints.setdefault(grad, GradHint(param))
+    return grad
+
+
+__all__ = ["reverse_mode"]

@@ -1,0 +1,88 @@
+"""The SymPy bridge: derivatives of elementwise expressions, derived once and cached.
+
+An elementwise op is a SymPy expression in its operand symbols a0, a1, ...; its partial
+derivatives are written, where that is cheaper, in terms of the op's own result `r` so the
+backward pass reuses saved forward values (tanh' = 1 - r**2, sigmoid' = r*(1 - r)).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import sympy
+
+from gradgen.ops import OPS
+from gradgen.ops.elementwise import operand_symbols
+
+RESULT = sympy.Symbol("r", real=True)  # stands for the op's own output in a derivative
+COTANGENT = sympy.Symbol("g", real=True)  # stands for the incoming gradient
+
+
+def literal(value: int | float) -> sympy.Expr:
+    """A Python number as a SymPy number that prints back exactly."""
+    return sympy.Integer(value) if isinstance(value, int) else sympy.Float(value, 53)
+
+
+@functools.cache
+def op_expression(op_name: str) -> sympy.Expr:
+    """The named elementwise op applied to its operand symbols."""
+    op = OPS[op_name]
+    assert op.expr is not None, f"{op_name} is not a named elementwise op"
+    return op.expr(*operand_symbols(op.arity))
+
+
+@functools.cache
+def op_partials(
+    op_name: str, constants: tuple[tuple[int, int | float], ...] = ()
+) -> tuple[sympy.Expr | None, ...]:
+    """d op / d a_i for each operand, in terms of the operands and `RESULT`, with the
+    operands listed in `constants` (index, value) fixed to those numbers first (so x**2
+    differentiates to 2*x, not to the general b*x**b/x); None for a constant operand."""
+    op = OPS[op_name]
+    symbols = operand_symbols(op.arity)
+    fixed = {symbols[i]: literal(value) for i, value in constants}
+    expr = op_expression(op_name).xreplace(fixed)
+    identities = op.result_identities(*symbols, RESULT) if op.result_identities else {}
+    return tuple(
+        None if s in fixed else _partial(expr, s, op.tie, identities) for s in symbols
+    )
+
+
+@functools.cache
+def expression_partials(expr: sympy.Expr, arity: int) -> tuple[sympy.Expr, ...]:
+    """d expr / d a_i for a compiler-made (`ew`) expression of `arity` operands."""
+    return tuple(
+        _partial(expr, s, sympy.S.Half, {}) for s in operand_symbols(arity)
+    )
+
+
+def _partial(
+    expr: sympy.Expr,
+    symbol: sympy.Symbol,
+    tie: sympy.Expr,
+    identities: dict[sympy.Expr, sympy.Expr],
+) -> sympy.Expr:
+    derivative = sympy.diff(expr, symbol)
+    # NOTE: sympy's Heaviside(0) is 1/2; each op states the subgradient it picks at 0.
+    derivative = derivative.replace(
+        lambda e: isinstance(e, sympy.Heaviside),
+        lambda e: sympy.Heaviside(e.args[0], tie),
+    )
+    candidates = [derivative]
+    in_result = derivative.subs(expr, RESULT).subs(identities)
+    if in_result != derivative:
+        candidates += [in_result, sympy.simplify(in_result)]
+    # A rewrite may not divide by something the plain derivative does not divide by
+    # (2*e written as 2*r/e would be nan at e = 0).
+    allowed = _divisors(derivative) | {RESULT}
+    return min((c for c in candidates if _divisors(c) <= allowed), key=_cost)
+
+
+def _divisors(expr: sympy.Expr) -> set[sympy.Symbol]:
+    return set(sympy.denom(sympy.together(expr)).free_symbols)
+
+
+def _cost(expr: sympy.Expr) -> tuple[int, int]:
+    """Transcendental calls first (they dominate run time), then arithmetic ops."""
+    calls = sum(1 for e in sympy.preorder_traversal(expr) if isinstance(e, sympy.Function))
+    return calls, int(sympy.count_ops(expr))

@@ -1,0 +1,396 @@
+"""Tracing: run the user's function once on `Tracer` values that record equations.
+
+A `Tracer` behaves like a NumPy array (operators, `.T`, `.sum()`), but every operation on it
+appends an `Equation` to its `Builder`. Each equation records the user's file and line; the
+user's local variable names are captured so the generated code can use them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import Any
+
+import numpy as np
+
+from gradgen.errors import GradgenError, SourceLocation, user_location
+from gradgen.ir import Atom, DimSize, Equation, Graph, Lit, NameHint, Var
+from gradgen.ops import OPS
+from gradgen.shapes import Shape, ShapeError
+
+# How ops are named in messages: the operator the user typed, else `gg.<name>`.
+OPERATOR_SYMBOLS = {
+    "add": "+",
+    "sub": "-",
+    "mul": "*",
+    "div": "/",
+    "pow": "**",
+    "neg": "unary -",
+    "matmul": "@",
+    "transpose": ".T",
+}
+
+_BRANCH_HINT = (
+    "the value is only known when the generated code runs, so Python control flow cannot "
+    "depend on it. Write data-dependent choices with gg.maximum, gg.minimum, gg.relu or "
+    "gg.abs; `if` and `for` may depend only on shapes and Python constants."
+)
+
+
+def op_display_name(op: str) -> str:
+    return OPERATOR_SYMBOLS.get(op, f"gg.{op}")
+
+
+class Builder:
+    """Collects equations for one graph; makes the vars and checks shapes as it goes."""
+
+    _ids = itertools.count()
+
+    def __init__(self, user_files: frozenset[str]) -> None:
+        self.user_files = user_files  # files whose frames count as the user's code
+        self.equations: list[Equation] = []  # in the order they were made
+        self.hints: dict[Var, NameHint] = {}  # names for the generated code
+        self.origin: Equation | None = None  # while differentiating: the forward step
+        self.source: SourceLocation | None = None  # fixed source while differentiating
+
+    def new_var(self, shape: Shape, integer: bool = False) -> Var:
+        return Var(next(self._ids), tuple(shape), integer)
+
+    def location(self) -> SourceLocation | None:
+        return self.source or user_location(self.user_files)
+
+    def emit(self, op_name: str, inputs: list[Atom], params: dict[str, Any] | None = None) -> Var:
+        """Append `out = op(*inputs, **params)` after checking shapes; return `out`."""
+        op = OPS[op_name]
+        if op.arity >= 0 and len(inputs) != op.arity:
+            raise GradgenError(
+                f"{op_display_name(op_name)} takes {op.arity} array arguments, "
+                f"got {len(inputs)}.",
+                self.location(),
+            )
+        shapes = [a.shape if isinstance(a, Var) else () for a in inputs]
+        try:
+            shape, canonical = op.shape_rule(shapes, dict(params or {}))
+        except ShapeError as error:
+            raise GradgenError(
+                f"shape mismatch in {op_display_name(op_name)}: {error}.",
+                self.location(),
+                "check the annotations of the arguments; named dims such as 'N' match "
+                "only the same name.",
+            ) from None
+        integer = op.integer_result(
+            [a.integer if isinstance(a, Var) else isinstance(a.value, int) for a in _arrays(inputs)]
+        )
+        out = self.new_var(shape, integer)
+        self.equations.append(
+            Equation(
+                op_name,
+                tuple(inputs),
+                out,
+                tuple(sorted(canonical.items())),
+                self.location(),
+                self.origin,
+            )
+        )
+        return out
+
+    def atom(self, value: object) -> Atom:
+        """The IR atom for an operand: a traced value or a Python number."""
+        if isinstance(value, Tracer):
+            if value.builder is not self:
+                raise GradgenError(
+                    "a traced value from another gg.function was used here.", self.location()
+                )
+            return value.var
+        if isinstance(value, (DimSize, Var, Lit)):
+            return value
+        if isinstance(value, (bool, np.bool_)):
+            raise GradgenError(
+                "booleans cannot be used in array arithmetic.",
+                self.location(),
+                "use 1.0 and 0.0.",
+            )
+        if isinstance(value, (int, np.integer)):
+            return Lit(int(value))
+        if isinstance(value, (float, np.floating)):
+            return Lit(float(value))
+        if isinstance(value, np.ndarray):
+            raise GradgenError(
+                "a NumPy array constant was used in a traced computation.",
+                self.location(),
+                "pass the array as an argument of the gg.function (with an annotation).",
+            )
+        raise GradgenError(
+            f"cannot use a value of type {type(value).__name__} in a traced computation.",
+            self.location(),
+        )
+
+
+def _arrays(inputs: list[Atom]) -> Iterator[Var | Lit]:
+    return (a for a in inputs if isinstance(a, (Var, Lit)))
+
+
+def apply(op_name: str, *args: Any, **params: Any) -> Any:
+    """Run an op: record it when an operand is traced, else compute it eagerly with NumPy."""
+    tracer = next((a for a in args if isinstance(a, Tracer)), None)
+    if tracer is None:
+        return OPS[op_name].eager(*args, **params)
+    builder = tracer.builder
+    atoms = [builder.atom(a) for a in args]
+    return Tracer(builder.emit(op_name, atoms, params), builder)
+
+
+def _not_supported(builder: Builder, what: str, hint: str | None = None) -> GradgenError:
+    return GradgenError(f"{what} is not supported by gradgen.", builder.location(), hint)
+
+
+# NumPy functions called on traced values are forwarded to the gradgen op of the same meaning.
+_UFUNC_OPS = {
+    np.add: "add",
+    np.subtract: "sub",
+    np.multiply: "mul",
+    np.true_divide: "div",
+    np.power: "pow",
+    np.negative: "neg",
+    np.exp: "exp",
+    np.log: "log",
+    np.sin: "sin",
+    np.cos: "cos",
+    np.tanh: "tanh",
+    np.sqrt: "sqrt",
+    np.absolute: "abs",
+    np.maximum: "maximum",
+    np.minimum: "minimum",
+    np.matmul: "matmul",
+}
+_FUNCTION_OPS: dict[Callable[..., Any], str] = {
+    np.sum: "sum",
+    np.mean: "mean",
+    np.transpose: "transpose",
+}
+
+
+class Tracer:
+    """A symbolic array seen by the user's code while tracing."""
+
+    __slots__ = ("var", "builder")
+    __array_priority__ = 1000  # NumPy defers `ndarray op Tracer` to our reflected operators
+
+    def __init__(self, var: Var, builder: Builder) -> None:
+        self.var = var  # the IR value this stands for
+        self.builder = builder  # where operations on it are recorded
+
+    def __repr__(self) -> str:
+        return f"Tracer({self.var.type_str()})"
+
+    @property
+    def shape(self) -> Shape:
+        return self.var.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.var.ndim
+
+    @property
+    def T(self) -> Tracer:
+        return apply("transpose", self)
+
+    def transpose(self, *axes: int) -> Tracer:
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return apply("transpose", self, axes=axes or None)
+
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tracer:
+        return apply("sum", self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tracer:
+        return apply("mean", self, axis=axis, keepdims=keepdims)
+
+    # Arithmetic.
+    def __add__(self, other: Any) -> Tracer:
+        return apply("add", self, other)
+
+    def __radd__(self, other: Any) -> Tracer:
+        return apply("add", other, self)
+
+    def __sub__(self, other: Any) -> Tracer:
+        return apply("sub", self, other)
+
+    def __rsub__(self, other: Any) -> Tracer:
+        return apply("sub", other, self)
+
+    def __mul__(self, other: Any) -> Tracer:
+        return apply("mul", self, other)
+
+    def __rmul__(self, other: Any) -> Tracer:
+        return apply("mul", other, self)
+
+    def __truediv__(self, other: Any) -> Tracer:
+        return apply("div", self, other)
+
+    def __rtruediv__(self, other: Any) -> Tracer:
+        return apply("div", other, self)
+
+    def __pow__(self, other: Any) -> Tracer:
+        if isinstance(other, Tracer):
+            raise _not_supported(
+                self.builder,
+                "an array exponent (a ** b with b traced)",
+                "use a constant exponent, or gg.exp(b * gg.log(a)) for positive a.",
+            )
+        return apply("pow", self, other)
+
+    def __rpow__(self, other: Any) -> Tracer:
+        return apply("pow", other, self)
+
+    def __matmul__(self, other: Any) -> Tracer:
+        return apply("matmul", self, other)
+
+    def __rmatmul__(self, other: Any) -> Tracer:
+        return apply("matmul", other, self)
+
+    def __neg__(self) -> Tracer:
+        return apply("neg", self)
+
+    def __pos__(self) -> Tracer:
+        return self
+
+    def __abs__(self) -> Tracer:
+        return apply("abs", self)
+
+    # What cannot be known while tracing.
+    def __bool__(self) -> bool:
+        raise GradgenError(
+            "cannot branch on a traced value (`if`, `while`, `and`, `or` or `not` on an "
+            "array computed from the inputs).",
+            self.builder.location(),
+            _BRANCH_HINT,
+        )
+
+    def _comparison(self, other: Any) -> bool:
+        raise _not_supported(
+            self.builder,
+            "comparing traced arrays",
+            "write data-dependent choices with gg.maximum, gg.minimum, gg.relu or gg.abs.",
+        )
+
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__ = __ne__ = _comparison  # type: ignore
+    __hash__ = object.__hash__
+
+    def _to_number(self) -> Any:
+        raise GradgenError(
+            "cannot turn a traced array into a Python number (float(), int(), or a `math` "
+            "function).",
+            self.builder.location(),
+            "use the gg functions (gg.exp, gg.log, ...), which work on arrays.",
+        )
+
+    __float__ = __int__ = __index__ = __complex__ = _to_number  # type: ignore
+
+    def __len__(self) -> int:
+        if self.ndim and isinstance(self.shape[0], int):
+            return self.shape[0]
+        raise GradgenError(
+            f"len() of an array of shape {self.shape} is not known while tracing.",
+            self.builder.location(),
+            "use .shape, or give the dimension a fixed size in the annotation.",
+        )
+
+    def __iter__(self) -> Iterator[Any]:
+        raise _not_supported(self.builder, "iterating over a traced array")
+
+    def __getitem__(self, index: Any) -> Any:
+        raise _not_supported(self.builder, "indexing a traced array")
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise _not_supported(
+            self.builder,
+            f"the array attribute or method .{name}",
+            "see the README's list of supported ops.",
+        )
+
+    # NumPy interoperability: np.exp(tracer) means gg.exp(tracer).
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        op = _UFUNC_OPS.get(ufunc)
+        if op is None or method != "__call__" or kwargs:
+            raise _not_supported(self.builder, f"numpy.{ufunc.__name__}")
+        return apply(op, *inputs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        op = _FUNCTION_OPS.get(func)
+        if op is None:
+            module = getattr(func, "__module__", "numpy") or "numpy"
+            raise _not_supported(self.builder, f"{module}.{func.__name__}")
+        if op == "transpose":
+            return apply(op, args[0], axes=kwargs.get("axes", args[1] if len(args) > 1 else None))
+        return apply(op, *args, **kwargs)
+
+
+class _NameRecorder:
+    """Gives traced values the names of the user's local variables they are bound to."""
+
+    def __init__(self, user_files: frozenset[str], hints: dict[Var, NameHint]) -> None:
+        self.user_files = user_files
+        self.hints = hints
+
+    def on_call(self, frame: FrameType, event: str, arg: Any) -> Any:
+        return self.on_event if frame.f_code.co_filename in self.user_files else None
+
+    def on_event(self, frame: FrameType, event: str, arg: Any) -> Any:
+        if event in ("line", "return"):
+            for name, value in frame.f_locals.items():
+                if isinstance(value, Tracer) and value.var not in self.hints:
+                    self.hints[value.var] = name
+        return self.on_event
+
+
+def trace(
+    fn: Callable[..., Any], arg_names: list[str], shapes: list[tuple[Shape, bool]]
+) -> Graph:
+    """Run `fn` once on tracers of the given (shape, integer) kinds; return its graph.
+
+    The graph has one input per argument, in order, and one output: the returned value.
+    """
+    user_files = frozenset({fn.__code__.co_filename})
+    builder = Builder(user_files)
+    inputs = [builder.new_var(shape, integer) for shape, integer in shapes]
+    builder.hints.update(zip(inputs, arg_names))
+    recorder = _NameRecorder(user_files, builder.hints)
+    previous = sys.gettrace()
+    sys.settrace(recorder.on_call)
+    try:
+        result = fn(*(Tracer(v, builder) for v in inputs))
+    except GradgenError:
+        raise
+    except Exception as error:
+        location = _innermost_user_location(error, user_files) or builder.location()
+        raise GradgenError(f"{type(error).__name__}: {error}", location) from error
+    finally:
+        sys.settrace(previous)
+    where = SourceLocation(fn.__code__.co_filename, fn.__code__.co_firstlineno)
+    if not isinstance(result, Tracer):
+        raise GradgenError(
+            f"{fn.__name__} returns {type(result).__name__}, not an array computed from its "
+            "arguments.",
+            where,
+            "return the loss (an expression of the inputs).",
+        )
+    if result.var.integer:
+        raise GradgenError(f"{fn.__name__} returns integer data, which has no gradient.", where)
+    return Graph(tuple(inputs), tuple(builder.equations), (result.var,), builder.hints)
+
+
+def _innermost_user_location(
+    error: BaseException, user_files: frozenset[str]
+) -> SourceLocation | None:
+    found = None
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename in user_files:
+            found = SourceLocation(tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found

@@ -1,0 +1,3 @@
+"""The gradgen version, written into every generated module's header."""
+
+__version__ = "0.1.0"
