@@ -16,7 +16,7 @@ from pathlib import Path
 
 from gradgen.api import Function
 from gradgen.codegen.emit import FunctionSource, emit_module
-from gradgen.errors import GradgenError, SourceLocation
+from gradgen.errors import GradgenError, NoFunctionsError, SourceLocation
 from gradgen.ir import Graph
 from gradgen.passes.pipeline import optimize
 from gradgen.reverse import reverse_mode
@@ -97,7 +97,7 @@ def compile_source(path: str | os.PathLike[str]) -> str:
     """The text of the generated module for the model file at `path`."""
     functions = load_functions(path)
     if not functions:
-        raise GradgenError(
+        raise NoFunctionsError(
             f"{display_path(path)} defines no @gg.function.",
             hint="decorate the loss with @gg.function(wrt=(...)).",
         )

@@ -58,3 +58,7 @@ def user_location(user_files: frozenset[str], frame: FrameType | None = None) ->
             return SourceLocation(frame.f_code.co_filename, frame.f_lineno)
         frame = frame.f_back
     return None
+
+
+class NoFunctionsError(GradgenError):
+    """A model file that defines no `@gg.function` (skipped when compiling a directory)."""

@@ -35,7 +35,9 @@ def reverse_mode(graph: Graph, wrt: list[int]) -> Graph:
                 contributions.setdefault(atom, []).append(contribution)
 
     builder.origin = builder.source = None
-    grads = [_gradient_output(builder, graph.inputs[i], contributions, d_value) for i in wrt]
+    grads: list[Var] = []
+    for i in wrt:
+        grads.append(_gradient_output(builder, graph.inputs[i], contributions, d_value, grads))
     return Graph(
         graph.inputs + (d_value,), tuple(builder.equations), (value, *grads), builder.hints
     )
@@ -67,24 +69,35 @@ def _total(builder: Builder, of: Var, parts: list[Var]) -> Var:
         return parts[0]
     for part in parts:
         builder.hints.setdefault(part, GradHint(of, partial=True))
+    step, builder.origin = builder.origin, None  # accumulation is no step of the user's
     total = parts[0]
     for part in parts[1:]:
         total = builder.emit("add", [total, part])
+    builder.origin = step
     builder.hints[total] = GradHint(of)
     return total
 
 
 def _gradient_output(
-    builder: Builder, param: Var, contributions: dict[Var, list[Var]], d_value: Var
+    builder: Builder,
+    param: Var,
+    contributions: dict[Var, list[Var]],
+    d_value: Var,
+    earlier: list[Var],
 ) -> Var:
-    """The gradient returned for `param`: a fresh array of exactly the parameter's shape."""
+    """The gradient returned for `param`: an array of exactly the parameter's shape that
+    shares memory with no argument, no other gradient and no read-only broadcast view."""
     if param not in contributions:
         grad = builder.emit("zeros", [], {"shape": param.shape})
     else:
         grad = _total(builder, param, contributions[param])
         producer = next((eq for eq in builder.equations if eq.out is grad), None)
-        aliases_caller_memory = grad is d_value or (producer and producer.op == "broadcast_to")
-        if param.shape and aliases_caller_memory:
+        shares_memory = (
+            grad is d_value
+            or grad in earlier
+            or (producer is not None and producer.op == "broadcast_to")
+        )
+        if param.shape and shares_memory:
             grad = builder.emit("copy", [grad])
     builder.hints.setdefault(grad, GradHint(param))
     return grad

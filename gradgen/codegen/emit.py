@@ -93,6 +93,11 @@ def _formula(f: FunctionSource) -> list[str]:
     ]
 
 
+# Ops that NumPy answers with a view: recomputing them in backward is free, saving them
+# would keep a second name for memory the forward already saved.
+_FREE_VIEWS = frozenset({"transpose", "expand_dims"})
+
+
 def _split(joint: Graph) -> _Split:
     value, *grads = joint.outputs
     forward_vars = _live(joint.equations, [value])
@@ -100,9 +105,16 @@ def _split(joint: Graph) -> _Split:
     backward_vars = _live(joint.equations, grads) - forward_vars
     backward = [eq for eq in joint.equations if eq.out in backward_vars]
     made_in_backward = backward_vars | {joint.inputs[-1]}
-    read = {v for eq in backward for v in eq.vars()} | set(grads)
     order = list(joint.inputs[:-1]) + [eq.out for eq in forward]
-    saved = [v for v in order if v in read and v not in made_in_backward]
+    producers = {eq.out: eq for eq in forward}
+    while True:
+        read = {v for eq in backward for v in eq.vars()} | set(grads)
+        saved = [v for v in order if v in read and v not in made_in_backward]
+        views = [producers[v] for v in saved if v in producers and producers[v].op in _FREE_VIEWS]
+        if not views:
+            break
+        backward = views + backward
+        made_in_backward |= {eq.out for eq in views}
     return _Split(forward, backward, saved, sorted(_dims_used(backward)))
 
 
@@ -129,8 +141,8 @@ def _inlined(
 ) -> set[Var]:
     """Temporaries read exactly once, written into their reader instead of a statement.
 
-    An elementwise reader only takes an atomic expression (so its SymPy form stays
-    readable); structural readers (calls, @) take any.
+    Elementwise values nest into elementwise readers as SymPy sub-expressions; a reader
+    that is a call or `@` takes any expression.
     """
     kept = set(kept)
     readers: dict[Var, list[Equation]] = {}
@@ -142,16 +154,11 @@ def _inlined(
         reader = readers.get(eq.out, [])
         if eq.out in kept or is_named(eq.out, hints) or len(reader) != 1 or reader[0].inputs.count(eq.out) != 1:
             continue
-        if OPS[reader[0].op].elementwise and not _is_atomic(eq):
-            continue
+        if eq.op == "matmul" and OPS[reader[0].op].elementwise:
+            if reader[0].op not in ("add", "sub"):
+                continue  # `x @ w + b` reads well; `(x @ w) * c` is better on its own line
         inline.add(eq.out)
     return inline
-
-
-def _is_atomic(eq: Equation) -> bool:
-    if OPS[eq.op].elementwise or eq.op == "matmul":
-        return False
-    return True
 
 
 def _statements(
@@ -217,17 +224,16 @@ def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dic
     split = _split(joint)
     fwd_inline = _inlined(split.forward, [value, *split.saved], joint.hints)
     bwd_inline = _inlined(split.backward, grads, joint.hints)
-    names = assign_names(joint, skip=fwd_inline | bwd_inline)
+    in_forward = {eq.out for eq in split.forward}
+    in_backward = {eq.out for eq in split.backward}
+    nameless = (fwd_inline - in_backward) | (bwd_inline - in_forward) | (fwd_inline & bwd_inline)
+    names = assign_names(joint, skip=nameless)
     args = [names[v] for v in joint.inputs[:-1]]
     call = ", ".join(args)
     forward_lines = [t for _, t in _statements(split.forward, names, fwd_inline, printer)]
     forward_dims = _dims_used(split.forward)
     saved_items = [names[v] for v in split.saved] + split.saved_dims
     wrt = ", ".join(f.wrt)
-    grads_text = ", ".join(names[g] for g in grads)
-    if f.wrt_is_sequence and len(grads) == 1:
-        grads_text += ","
-
     backward_body = []
     if saved_items:
         backward_body.append(f"{', '.join(saved_items)}{',' if len(saved_items) == 1 else ''} = saved")
@@ -240,6 +246,17 @@ def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dic
             backward_body.append(f"# {comment}")
             previous_comment = comment
         backward_body.append(text)
+    # A gradient that is another value's gradient (d_x = d_q for q = x + y) gets its own name.
+    returned = [names[g] for g in grads]
+    aliases = []
+    for i, param in enumerate(f.wrt):
+        wanted = f"d_{param}"
+        if returned[i] != wanted and wanted not in names.values():
+            aliases.append(f"{wanted} = {returned[i]}")
+            returned[i] = wanted
+    if aliases:
+        backward_body += ["", *aliases]
+    grads_text = ", ".join(returned) + ("," if f.wrt_is_sequence and len(returned) == 1 else "")
     backward_body.append(f"return {grads_text}")
 
     shapes = ", ".join(f"{names[v]} {format_shape(v.shape)}" for v in joint.inputs[:-1])

@@ -28,9 +28,27 @@ class Code:
 
     text: str  # Python source of the expression
     atomic: bool  # a name, a call, an attribute or a literal
+    expr: sympy.Expr | None = None  # elementwise results: the unevaluated SymPy form
+    matmul: bool = False  # an `a @ b` expression: needs no parentheses as a term of + or -
 
-    def operand(self) -> str:
-        return self.text if self.atomic else f"({self.text})"
+    def operand(self, in_sum: bool = False) -> str:
+        return self.text if self.atomic or (in_sum and self.matmul) else f"({self.text})"
+
+
+# Order-keeping stand-ins for Max and Min (which sort their arguments) in forward code.
+MAXIMUM = sympy.Function("maximum")
+MINIMUM = sympy.Function("minimum")
+
+
+def _flatten_left(expr: sympy.Expr) -> sympy.Expr:
+    """Unevaluated (a + b) + c as a + b + c (and the same for *): Python evaluates both
+    left to right, so only the redundant parentheses go."""
+    if not expr.args:
+        return expr
+    args = [_flatten_left(a) for a in expr.args]
+    if isinstance(expr, (sympy.Add, sympy.Mul)) and isinstance(args[0], type(expr)):
+        args = list(args[0].args) + args[1:]
+    return expr.func(*args, evaluate=False)
 
 
 class NumPyCodePrinter(NumPyPrinter):
@@ -74,7 +92,17 @@ class NumPyCodePrinter(NumPyPrinter):
     def _print_Min(self, expr: sympy.Min) -> str:
         return self._nested("minimum", expr.args)
 
+    def _print_Function(self, expr: sympy.Expr) -> str:
+        if expr.func in (MAXIMUM, MINIMUM):
+            return self._nested(expr.func.__name__, expr.args)
+        return super()._print_Function(expr)
+
+    def _print_Abs(self, expr: sympy.Abs) -> str:
+        return f"{self.np('abs')}({self._print(expr.args[0])})"
+
     def _nested(self, name: str, args: tuple[sympy.Expr, ...]) -> str:
+        if len(args) == 2 and args[0].is_Number and not args[1].is_Number:
+            args = (args[1], args[0])  # np.maximum(x, 0), as people write it
         text = self._print(args[0])
         for arg in args[1:]:
             text = f"{self.np(name)}({text}, {self._print(arg)})"
@@ -93,15 +121,20 @@ class NumPyCodePrinter(NumPyPrinter):
         for symbol, atom, code in zip(symbols, eq.inputs, operands):
             if isinstance(atom, Lit):
                 values[symbol] = literal(atom.value)
+            elif code.expr is not None:  # an inlined elementwise operand nests as is
+                values[symbol] = code.expr
             else:
-                values[symbol] = sympy.Symbol(code.operand(), real=True)
+                in_sum = eq.op in ("add", "sub")  # `x @ w + b`: @ binds tighter than + and -
+                values[symbol] = sympy.Symbol(code.operand(in_sum), real=True)
+        # Unevaluated, so SymPy keeps the user's order and grouping: z + b, not b + z.
         if eq.op == "ew":
-            expr = eq.param("expr").xreplace(values)
+            template = eq.param("expr")
         else:
-            with sympy.evaluate(False):  # keep the user's operand order: z + b, not b + z
-                expr = op_expression(eq.op).xreplace(values)
+            template = op_expression(eq.op).replace(sympy.Max, MAXIMUM).replace(sympy.Min, MINIMUM)
+        with sympy.evaluate(False):
+            expr = _flatten_left(template.xreplace(values))
         atomic = isinstance(expr, (sympy.Symbol, sympy.Function, sympy.Number))
-        return Code(self.doprint(expr), atomic and not str(expr).startswith("-"))
+        return Code(self.doprint(expr), atomic and not str(expr).startswith("-"), expr)
 
     def shape(self, shape: Shape) -> str:
         if len(shape) == 1:
@@ -124,7 +157,7 @@ class NumPyCodePrinter(NumPyPrinter):
 
     def _emit_matmul(self, operands: list[Code]) -> Code:
         a, b = operands
-        return Code(f"{a.operand()} @ {b.operand()}", False)
+        return Code(f"{a.operand()} @ {b.operand()}", False, matmul=True)
 
     def _emit_outer(self, operands: list[Code]) -> Code:
         a, b = operands

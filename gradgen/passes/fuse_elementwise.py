@@ -1,10 +1,11 @@
-"""Fuse chains of elementwise equations into one SymPy expression.
+"""Fuse chains of derivative equations into one SymPy expression.
 
-An elementwise result that nobody reads by name (a temporary, or the gradient of one, or one
-part of a summed gradient), used exactly once, by another elementwise equation, is
-substituted into that consumer; SymPy then simplifies the combined expression. User-named
-values and their gradients stay, so the code still reads step by step. Expressions are
-capped at MAX_OPS operations to keep compile time and line length bounded.
+An elementwise derivative result that nobody reads by name (the gradient of a temporary, or
+one part of a summed gradient), used exactly once, by another elementwise equation, is
+substituted into that consumer; SymPy then simplifies the combined expression. The user's
+forward equations are left as written (the printer nests them without reordering), and
+user-named values keep their gradients, so the code still reads step by step. Expressions
+are capped at MAX_OPS operations to keep compile time and line length bounded.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def run(graph: Graph) -> Graph:
                 producer = current.get(atom) if isinstance(atom, Var) else None
                 if (
                     producer is not None
+                    and producer.origin is not None  # a derivative equation
                     and uses.get(atom, 0) == 1
                     and atom not in outputs
                     and not is_named(atom, graph.hints)
@@ -89,4 +91,10 @@ def _fuse(producer: Equation, consumer: Equation) -> Equation:
             operands.append((symbol, atom))
     operands += [(sympy.Symbol(f"_i{i}", real=True), a) for i, a in enumerate(inner_atoms)]
     expr, atoms = _renumber(outer, operands)
-    return replace(consumer, op="ew", inputs=tuple(atoms), params=(("expr", expr),))
+    return replace(
+        consumer,
+        op="ew",
+        inputs=tuple(atoms),
+        params=(("expr", expr),),
+        origin=consumer.origin or producer.origin,
+    )
