@@ -27,7 +27,7 @@ import numpy as np
 
 
 def add_mul(x, y, z):
-    """Value of `add_mul`, shape () (inference: saves nothing).
+    """Value of `add_mul`, shape (); saves nothing.
 
     Argument shapes: x (), y (), z ().
     """
@@ -74,7 +74,7 @@ def add_mul_grad(x, y, z):
 
 
 def max_circuit(x, y, z, w):
-    """Value of `max_circuit`, shape () (inference: saves nothing).
+    """Value of `max_circuit`, shape (); saves nothing.
 
     Argument shapes: x (), y (), z (), w ().
     """
@@ -119,7 +119,7 @@ def max_circuit_grad(x, y, z, w):
 
 
 def neuron(w0, x0, w1, x1, w2):
-    """Value of `neuron`, shape () (inference: saves nothing).
+    """Value of `neuron`, shape (); saves nothing.
 
     Argument shapes: w0 (), x0 (), w1 (), x1 (), w2 ().
     """

@@ -17,7 +17,7 @@ import numpy as np
 
 
 def loss(w, b, x, y):
-    """Value of `loss`, shape () (inference: saves nothing).
+    """Value of `loss`, shape (); saves nothing.
 
     Argument shapes: w (D,), b (), x (N, D), y (N,).
     """

@@ -21,7 +21,7 @@ import numpy as np
 
 
 def quadratic(x):
-    """Value of `quadratic`, shape (1, 1) (inference: saves nothing).
+    """Value of `quadratic`, shape (1, 1); saves nothing.
 
     Argument shapes: x (N, 1).
     """
@@ -65,7 +65,7 @@ def quadratic_grad(x):
 
 
 def scaled_square(x):
-    """Value of `scaled_square`, shape (N,) (inference: saves nothing).
+    """Value of `scaled_square`, shape (N,); saves nothing.
 
     Argument shapes: x (N,).
     """

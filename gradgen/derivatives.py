@@ -80,9 +80,7 @@ def sum_rule(grad: Tracer, result: Tracer, x: Tracer, axis: Any, keepdims: Any) 
 
 
 @reverse("mean")
-def mean_rule(
-    grad: Tracer, result: Tracer, x: Tracer, axis: Any, keepdims: Any
-) -> tuple[Any, ...]:
+def mean_rule(grad: Tracer, result: Tracer, x: Tracer, axis: Any, keepdims: Any) -> tuple[Any, ...]:
     axes = tuple(range(x.ndim)) if axis is None else axis
     count = math.prod(x.shape[i] for i in axes if isinstance(x.shape[i], int))
     names = [DimSize(d) for i, d in enumerate(x.shape) if i in axes and isinstance(d, str)]
@@ -120,8 +118,10 @@ def elementwise_rule(builder: Builder, grad: Var, eq: Equation) -> list[Var | No
     numbers = {s: literal(a.value) for s, a in zip(symbols, eq.inputs) if isinstance(a, Lit)}
     if eq.op == "ew":
         expr = eq.param("expr").xreplace(numbers)
-        partials = [None if s in numbers else p for s, p in
-                    zip(symbols, expression_partials(expr, len(eq.inputs)))]
+        partials = [
+            None if s in numbers else p
+            for s, p in zip(symbols, expression_partials(expr, len(eq.inputs)))
+        ]
     else:
         constants = tuple((i, a.value) for i, a in enumerate(eq.inputs) if isinstance(a, Lit))
         partials = list(op_partials(eq.op, constants))

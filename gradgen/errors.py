@@ -50,7 +50,9 @@ def _display_path(filename: str) -> str:
     return filename if relative.startswith("..") else relative
 
 
-def user_location(user_files: frozenset[str], frame: FrameType | None = None) -> SourceLocation | None:
+def user_location(
+    user_files: frozenset[str], frame: FrameType | None = None
+) -> SourceLocation | None:
     """The innermost frame on the stack that runs code from one of `user_files`."""
     frame = frame or sys._getframe(1)
     while frame is not None:

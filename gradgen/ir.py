@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Union
 
 from gradgen.errors import SourceLocation
 from gradgen.shapes import Shape
@@ -51,7 +50,7 @@ class DimSize:
         return self.name
 
 
-Atom = Union[Var, Lit, DimSize]
+Atom = Var | Lit | DimSize
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ class GradHint:
     partial: bool = False  # one contribution, to be summed with others
 
 
-NameHint = Union[str, GradHint]
+NameHint = str | GradHint
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,7 +118,9 @@ class Graph:
         if not mapping:
             return self
         equations = tuple(
-            replace(eq, inputs=tuple(mapping.get(a, a) if isinstance(a, Var) else a for a in eq.inputs))
+            replace(
+                eq, inputs=tuple(mapping.get(a, a) if isinstance(a, Var) else a for a in eq.inputs)
+            )
             for eq in self.equations
         )
         outputs = tuple(mapping.get(v, v) for v in self.outputs)

@@ -7,9 +7,8 @@ generated code works for every size). Two named dims agree only when their names
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
-Dim = Union[int, str]
+Dim = int | str
 Shape = tuple[Dim, ...]
 
 

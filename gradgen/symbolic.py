@@ -43,17 +43,13 @@ def op_partials(
     fixed = {symbols[i]: literal(value) for i, value in constants}
     expr = op_expression(op_name).xreplace(fixed)
     identities = op.result_identities(*symbols, RESULT) if op.result_identities else {}
-    return tuple(
-        None if s in fixed else _partial(expr, s, op.tie, identities) for s in symbols
-    )
+    return tuple(None if s in fixed else _partial(expr, s, op.tie, identities) for s in symbols)
 
 
 @functools.cache
 def expression_partials(expr: sympy.Expr, arity: int) -> tuple[sympy.Expr, ...]:
     """d expr / d a_i for a compiler-made (`ew`) expression of `arity` operands."""
-    return tuple(
-        _partial(expr, s, sympy.S.Half, {}) for s in operand_symbols(arity)
-    )
+    return tuple(_partial(expr, s, sympy.S.Half, {}) for s in operand_symbols(arity))
 
 
 def _partial(

@@ -348,9 +348,7 @@ class _NameRecorder:
         return self.on_event
 
 
-def trace(
-    fn: Callable[..., Any], arg_names: list[str], shapes: list[tuple[Shape, bool]]
-) -> Graph:
+def trace(fn: Callable[..., Any], arg_names: list[str], shapes: list[tuple[Shape, bool]]) -> Graph:
     """Run `fn` once on tracers of the given (shape, integer) kinds; return its graph.
 
     The graph has one input per argument, in order, and one output: the returned value.

@@ -84,7 +84,9 @@ def _formula(f: FunctionSource) -> list[str]:
     graph = f.forward
     names = assign_names(graph)
     inputs = ", ".join(f"{names[v]}: {format_shape(v.shape)}" for v in graph.inputs)
-    lines = _statements(graph.equations, names, _inlined(graph.equations, graph.outputs, graph.hints), printer)
+    lines = _statements(
+        graph.equations, names, _inlined(graph.equations, graph.outputs, graph.hints), printer
+    )
     return [
         f"{f.name}({inputs}) with respect to {', '.join(f.wrt)}:",
         f"(traced graph {graph_hash(graph)})",
@@ -152,7 +154,12 @@ def _inlined(
     inline = set()
     for eq in equations:
         reader = readers.get(eq.out, [])
-        if eq.out in kept or is_named(eq.out, hints) or len(reader) != 1 or reader[0].inputs.count(eq.out) != 1:
+        if (
+            eq.out in kept
+            or is_named(eq.out, hints)
+            or len(reader) != 1
+            or reader[0].inputs.count(eq.out) != 1
+        ):
             continue
         if eq.op == "matmul" and OPS[reader[0].op].elementwise:
             if reader[0].op not in ("add", "sub"):
@@ -236,7 +243,9 @@ def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dic
     wrt = ", ".join(f.wrt)
     backward_body = []
     if saved_items:
-        backward_body.append(f"{', '.join(saved_items)}{',' if len(saved_items) == 1 else ''} = saved")
+        backward_body.append(
+            f"{', '.join(saved_items)}{',' if len(saved_items) == 1 else ''} = saved"
+        )
     backward_body.append("if d_value is None:")
     backward_body += ["    " + line for line in _default_cotangent(f.name, value.shape, printer)]
     previous_comment = None
@@ -265,7 +274,7 @@ def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dic
             "name": f.name,
             "params": args,
             "doc": [
-                f"Value of `{f.name}`, shape {format_shape(value.shape)} (inference: saves nothing).",
+                f"Value of `{f.name}`, shape {format_shape(value.shape)}; saves nothing.",
                 "",
                 f"Argument shapes: {shapes}.",
             ],
@@ -279,8 +288,10 @@ def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dic
             "doc": [f"Value of `{f.name}` and the `saved` values `{f.name}_backward` needs."],
             "body": _dim_bindings(joint.inputs[:-1], names, forward_dims | set(split.saved_dims))
             + forward_lines
-            + [f"saved = {_tuple_text(saved_items) if saved_items else '()'}",
-               f"return {names[value]}, saved"],
+            + [
+                f"saved = {_tuple_text(saved_items) if saved_items else '()'}",
+                f"return {names[value]}, saved",
+            ],
         },
         {
             "name": f"{f.name}_backward",

@@ -20,9 +20,7 @@ def _transpose_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape,
     return tuple(shape[i] for i in axes), {"axes": axes}
 
 
-def _broadcast_to_rule(
-    shapes: list[Shape], params: dict[str, Any]
-) -> tuple[Shape, dict[str, Any]]:
+def _broadcast_to_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
     (shape,) = shapes
     target = tuple(params["shape"])
     if len(shape) > len(target) or broadcast_shapes(shape, target) != target:
@@ -30,9 +28,7 @@ def _broadcast_to_rule(
     return target, {"shape": target}
 
 
-def _expand_dims_rule(
-    shapes: list[Shape], params: dict[str, Any]
-) -> tuple[Shape, dict[str, Any]]:
+def _expand_dims_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
     (shape,) = shapes
     axes = tuple(sorted(params["axis"]))
     result = list(shape)

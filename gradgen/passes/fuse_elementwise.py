@@ -71,8 +71,12 @@ def _renumber(
             atoms.append(atom)
         mapping[symbol] = sympy.Symbol(f"_f{atoms.index(atom)}", real=True)
     expr = expr.xreplace(mapping)
-    final = dict(zip((sympy.Symbol(f"_f{i}", real=True) for i in range(len(atoms))),
-                     operand_symbols(len(atoms))))
+    final = dict(
+        zip(
+            (sympy.Symbol(f"_f{i}", real=True) for i in range(len(atoms))),
+            operand_symbols(len(atoms)),
+        )
+    )
     return expr.xreplace(final), atoms
 
 
@@ -80,8 +84,12 @@ def _fuse(producer: Equation, consumer: Equation) -> Equation:
     inner, inner_atoms = expression_of(producer)
     outer, outer_atoms = expression_of(consumer)
     n_outer = len(outer_atoms)
-    shifted = dict(zip(operand_symbols(len(inner_atoms)),
-                       (sympy.Symbol(f"_i{i}", real=True) for i in range(len(inner_atoms)))))
+    shifted = dict(
+        zip(
+            operand_symbols(len(inner_atoms)),
+            (sympy.Symbol(f"_i{i}", real=True) for i in range(len(inner_atoms))),
+        )
+    )
     inner = inner.xreplace(shifted)
     operands: list[tuple[sympy.Symbol, Atom]] = []
     for symbol, atom in zip(operand_symbols(n_outer), outer_atoms):
