@@ -1,0 +1,118 @@
+"""Shared test helpers: compile a function into a loaded module, draw inputs from its
+annotations, and compare gradients against finite differences and an oracle."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+import gradgen
+from gradgen.api import Function
+from gradgen.codegen.emit import emit_module
+from gradgen.compiler import compile_function
+from gradgen.verify import verify
+
+REPO = Path(__file__).resolve().parents[1]
+DIMS = {"N": 5, "D": 3, "K": 4, "M": 2}  # sizes for named dims in tests
+_counter = itertools.count()
+
+
+def load_text(text: str, directory: Path, stem: str = "module") -> ModuleType:
+    """Write generated module text to `directory` and import it under a unique name."""
+    path = directory / f"{stem}_{next(_counter)}.py"
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def compile_to_module(functions: Sequence[Function], directory: Path) -> ModuleType:
+    """Compile `functions` (checking the IR after every pass) and import the result."""
+    sources = [compile_function(f, check=verify).source() for f in functions]
+    return load_text(emit_module(sources, "test", gradgen.__version__), directory)
+
+
+def random_inputs(
+    function: Function,
+    rng: np.random.Generator,
+    domain: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> list[Any]:
+    """Arguments for `function` drawn from its annotations: floats from N(0, 1) (mapped
+    through `domain`), integers from 0..3; a scalar float argument is a Python float."""
+    args: list[Any] = []
+    for spec in function.specs.values():
+        shape = tuple(DIMS.get(d, 4) if isinstance(d, str) else d for d in spec.shape)
+        if spec.integer:
+            args.append(rng.integers(0, 4, size=shape))
+            continue
+        value = rng.normal(size=shape)
+        if domain is not None:
+            value = domain(value)
+        args.append(float(value) if shape == () else value)
+    return args
+
+
+def relative_error(actual: Any, expected: Any) -> float:
+    actual, expected = np.asarray(actual, float), np.asarray(expected, float)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    scale = max(np.linalg.norm(expected), 1e-12)
+    return float(np.linalg.norm(actual - expected) / scale)
+
+
+def numerical_vjp(
+    f: Callable[..., Any], args: list[Any], index: int, d_value: Any, step: float = 1e-5
+) -> np.ndarray:
+    """Central differences of <d_value, f(args)> with respect to args[index]."""
+    base = np.array(args[index], dtype=float)
+    grad = np.zeros_like(base)
+    for i in np.ndindex(base.shape):
+        h = step * max(1.0, abs(base[i]))
+        values = []
+        for sign in (1, -1):
+            shifted = base.copy()
+            shifted[i] += sign * h
+            trial = list(args)
+            trial[index] = shifted if shifted.shape else float(shifted)
+            values.append(np.sum(np.asarray(d_value) * f(*trial)))
+        grad[i] = (values[0] - values[1]) / (2 * h)
+    return grad
+
+
+def oracle_vjp(f: Callable[..., Any], args: list[Any], index: int, d_value: Any) -> np.ndarray:
+    """The VJP from HIPS autograd, an independent reverse-mode implementation."""
+    import autograd
+
+    def along(x: Any) -> Any:
+        trial = list(args)
+        trial[index] = x
+        return f(*trial)
+
+    vjp, _ = autograd.make_vjp(along)(args[index])
+    return np.asarray(vjp(np.asarray(d_value, dtype=float)))
+
+
+def import_blocked_modules_snippet(blocked: Sequence[str]) -> str:
+    """Python source that makes importing any of `blocked` fail, for subprocess tests."""
+    return (
+        "import sys\n"
+        "class _Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {tuple(blocked)!r}:\n"
+        "            raise ImportError('blocked for this test: ' + name)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, _Block())\n"
+    )
+
+
+def in_sys_path(path: Path) -> None:
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))

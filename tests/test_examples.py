@@ -1,0 +1,122 @@
+"""Every example is compiled, imported and gradient-checked: against central finite
+differences and against HIPS autograd, on random float64 inputs, to a relative 1e-7."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from oracles import ORACLES
+from support import (
+    REPO,
+    load_text,
+    numerical_vjp,
+    oracle_vjp,
+    random_inputs,
+    relative_error,
+)
+
+import gradgen
+from gradgen.compiler import compile_function, load_functions
+from gradgen.verify import verify
+
+EXAMPLES = sorted(p for p in (REPO / "examples").glob("*.py") if not p.name.startswith("train"))
+CASES = [
+    (path, f.name)
+    for path in EXAMPLES
+    for f in load_functions(path)  # every @gg.function of every example
+]
+TOLERANCE = 1e-7
+
+
+def test_examples_exist_and_all_have_oracles() -> None:
+    assert len(CASES) >= 7
+    missing = [(p.stem, name) for p, name in CASES if (p.stem, name) not in ORACLES]
+    assert not missing, f"examples without an oracle in tests/oracles.py: {missing}"
+
+
+@pytest.fixture(scope="module")
+def modules(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    directory = tmp_path_factory.mktemp("generated")
+    return {p.stem: load_text(gradgen.compile_source(p), directory, p.stem) for p in EXAMPLES}
+
+
+def _head_gradient(value: object, rng: np.random.Generator) -> object:
+    shape = np.shape(value)
+    return None if np.size(value) == 1 and shape == () else rng.normal(size=shape)
+
+
+@pytest.mark.parametrize(("path", "name"), CASES, ids=[f"{p.stem}.{n}" for p, n in CASES])
+def test_gradients_match_finite_differences_and_autograd(modules, path, name) -> None:
+    function = next(f for f in load_functions(path) if f.name == name)
+    module = modules[path.stem]
+    oracle = ORACLES[(path.stem, name)]
+    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    args = random_inputs(function, rng)
+
+    value, saved = getattr(module, f"{name}_forward")(*args)
+    np.testing.assert_allclose(value, oracle(*args), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(getattr(module, name)(*args), value, rtol=0, atol=0)
+    d_value = _head_gradient(value, rng)
+    grads = getattr(module, f"{name}_backward")(saved, d_value)
+    if not function.wrt_is_sequence:
+        grads = (grads,)
+    assert len(grads) == len(function.wrt)
+    head = 1.0 if d_value is None else d_value
+    arg_names = list(function.specs)
+    for param, grad in zip(function.wrt, grads, strict=True):
+        index = arg_names.index(param)
+        assert np.shape(grad) == np.shape(args[index]), param
+        expected = oracle_vjp(oracle, args, index, head)
+        numeric = numerical_vjp(oracle, args, index, head)
+        assert relative_error(grad, expected) < TOLERANCE, (param, args, grad, expected)
+        assert relative_error(grad, numeric) < TOLERANCE, (param, args, grad, numeric)
+
+
+@pytest.mark.parametrize(("path", "name"), CASES, ids=[f"{p.stem}.{n}" for p, n in CASES])
+def test_entry_points_agree_and_backward_is_linear_in_d_value(modules, path, name) -> None:
+    function = next(f for f in load_functions(path) if f.name == name)
+    module = modules[path.stem]
+    args = random_inputs(function, np.random.default_rng(7))
+    value, saved = getattr(module, f"{name}_forward")(*args)
+    backward = getattr(module, f"{name}_backward")
+
+    def as_tuple(grads: object) -> tuple:
+        return grads if function.wrt_is_sequence else (grads,)  # type: ignore[return-value]
+
+    scaled = as_tuple(backward(saved, np.full(np.shape(value), 2.5)))
+    unit = as_tuple(backward(saved, np.ones(np.shape(value))))
+    for a, b in zip(scaled, unit, strict=True):
+        np.testing.assert_allclose(a, 2.5 * np.asarray(b), rtol=1e-13)
+    if np.size(value) == 1:
+        v2, grads = getattr(module, f"{name}_value_and_grad")(*args)
+        np.testing.assert_array_equal(v2, value)
+        for a, b, c in zip(as_tuple(grads), as_tuple(backward(saved)), unit, strict=True):
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_allclose(a, c, rtol=1e-15)
+        only_grads = as_tuple(getattr(module, f"{name}_grad")(*args))
+        for a, b in zip(only_grads, unit, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-15)
+    else:
+        with pytest.raises(ValueError, match="needs d_value"):
+            getattr(module, f"{name}_backward")(saved)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_pass_keeps_the_ir_valid(path) -> None:
+    for function in load_functions(path):
+        compile_function(function, check=verify)
+
+
+def test_tutorial_values(modules) -> None:
+    """The numbers the classic tutorials print."""
+    circuits = modules["circuits"]
+    assert circuits.add_mul_grad(-2.0, 5.0, -4.0) == (-4.0, -4.0, 3.0)
+    assert circuits.max_circuit_grad(3.0, -4.0, 2.0, -1.0) == (-8.0, 6.0, 2.0, 0.0)
+    vectors = modules["vector_gradients"]
+    x = np.array([[1.0], [-2.0], [0.5]])
+    np.testing.assert_allclose(vectors.quadratic_grad(x), 4 * x, rtol=1e-15)
+    _, saved = vectors.scaled_square_forward(np.array([1.0, 2.0, 3.0, 4.0]))
+    head = np.array([10.0, 1.0, 0.1, 0.01])
+    np.testing.assert_allclose(
+        vectors.scaled_square_backward(saved, head), [40.0, 8.0, 1.2, 0.16], rtol=1e-15
+    )
