@@ -149,5 +149,5 @@ class Graph:
 
 def _show_param(value: object) -> str:
     if isinstance(value, tuple):
-        return "(" + ",".join(str(v) for v in value) + ")"
+        return "(" + ",".join(str(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     return str(value).replace(" ", "")

@@ -1,0 +1,167 @@
+"""The IR's printed form, `verify`, and each pass on small graphs (before/after text)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from support import REPO
+
+from gradgen.compiler import compile_function, load_functions
+from gradgen.ir import Graph, Var
+from gradgen.passes import cse, dce, fold_broadcasts, fuse_elementwise
+from gradgen.passes.pipeline import optimize
+from gradgen.reverse import reverse_mode
+from gradgen.tracing import Builder
+from gradgen.verify import IRError, verify
+
+GOLDEN = REPO / "tests" / "golden"
+
+
+class GraphMaker:
+    """Builds graphs equation by equation, for pass tests."""
+
+    def __init__(self) -> None:
+        self.builder = Builder(frozenset())
+        self.inputs: list[Var] = []
+
+    def input(self, name: str, shape: tuple = ("N",)) -> Var:
+        var = self.builder.new_var(shape)
+        self.builder.hints[var] = name
+        self.inputs.append(var)
+        return var
+
+    def __call__(self, op: str, *inputs: object, name: str | None = None, **params: object) -> Var:
+        atoms = [self.builder.atom(i) for i in inputs]
+        var = self.builder.emit(op, atoms, params)
+        if name:
+            self.builder.hints[var] = name
+        return var
+
+    def derivative_steps(self) -> None:
+        """Equations made from now on count as derivative equations (fusable)."""
+        self.builder.origin = self.builder.equations[-1]
+
+    def graph(self, *outputs: Var) -> Graph:
+        return verify(
+            Graph(tuple(self.inputs), tuple(self.builder.equations), outputs, self.builder.hints)
+        )
+
+
+def test_linear_regression_ir_matches_golden() -> None:
+    """The traced and the optimized joint IR of the first example, pinned as text. Set
+    GRADGEN_UPDATE_GOLDEN=1 to rewrite the golden file after an intended change."""
+    (function,) = load_functions(REPO / "examples" / "linear_regression.py")
+    compiled = compile_function(function, check=verify)
+    text = f"{compiled.forward}\n\n{compiled.joint}\n"
+    golden = GOLDEN / "linear_regression.ir"
+    if os.environ.get("GRADGEN_UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text()
+
+
+def test_verify_rejects_use_before_definition() -> None:
+    g = GraphMaker()
+    x = g.input("x")
+    y = g("exp", x)
+    z = g("log", y)
+    graph = g.graph(z)
+    swapped = graph.replace(equations=tuple(reversed(graph.equations)))
+    with pytest.raises(IRError, match="before it is bound"):
+        verify(swapped)
+
+
+def test_verify_rejects_a_wrong_shape() -> None:
+    g = GraphMaker()
+    x = g.input("x", ("N",))
+    w = g.input("w", ("D",))
+    y = g("add", x, x)
+    graph = g.graph(y)
+    from dataclasses import replace
+
+    bad = replace(graph.equations[0], inputs=(x, w))
+    with pytest.raises((IRError, ValueError)):
+        verify(graph.replace(equations=(bad,)))
+
+
+def test_dce_drops_unused_equations() -> None:
+    g = GraphMaker()
+    x = g.input("x")
+    g("sin", x, name="unused")
+    y = g("exp", x, name="y")
+    after = dce.run(g.graph(y))
+    assert str(after) == "{ lambda x:f[N] .\n    y:f[N] = exp x\n  in (y) }"
+
+
+def test_cse_merges_repeated_equations() -> None:
+    g = GraphMaker()
+    x = g.input("x")
+    a = g("exp", x, name="a")
+    b = g("exp", x, name="b")
+    c = g("add", a, b, name="c")
+    after = verify(dce.run(cse.run(g.graph(c))))
+    assert str(after) == "{ lambda x:f[N] .\n    a:f[N] = exp x\n    c:f[N] = add a a\n  in (c) }"
+
+
+def test_fold_broadcasts_into_elementwise_consumers() -> None:
+    g = GraphMaker()
+    x = g.input("x", ("N", "D"))
+    s = g.input("s", ())
+    wide = g("broadcast_to", s, shape=("N", "D"))
+    y = g("mul", wide, x, name="y")
+    after = verify(dce.run(fold_broadcasts.run(g.graph(y))))
+    assert str(after) == "{ lambda x:f[N,D] s:f[] .\n    y:f[N,D] = mul s x\n  in (y) }"
+
+
+def test_fold_keeps_a_broadcast_that_sets_the_shape() -> None:
+    g = GraphMaker()
+    s = g.input("s", ())
+    t = g.input("t", ())
+    wide = g("broadcast_to", s, shape=("N",))
+    y = g("mul", wide, t, name="y")
+    graph = g.graph(y)
+    assert str(fold_broadcasts.run(graph)) == str(graph)
+
+
+def test_fuse_merges_derivative_chains_but_not_user_code() -> None:
+    g = GraphMaker()
+    x = g.input("x")
+    a = g("sin", x)  # forward temporaries: the user's code is never fused
+    y = g("exp", a, name="y")
+    g.derivative_steps()
+    t = g("mul", y, 2.0)
+    d = g("neg", t)
+    after = verify(dce.run(fuse_elementwise.run(g.graph(y, d))))
+    assert str(after) == (
+        "{ lambda x:f[N] .\n"
+        "    t0:f[N] = sin x\n"
+        "    y:f[N] = exp t0\n"
+        "    t1:f[N] = ew[expr=-2.0*a0] y\n"
+        "  in (y, t1) }"
+    )
+
+
+def test_fuse_keeps_named_gradients() -> None:
+    g = GraphMaker()
+    x = g.input("x")
+    y = g("exp", x, name="y")
+    g.derivative_steps()
+    d_y = g("mul", y, 3.0, name="d_y")  # a user-visible name: kept as its own statement
+    out = g("neg", d_y)
+    graph = g.graph(y, out)
+    assert str(fuse_elementwise.run(graph)) == str(graph)
+
+
+def test_pipeline_reaches_a_fixed_point_and_keeps_the_graph_valid() -> None:
+    (function,) = load_functions(REPO / "examples" / "logistic_regression.py")
+    compiled = compile_function(function, check=verify)
+    assert str(optimize(compiled.joint, verify)) == str(compiled.joint)
+
+
+def test_reverse_mode_builds_nothing_for_data_inputs() -> None:
+    (function,) = load_functions(REPO / "examples" / "linear_regression.py")
+    compiled = compile_function(function)
+    joint = optimize(reverse_mode(compiled.forward, [0]))  # only w
+    printed = str(joint)
+    assert "outer" not in printed  # the gradient of x is never built after DCE
+    assert "d_b" not in printed and joint.outputs[1:] and len(joint.outputs) == 2

@@ -1,0 +1,160 @@
+"""Tracing (names, unrolled loops, eager calls, NumPy interop) and the names and memory
+behaviour of the generated functions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from support import compile_to_module
+
+import gradgen as gg
+from gradgen import Array, IntArray
+from gradgen.codegen.emit import emit_module
+from gradgen.compiler import compile_function
+
+
+def _text(*functions: gg.Function) -> str:
+    return emit_module([compile_function(f).source() for f in functions], "test", "0")
+
+
+def test_user_names_are_kept_and_loops_unroll_with_numbered_names(tmp_path) -> None:
+    @gg.function(wrt="W")
+    def deep(W: Array["D", "D"], x: Array["N", "D"]):
+        h = x
+        for _ in range(3):
+            h = gg.tanh(h @ W)
+        return gg.sum(h)
+
+    text = _text(deep)
+    for name in ("h = np.tanh(", "h_1 = np.tanh(", "h_2 = np.tanh(", "d_h_1", "d_W"):
+        assert name in text, name
+    module = compile_to_module([deep], tmp_path)
+    rng = np.random.default_rng(0)
+    W, x = rng.normal(size=(3, 3)), rng.normal(size=(4, 3))
+    h = x
+    for _ in range(3):
+        h = np.tanh(h @ W)
+    assert module.deep(W, x) == pytest.approx(h.sum(), rel=1e-14)
+
+
+def test_temporaries_never_take_a_user_name() -> None:
+    @gg.function(wrt="x")
+    def f(x: Array["N"]):
+        t0 = gg.exp(x)
+        t1 = gg.sin(t0) * gg.cos(x)
+        return gg.sum(t1 * t1)
+
+    text = _text(f)
+    compile(text, "generated", "exec")
+    bindings = {line.strip() for line in text.splitlines() if line.strip().startswith("t0 =")}
+    assert bindings == {"t0 = np.exp(x)", "t0 = exp(x)"}  # code, and the docstring formula
+
+
+def test_static_python_control_flow_on_shapes(tmp_path) -> None:
+    @gg.function(wrt="w")
+    def f(w: Array[3], x: Array["N", 3]):
+        if x.shape[1] == 3:
+            w = w * 2.0
+        return gg.sum(x @ w)
+
+    module = compile_to_module([f], tmp_path)
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose(module.f_grad(np.ones(3), x), 2.0 * x.sum(axis=0))
+
+
+def test_eager_call_runs_numpy() -> None:
+    @gg.function(wrt=("w", "b"))
+    def loss(w: Array["D"], b: Array[()], x: Array["N", "D"], y: Array["N"]):
+        return gg.mean((y - gg.tanh(x @ w + b)) ** 2)
+
+    rng = np.random.default_rng(1)
+    w, x, y = rng.normal(size=3), rng.normal(size=(5, 3)), rng.normal(size=5)
+    expected = np.mean((y - np.tanh(x @ w + 0.5)) ** 2)
+    assert loss(w, 0.5, x, y) == pytest.approx(expected, rel=1e-15)
+
+
+def test_numpy_functions_on_traced_values_mean_the_gradgen_op(tmp_path) -> None:
+    @gg.function(wrt="x")
+    def f(x: Array["N"]):
+        return np.sum(np.exp(x) * np.sin(x))
+
+    module = compile_to_module([f], tmp_path)
+    x = np.linspace(-1, 1, 4)
+    np.testing.assert_allclose(
+        module.f_grad(x), np.exp(x) * np.sin(x) + np.exp(x) * np.cos(x), rtol=1e-14
+    )
+
+
+def test_single_name_wrt_returns_one_array_and_float_annotation(tmp_path) -> None:
+    @gg.function(wrt="a")
+    def f(a: float, b: float):
+        return a * a * b
+
+    module = compile_to_module([f], tmp_path)
+    assert module.f_grad(3.0, 2.0) == 12.0
+    value, grads = module.f_value_and_grad(3.0, 2.0)
+    assert (value, grads) == (18.0, 12.0)
+
+
+@pytest.mark.parametrize("kind", [float, np.float64, np.asarray])
+def test_scalars_may_be_floats_numpy_scalars_or_0d_arrays(kind, tmp_path) -> None:
+    @gg.function(wrt=("a", "b"))
+    def f(a: Array[()], b: Array[()], x: Array["N"]):
+        return gg.sum(gg.exp(a * x) + b)
+
+    module = compile_to_module([f], tmp_path)
+    x = np.array([0.5, -1.0])
+    d_a, d_b = module.f_grad(kind(0.3), kind(2.0), x)
+    assert np.shape(d_a) == () and np.shape(d_b) == ()
+    assert float(d_a) == pytest.approx(np.sum(x * np.exp(0.3 * x)), rel=1e-14)
+    assert float(d_b) == 2.0
+
+
+def test_gradients_never_alias_arguments_or_each_other(tmp_path) -> None:
+    @gg.function(wrt=("x", "y"))
+    def f(x: Array["N"], y: Array["N"]):
+        return x + y
+
+    module = compile_to_module([f], tmp_path)
+    x, y, head = np.ones(3), np.ones(3), np.array([1.0, 2.0, 3.0])
+    _, saved = module.f_forward(x, y)
+    d_x, d_y = module.f_backward(saved, head)
+    assert not np.shares_memory(d_x, head) and not np.shares_memory(d_x, d_y)
+    d_x += 1.0  # writable
+    np.testing.assert_array_equal(d_y, head)
+
+
+def test_gradient_of_a_reduction_is_a_writable_array(tmp_path) -> None:
+    @gg.function(wrt="x")
+    def f(x: Array["N", "D"]):
+        return gg.sum(x)
+
+    module = compile_to_module([f], tmp_path)
+    grad = module.f_grad(np.zeros((2, 3)))
+    grad += 1.0
+    np.testing.assert_array_equal(grad, np.full((2, 3), 2.0))
+
+
+def test_generated_code_never_writes_into_its_arguments(tmp_path) -> None:
+    @gg.function(wrt=("w", "b"))
+    def loss(w: Array["D"], b: Array[()], x: Array["N", "D"], labels: IntArray["N"]):
+        h = gg.relu(x @ w + b)
+        return gg.mean(gg.sigmoid(h) * labels)
+
+    module = compile_to_module([loss], tmp_path)
+    rng = np.random.default_rng(3)
+    args = [rng.normal(size=3), 0.1, rng.normal(size=(6, 3)), rng.integers(0, 2, size=6)]
+    copies = [np.copy(a) for a in args]
+    module.loss_value_and_grad(*args)
+    module.loss_grad(*args)
+    for original, copy in zip(args, copies, strict=True):
+        np.testing.assert_array_equal(original, copy)
+
+
+def test_integer_data_gets_no_gradient_code() -> None:
+    @gg.function(wrt="w")
+    def loss(w: Array["D"], x: Array["N", "D"], labels: IntArray["N"]):
+        return gg.mean((x @ w - labels) ** 2)
+
+    text = _text(loss)
+    assert "d_labels" not in text and "d_x" not in text
