@@ -87,3 +87,25 @@ def test_standalone_module_computes_gradients(tmp_path) -> None:
     value, rest = result.stdout.split(" ", 1)
     assert abs(float(value) - 14 / 3) < 1e-12
     assert rest.strip() == f"{[-2 / 3 * 22.0, -2 / 3 * 28.0]} -4.0"
+
+
+def test_training_script_lowers_the_loss() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "train_linear_regression.py")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    losses = [float(line.split()[-1]) for line in result.stdout.splitlines() if "loss" in line]
+    assert len(losses) == 11 and losses[-1] < 0.02 < losses[0]
+    assert all(later <= earlier for earlier, later in zip(losses, losses[1:]))
+
+
+def test_readme_shows_the_real_generated_backward() -> None:
+    readme = (REPO / "README.md").read_text()
+    snippet = readme.split("def loss_backward(saved, d_value=None):\n", 1)[1].split("```")[0]
+    generated = (GENERATED / "linear_regression_grad.py").read_text()
+    body = generated.split("def loss_backward(saved, d_value=None):\n", 1)[1]
+    body = body.split('    """\n', 1)[1]  # skip the docstring
+    assert body.startswith(snippet), "update the README's example of generated code"
