@@ -101,8 +101,29 @@ def compile_source(path: str | os.PathLike[str]) -> str:
             f"{display_path(path)} defines no @gg.function.",
             hint="decorate the loss with @gg.function(wrt=(...)).",
         )
+    _check_generated_names(functions)
     compiled = [compile_function(f).source() for f in functions]
     return emit_module(compiled, display_path(path), __version__)
+
+
+GENERATED_SUFFIXES = ("", "_forward", "_backward", "_value_and_grad", "_grad")
+
+
+def _check_generated_names(functions: list[Function]) -> None:
+    """Two functions may not generate the same name (`loss` makes `loss_grad`, so a
+    second function called `loss_grad` would be overwritten)."""
+    owners: dict[str, Function] = {}
+    for function in functions:
+        for suffix in GENERATED_SUFFIXES:
+            name = function.name + suffix
+            if name in owners and owners[name] is not function:
+                raise GradgenError(
+                    f"the generated function {name} would be made for both "
+                    f"{owners[name].name} and {function.name}.",
+                    function.location,
+                    "rename one of them.",
+                )
+            owners[name] = function
 
 
 def display_path(path: str | os.PathLike[str]) -> str:

@@ -5,20 +5,19 @@
 - The gradient of a value `v` is `d_v`; when several contributions are summed, the parts
   are `d_v_1`, `d_v_2`, ... and the sum is `d_v`.
 - True temporaries are `t0`, `t1`, ...; nothing collides with a keyword, a dimension
-  name, `np`, `math` or the names the generated functions use (`saved`, `d_value`).
+  name, the modules the code uses (`np`, `math`) or the cotangent argument `d_value`.
+  (`saved` and `value` need no reserving: the generated code only rebinds them after
+  reading every argument.)
 """
 
 from __future__ import annotations
 
-import builtins
 import keyword
 from collections.abc import Collection, Iterable, Mapping
 
 from gradgen.ir import GradHint, Graph, NameHint, Var
 
-RESERVED = frozenset(
-    set(keyword.kwlist) | set(dir(builtins)) | {"np", "math", "saved", "value", "d_value"}
-)
+RESERVED = frozenset(set(keyword.kwlist) | {"np", "math", "d_value"})
 
 
 class _NameSpace:
@@ -60,7 +59,7 @@ def assign_names(graph: Graph, skip: Collection[Var] = ()) -> dict[Var, str]:
     hints = graph.hints
     ordered = list(graph.inputs) + [eq.out for eq in graph.equations]
     user_named = {v: hints[v] for v in ordered if isinstance(hints.get(v), str)}
-    space = _NameSpace((RESERVED - {"value", "d_value"}) | dimension_names(graph))
+    space = _NameSpace((RESERVED - {"d_value"}) | dimension_names(graph))
     names: dict[Var, str] = {}
     # The cotangent argument is always `d_value`; then the user's names, so a temporary
     # never takes a name the user wrote.

@@ -158,3 +158,30 @@ def test_integer_data_gets_no_gradient_code() -> None:
 
     text = _text(loss)
     assert "d_labels" not in text and "d_x" not in text
+
+
+def test_an_argument_called_value_keeps_d_value_for_the_cotangent(tmp_path) -> None:
+    @gg.function(wrt=("value", "saved"))
+    def f(value: Array["N"], saved: Array["N"]):  # names the generated code also uses
+        return gg.sum(value + saved * 2.0)
+
+    module = compile_to_module([f], tmp_path)
+    d_value, d_saved = module.f_grad(np.ones(2), np.ones(2))
+    np.testing.assert_array_equal(d_value, [1.0, 1.0])
+    np.testing.assert_array_equal(d_saved, [2.0, 2.0])
+    assert "def f(value, saved):" in _text(f)
+
+
+def test_two_functions_may_not_generate_the_same_name(tmp_path) -> None:
+    model = tmp_path / "clash.py"
+    model.write_text(
+        "import gradgen as gg\n"
+        "@gg.function\n"
+        "def loss(x: float):\n"
+        "    return x * x\n"
+        "@gg.function\n"
+        "def loss_grad(x: float):\n"
+        "    return x * x\n"
+    )
+    with pytest.raises(gg.GradgenError, match="loss_grad would be made for both"):
+        gg.compile_source(model)

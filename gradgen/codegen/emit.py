@@ -207,6 +207,8 @@ def _dim_bindings(inputs: Sequence[Var], names: dict[Var, str], dims: Iterable[s
 
 
 def _tuple_text(items: Sequence[str]) -> str:
+    if not items:
+        return "()"
     if len(items) == 1:
         return f"({items[0]},)"
     return "(" + ", ".join(items) + ")"
@@ -226,6 +228,7 @@ def _default_cotangent(name: str, shape: Shape, printer: NumPyCodePrinter) -> li
 
 
 def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dict[str, object]]:
+    """Template contexts for f, f_forward, f_backward, f_value_and_grad and f_grad."""
     joint = f.joint
     value, *grads = joint.outputs
     split = _split(joint)
@@ -235,91 +238,107 @@ def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dic
     in_backward = {eq.out for eq in split.backward}
     nameless = (fwd_inline - in_backward) | (bwd_inline - in_forward) | (fwd_inline & bwd_inline)
     names = assign_names(joint, skip=nameless)
+
     args = [names[v] for v in joint.inputs[:-1]]
     call = ", ".join(args)
     forward_lines = [t for _, t in _statements(split.forward, names, fwd_inline, printer)]
     forward_dims = _dims_used(split.forward)
     saved_items = [names[v] for v in split.saved] + split.saved_dims
+    backward_lines = _statements(split.backward, names, bwd_inline, printer)
     wrt = ", ".join(f.wrt)
-    backward_body = []
-    if saved_items:
-        backward_body.append(
-            f"{', '.join(saved_items)}{',' if len(saved_items) == 1 else ''} = saved"
-        )
-    backward_body.append("if d_value is None:")
-    backward_body += ["    " + line for line in _default_cotangent(f.name, value.shape, printer)]
-    previous_comment = None
-    for eq, text in _statements(split.backward, names, bwd_inline, printer):
-        comment = _step_comment(eq)
-        if comment and comment != previous_comment:
-            backward_body.append(f"# {comment}")
-            previous_comment = comment
-        backward_body.append(text)
-    # A gradient that is another value's gradient (d_x = d_q for q = x + y) gets its own name.
-    returned = [names[g] for g in grads]
-    aliases = []
-    for i, param in enumerate(f.wrt):
-        wanted = f"d_{param}"
-        if returned[i] != wanted and wanted not in names.values():
-            aliases.append(f"{wanted} = {returned[i]}")
-            returned[i] = wanted
-    if aliases:
-        backward_body += ["", *aliases]
-    grads_text = ", ".join(returned) + ("," if f.wrt_is_sequence and len(returned) == 1 else "")
-    backward_body.append(f"return {grads_text}")
-
     shapes = ", ".join(f"{names[v]} {format_shape(v.shape)}" for v in joint.inputs[:-1])
+
+    def context(suffix: str, params: list[str], doc: list[str], body: list[str]) -> dict:
+        return {"name": f.name + suffix, "params": params, "doc": doc, "body": body}
+
     return [
-        {
-            "name": f.name,
-            "params": args,
-            "doc": [
+        context(
+            "",
+            args,
+            [
                 f"Value of `{f.name}`, shape {format_shape(value.shape)}; saves nothing.",
                 "",
                 f"Argument shapes: {shapes}.",
             ],
-            "body": _dim_bindings(joint.inputs[:-1], names, forward_dims)
+            _dim_bindings(joint.inputs[:-1], names, forward_dims)
             + forward_lines
             + [f"return {names[value]}"],
-        },
-        {
-            "name": f"{f.name}_forward",
-            "params": args,
-            "doc": [f"Value of `{f.name}` and the `saved` values `{f.name}_backward` needs."],
-            "body": _dim_bindings(joint.inputs[:-1], names, forward_dims | set(split.saved_dims))
+        ),
+        context(
+            "_forward",
+            args,
+            [f"Value of `{f.name}` and the `saved` values `{f.name}_backward` needs."],
+            _dim_bindings(joint.inputs[:-1], names, forward_dims | set(split.saved_dims))
             + forward_lines
-            + [
-                f"saved = {_tuple_text(saved_items) if saved_items else '()'}",
-                f"return {names[value]}, saved",
-            ],
-        },
-        {
-            "name": f"{f.name}_backward",
-            "params": ["saved", "d_value=None"],
-            "doc": [
+            + [f"saved = {_tuple_text(saved_items)}", f"return {names[value]}, saved"],
+        ),
+        context(
+            "_backward",
+            ["saved", "d_value=None"],
+            [
                 f"Gradients of `{f.name}` with respect to {wrt}, given `saved` from the forward.",
                 "",
                 "This is the vector-Jacobian product with `d_value`, the gradient of the final",
                 "result with respect to the value (default 1 when the value has one element).",
             ],
-            "body": backward_body,
-        },
-        {
-            "name": f"{f.name}_value_and_grad",
-            "params": args,
-            "doc": [f"Value of `{f.name}` and its gradients with respect to {wrt}."],
-            "body": [
+            _backward_body(f, saved_items, backward_lines, [names[g] for g in grads], printer),
+        ),
+        context(
+            "_value_and_grad",
+            args,
+            [f"Value of `{f.name}` and its gradients with respect to {wrt}."],
+            [
                 f"value, saved = {f.name}_forward({call})",
                 f"return value, {f.name}_backward(saved)",
             ],
-        },
-        {
-            "name": f"{f.name}_grad",
-            "params": args,
-            "doc": [f"Gradients of `{f.name}` with respect to {wrt}."],
-            "body": [f"return {f.name}_backward({f.name}_forward({call})[1])"],
-        },
+        ),
+        context(
+            "_grad",
+            args,
+            [f"Gradients of `{f.name}` with respect to {wrt}."],
+            [f"return {f.name}_backward({f.name}_forward({call})[1])"],
+        ),
     ]
+
+
+def _backward_body(
+    f: FunctionSource,
+    saved_items: list[str],
+    statements: list[tuple[Equation, str]],
+    returned: list[str],
+    printer: NumPyCodePrinter,
+) -> list[str]:
+    """Unpack `saved`, default `d_value`, the statements grouped under the user's line
+    each comes from, then the gradients in `wrt` order."""
+    body = [f"{', '.join(saved_items)}{',' if len(saved_items) == 1 else ''} = saved"]
+    body = body if saved_items else []
+    body.append("if d_value is None:")
+    body += [
+        "    " + line for line in _default_cotangent(f.name, f.joint.outputs[0].shape, printer)
+    ]
+    previous_comment = None
+    for eq, text in statements:
+        comment = _step_comment(eq)
+        if comment and comment != previous_comment:
+            body.append(f"# {comment}")
+            previous_comment = comment
+        body.append(text)
+    # A gradient that is another value's gradient (d_x = d_q for q = x + y) gets its own name.
+    taken = {text.split(" = ", 1)[0] for _, text in statements} | set(saved_items)
+    taken |= {"saved", "d_value"}
+    aliases = []
+    returned = list(returned)
+    for i, param in enumerate(f.wrt):
+        wanted = f"d_{param}"
+        if returned[i] != wanted and wanted not in taken:
+            aliases.append(f"{wanted} = {returned[i]}")
+            returned[i] = wanted
+            taken.add(wanted)
+    if aliases:
+        body += ["", *aliases]
+    trailing_comma = "," if f.wrt_is_sequence and len(returned) == 1 else ""
+    body.append(f"return {', '.join(returned)}{trailing_comma}")
+    return body
 
 
 def _step_comment(eq: Equation) -> str | None:
