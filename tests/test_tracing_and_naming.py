@@ -185,3 +185,22 @@ def test_two_functions_may_not_generate_the_same_name(tmp_path) -> None:
     )
     with pytest.raises(gg.GradgenError, match="loss_grad would be made for both"):
         gg.compile_source(model)
+
+
+def test_backward_comments_quote_whole_statements(tmp_path) -> None:
+    model = tmp_path / "multiline.py"
+    model.write_text(
+        "import gradgen as gg\n"
+        "from gradgen import Array\n"
+        "@gg.function(wrt='w')\n"
+        "def loss(w: Array['D'], x: Array['N', 'D']):\n"
+        "    h = gg.tanh(\n"
+        "        x @ w\n"
+        "    )\n"
+        "    for _ in range(2):\n"
+        "        h = h * h\n"
+        "    return gg.sum(h)\n"
+    )
+    text = gg.compile_source(model)
+    assert "    # h = gg.tanh( x @ w )\n" in text
+    assert "    # h = h * h\n" in text

@@ -9,7 +9,6 @@ needs; `saved` holds exactly the forward values (and dimension sizes) backward r
 from __future__ import annotations
 
 import hashlib
-import linecache
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -23,6 +22,7 @@ from gradgen.ir import DimSize, Equation, Graph, NameHint, Var
 from gradgen.naming import assign_names, is_named
 from gradgen.ops import OPS
 from gradgen.shapes import Shape, format_shape
+from gradgen.source import statement_text
 
 
 @dataclass(frozen=True)
@@ -346,5 +346,4 @@ def _step_comment(eq: Equation) -> str | None:
     origin = eq.origin
     if origin is None or origin.source is None:
         return None
-    text = linecache.getline(origin.source.filename, origin.source.lineno).strip()
-    return text or None
+    return statement_text(origin.source) or None
