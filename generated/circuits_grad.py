@@ -124,8 +124,7 @@ def neuron(w0, x0, w1, x1, w2):
     Argument shapes: w0 (), x0 (), w1 (), x1 (), w2 ().
     """
     dot = w0 * x0 + w1 * x1 + w2
-    t0 = np.exp(-dot)
-    f = 1 / (1 + t0)
+    f = 1 / (1 + np.exp(-dot))
     return f
 
 

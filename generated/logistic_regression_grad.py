@@ -22,9 +22,7 @@ def loss(w, b, x, y):
     Argument shapes: w (D,), b (), x (N, D), y (N,).
     """
     z = x @ w + b
-    t0 = np.exp(-np.abs(z))
-    t1 = 1 + t0
-    softplus = np.maximum(z, 0) + np.log(t1)
+    softplus = np.maximum(z, 0) + np.log(1 + np.exp(-np.abs(z)))
     value = np.mean(softplus - y * z)
     return value
 

@@ -25,8 +25,7 @@ def quadratic(x):
 
     Argument shapes: x (N, 1).
     """
-    t0 = 2 * x.T
-    y = t0 @ x
+    y = (2 * x.T) @ x
     return y
 
 

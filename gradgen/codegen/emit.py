@@ -242,6 +242,9 @@ def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dic
     args = [names[v] for v in joint.inputs[:-1]]
     call = ", ".join(args)
     forward_lines = [t for _, t in _statements(split.forward, names, fwd_inline, printer)]
+    # Inference saves nothing, so it may write more inline than the forward pass can.
+    inference_inline = _inlined(split.forward, [value], joint.hints)
+    inference_lines = [t for _, t in _statements(split.forward, names, inference_inline, printer)]
     forward_dims = _dims_used(split.forward)
     saved_items = [names[v] for v in split.saved] + split.saved_dims
     backward_lines = _statements(split.backward, names, bwd_inline, printer)
@@ -261,7 +264,7 @@ def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dic
                 f"Argument shapes: {shapes}.",
             ],
             _dim_bindings(joint.inputs[:-1], names, forward_dims)
-            + forward_lines
+            + inference_lines
             + [f"return {names[value]}"],
         ),
         context(
