@@ -16,7 +16,7 @@ from pathlib import Path
 
 from gradgen.api import Function
 from gradgen.codegen.emit import FunctionSource, emit_module
-from gradgen.errors import GradgenError, NoFunctionsError, SourceLocation
+from gradgen.errors import GradgenError, NoFunctionsError, SourceLocation, innermost_location
 from gradgen.ir import Graph
 from gradgen.passes.pipeline import optimize
 from gradgen.reverse import reverse_mode
@@ -60,7 +60,7 @@ def load_functions(path: str | os.PathLike[str]) -> list[Function]:
             f"syntax error: {error.msg}.", SourceLocation(filename, error.lineno or 1)
         ) from None
     except Exception as error:
-        location = _innermost_location(error, filename)
+        location = innermost_location(error, frozenset({filename}))
         raise GradgenError(
             f"importing the model failed: {type(error).__name__}: {error}", location
         ) from error
@@ -151,13 +151,3 @@ def write_atomically(path: Path, text: str) -> None:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
-
-
-def _innermost_location(error: BaseException, filename: str) -> SourceLocation | None:
-    found = None
-    tb = error.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == filename:
-            found = SourceLocation(filename, tb.tb_lineno)
-        tb = tb.tb_next
-    return found

@@ -18,7 +18,7 @@ from gradgen import functions as gg
 from gradgen.ir import Atom, DimSize, Equation, Lit, Var
 from gradgen.ops import OPS
 from gradgen.ops.elementwise import operand_symbols
-from gradgen.symbolic import COTANGENT, RESULT, expression_partials, literal, op_partials
+from gradgen.symbolic import COTANGENT, RESULT, bind_operands, expression_partials, op_partials
 from gradgen.tracing import Builder, Tracer, apply
 
 Rule = Callable[..., tuple[Any, ...]]
@@ -115,7 +115,7 @@ def zeros_rule(grad: Tracer, result: Tracer) -> tuple[Any, ...]:
 def elementwise_rule(builder: Builder, grad: Var, eq: Equation) -> list[Var | None]:
     """grad * d op / d a_i for each float input, summed back to the input's shape."""
     symbols = operand_symbols(len(eq.inputs))
-    numbers = {s: literal(a.value) for s, a in zip(symbols, eq.inputs) if isinstance(a, Lit)}
+    numbers, others = bind_operands(eq.inputs)
     if eq.op == "ew":
         expr = eq.param("expr").xreplace(numbers)
         partials = [
@@ -126,7 +126,7 @@ def elementwise_rule(builder: Builder, grad: Var, eq: Equation) -> list[Var | No
         constants = tuple((i, a.value) for i, a in enumerate(eq.inputs) if isinstance(a, Lit))
         partials = list(op_partials(eq.op, constants))
     atoms: dict[sympy.Symbol, Atom] = {COTANGENT: grad, RESULT: eq.out}
-    atoms.update((s, a) for s, a in zip(symbols, eq.inputs) if not isinstance(a, Lit))
+    atoms.update(others)
     grads: list[Var | None] = []
     for atom, partial in zip(eq.inputs, partials):
         if not isinstance(atom, Var) or atom.integer or partial is None:

@@ -62,5 +62,16 @@ def user_location(
     return None
 
 
+def innermost_location(error: BaseException, user_files: frozenset[str]) -> SourceLocation | None:
+    """The deepest line of `user_files` in the traceback of `error`."""
+    found = None
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename in user_files:
+            found = SourceLocation(tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
 class NoFunctionsError(GradgenError):
     """A model file that defines no `@gg.function` (skipped when compiling a directory)."""

@@ -11,6 +11,7 @@ import functools
 
 import sympy
 
+from gradgen.ir import Atom, Lit
 from gradgen.ops import OPS
 from gradgen.ops.elementwise import operand_symbols
 
@@ -21,6 +22,17 @@ COTANGENT = sympy.Symbol("g", real=True)  # stands for the incoming gradient
 def literal(value: int | float) -> sympy.Expr:
     """A Python number as a SymPy number that prints back exactly."""
     return sympy.Integer(value) if isinstance(value, int) else sympy.Float(value, 53)
+
+
+def bind_operands(
+    inputs: tuple[Atom, ...],
+) -> tuple[dict[sympy.Symbol, sympy.Expr], list[tuple[sympy.Symbol, Atom]]]:
+    """Split an elementwise equation's inputs into literal numbers, substituted for their
+    operand symbols, and the other atoms paired with theirs."""
+    symbols = operand_symbols(len(inputs))
+    numbers = {s: literal(a.value) for s, a in zip(symbols, inputs) if isinstance(a, Lit)}
+    others = [(s, a) for s, a in zip(symbols, inputs) if not isinstance(a, Lit)]
+    return numbers, others
 
 
 @functools.cache

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from gradgen.errors import GradgenError, SourceLocation, user_location
+from gradgen.errors import GradgenError, SourceLocation, innermost_location, user_location
 from gradgen.ir import Atom, DimSize, Equation, Graph, Lit, NameHint, Var
 from gradgen.ops import OPS
 from gradgen.shapes import Shape, ShapeError
@@ -365,7 +365,7 @@ def trace(fn: Callable[..., Any], arg_names: list[str], shapes: list[tuple[Shape
     except GradgenError:
         raise
     except Exception as error:
-        location = _innermost_user_location(error, user_files) or builder.location()
+        location = innermost_location(error, user_files) or builder.location()
         raise GradgenError(f"{type(error).__name__}: {error}", location) from error
     finally:
         sys.settrace(previous)
@@ -380,15 +380,3 @@ def trace(fn: Callable[..., Any], arg_names: list[str], shapes: list[tuple[Shape
     if result.var.integer:
         raise GradgenError(f"{fn.__name__} returns integer data, which has no gradient.", where)
     return Graph(tuple(inputs), tuple(builder.equations), (result.var,), builder.hints)
-
-
-def _innermost_user_location(
-    error: BaseException, user_files: frozenset[str]
-) -> SourceLocation | None:
-    found = None
-    tb = error.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename in user_files:
-            found = SourceLocation(tb.tb_frame.f_code.co_filename, tb.tb_lineno)
-        tb = tb.tb_next
-    return found

@@ -14,11 +14,11 @@ from dataclasses import replace
 
 import sympy
 
-from gradgen.ir import Atom, Equation, Graph, Lit, Var
+from gradgen.ir import Atom, Equation, Graph, Var
 from gradgen.naming import is_named
 from gradgen.ops import OPS
 from gradgen.ops.elementwise import operand_symbols
-from gradgen.symbolic import literal, op_expression
+from gradgen.symbolic import bind_operands, op_expression
 
 MAX_OPS = 24
 
@@ -53,11 +53,8 @@ def run(graph: Graph) -> Graph:
 def expression_of(eq: Equation) -> tuple[sympy.Expr, list[Atom]]:
     """The equation as (expression over a0, a1, ..., the non-literal inputs in order)."""
     expr = eq.param("expr") if eq.op == "ew" else op_expression(eq.op)
-    symbols = operand_symbols(len(eq.inputs))
-    numbers = {s: literal(a.value) for s, a in zip(symbols, eq.inputs) if isinstance(a, Lit)}
-    expr = expr.xreplace(numbers)
-    operands = [(s, a) for s, a in zip(symbols, eq.inputs) if not isinstance(a, Lit)]
-    return _renumber(expr, operands)
+    numbers, operands = bind_operands(eq.inputs)
+    return _renumber(expr.xreplace(numbers), operands)
 
 
 def _renumber(
