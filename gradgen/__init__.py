@@ -6,7 +6,7 @@ NumPy-like ops, and `compile_source`.
 """
 
 from gradgen.api import Function, function
-from gradgen.compiler import compile_source
+from gradgen.compiler import compile_source, load
 from gradgen.errors import GradgenError
 from gradgen.functions import (
     abs,
@@ -39,6 +39,7 @@ __all__ = [
     "cos",
     "exp",
     "function",
+    "load",
     "log",
     "matmul",
     "maximum",

@@ -1,23 +1,26 @@
-"""The `gradgen` command line: `gradgen compile PATH... [-o DIR] [--check]`.
+"""The `gradgen` command line: compile, check, show and graph.
 
-User errors print one line (`file:line: error: ... Hint: ...`) and exit 2; `--check`
-exits 1 when a generated module is missing or stale; internal errors print a traceback
-and ask for a report (exit 3).
+User errors print one line (`file:line: error: ... Hint: ...`) and exit 2 (`--traceback`
+adds Python's traceback); `compile --check` and a failed `check` exit 1; internal errors
+print a traceback and ask for a report (exit 3).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import difflib
 import sys
+import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gradgen.compiler import compile_source, display_path, output_path, write_atomically
+from gradgen.api import Function
 from gradgen.errors import GradgenError, NoFunctionsError
 from gradgen.version import __version__
 
-EXIT_STALE = 1
+EXIT_FAILED = 1  # stale output, or a derivative check that failed
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
 
@@ -41,66 +44,341 @@ def model_files(paths: Sequence[str]) -> list[Path]:
     return found
 
 
+def split_target(target: str) -> tuple[Path, str | None]:
+    """`model.py:loss` -> (model.py, "loss"); `model.py` -> (model.py, None)."""
+    path, _, name = target.rpartition(":")
+    if path and name.isidentifier() and not Path(target).exists():
+        return Path(path), name
+    return Path(target), None
+
+
+def select_functions(path: Path, name: str | None) -> list[Function]:
+    from gradgen.compiler import load_functions
+
+    functions = load_functions(path)
+    if not functions:
+        raise NoFunctionsError(
+            f"{path} defines no @gg.function.",
+            hint="decorate the loss with @gg.function(wrt=(...)).",
+        )
+    if name is None:
+        return functions
+    chosen = [f for f in functions if f.name == name]
+    if not chosen:
+        defined = ", ".join(f.name for f in functions)
+        raise GradgenError(f"{path} has no @gg.function named {name}; it defines {defined}.")
+    return chosen
+
+
+def _phase_printer(verbose: bool) -> Callable[[str, float, str], None] | None:
+    if not verbose:
+        return None
+
+    def report(phase: str, seconds: float, detail: str) -> None:
+        print(f"  {phase:<13} {seconds * 1000:8.1f} ms  {detail}", file=sys.stderr)
+
+    return report
+
+
+# -- gradgen compile
+
+
 def _compile_command(args: argparse.Namespace) -> int:
+    from gradgen.codegen.emit_tests import emit_test_module
+    from gradgen.compiler import (
+        compile_source,
+        display_path,
+        load_functions,
+        output_path,
+        write_atomically,
+    )
+
     files = model_files(args.paths)
     explicit = {Path(p) for p in args.paths if Path(p).is_file()}
+    report = _phase_printer(args.verbose)
     outputs: dict[Path, str] = {}
     for model in files:
+        start = time.perf_counter()
+        if args.verbose:
+            print(f"{display_path(model)}:", file=sys.stderr)
         try:
-            text = compile_source(model)
+            text = compile_source(model, report)
         except NoFunctionsError:
             if model in explicit:
                 raise
             continue  # a script beside the models, such as a training loop
-        outputs[output_path(model, args.out_dir)] = text
+        target = output_path(model, args.out_dir)
+        outputs[target] = text
+        if args.emit_tests:
+            test = emit_test_module(
+                load_functions(model), target.stem, display_path(model), __version__
+            )
+            outputs[target.with_name(f"test_{target.name}")] = test
         if args.verbose:
-            print(f"compiled {display_path(model)}", file=sys.stderr)
-    if args.check:
-        stale = [p for p, text in outputs.items() if not p.is_file() or p.read_text() != text]
-        for path in stale:
-            state = "missing" if not path.is_file() else "stale"
-            print(f"{path}: {state}; run `gradgen compile` to regenerate it", file=sys.stderr)
-        return EXIT_STALE if stale else 0
+            print(
+                f"  {'total':<13} {(time.perf_counter() - start) * 1000:8.1f} ms", file=sys.stderr
+            )
+    if args.check or args.diff:
+        return _report_stale(outputs, args.diff)
     for path, text in outputs.items():  # nothing is written unless everything compiled
         write_atomically(path, text)
         print(f"wrote {path}")
     return 0
 
 
+def _report_stale(outputs: dict[Path, str], show_diff: bool) -> int:
+    stale = 0
+    for path, text in outputs.items():
+        current = path.read_text() if path.is_file() else None
+        if current == text:
+            continue
+        stale += 1
+        state = "missing" if current is None else "stale"
+        print(f"{path}: {state}; run `gradgen compile` to regenerate it", file=sys.stderr)
+        if show_diff:
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    (current or "").splitlines(keepends=True),
+                    text.splitlines(keepends=True),
+                    fromfile=f"{path} (committed)",
+                    tofile=f"{path} (regenerated)",
+                )
+            )
+    return EXIT_FAILED if stale else 0
+
+
+# -- gradgen check
+
+
+def _parse_dims(values: Sequence[str]) -> dict[str, int]:
+    dims = {}
+    for value in values:
+        name, _, size = value.partition("=")
+        if not (name.isidentifier() and size.isdigit() and int(size) > 0):
+            raise GradgenError(
+                f"bad --dim {value!r}.", hint="write it as NAME=SIZE, for example --dim N=32."
+            )
+        dims[name] = int(size)
+    return dims
+
+
+def _check_command(args: argparse.Namespace) -> int:
+    from gradgen.checking import check_function
+    from gradgen.compiler import import_file, load
+
+    dims = _parse_dims(args.dim)
+    failed = 0
+    module = import_file(Path(args.module)) if args.module else None
+    functions: list[Function] = []
+    for target in args.targets:
+        path, name = split_target(target)
+        if path.is_dir() and name is None:
+            for model in model_files([str(path)]):
+                try:
+                    functions += select_functions(model, None)
+                except NoFunctionsError:
+                    continue  # a script beside the models
+        else:
+            functions += select_functions(path, name)
+    for function in functions:
+        loaded = module if module is not None else load(function)
+        if not hasattr(loaded, function.name):
+            raise GradgenError(f"{args.module} has no function {function.name}.")
+        for result in check_function(function, loaded, dims, args.seed, args.tol, args.positive):
+            failed += not result.passed
+            step = f"step {result.step:.1e}" if result.step else "vs eager NumPy"
+            verdict = "ok" if result.passed else "FAIL"
+            note = f"  ({result.note})" if result.note else ""
+            label = f"{Path(function.location.filename).name}:{result.function}"
+            print(
+                f"{label:<32} {result.quantity:<10} max rel error "
+                f"{result.max_relative_error:9.2e}  {step:<14}  {verdict}{note}"
+            )
+    return EXIT_FAILED if failed else 0
+
+
+# -- gradgen show
+
+
+def _show_command(args: argparse.Namespace) -> int:
+    from gradgen.compiler import compile_function, compile_source
+    from gradgen.highlight import highlight
+
+    path, name = split_target(args.target)
+    if args.ir:
+        parts = []
+        for function in select_functions(path, name):
+            compiled = compile_function(function)
+            parts.append(f"# {function.name}: traced\n{compiled.forward}\n")
+            parts.append(f"# {function.name}: differentiated and optimized\n{compiled.joint}\n")
+        text = "\n".join(parts)
+    else:
+        select_functions(path, name)  # a clear error for a wrong name, before compiling
+        text = compile_source(path)
+        if name is not None:
+            text = _function_part(text, name)
+    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+    sys.stdout.write(highlight(text) if color and not args.ir else text)
+    return 0
+
+
+def _function_part(module_text: str, name: str) -> str:
+    """The generated functions of one gg.function (f, f_forward, f_backward, ...)."""
+    from gradgen.compiler import GENERATED_SUFFIXES
+
+    wanted = {name + suffix for suffix in GENERATED_SUFFIXES}
+    lines = module_text.splitlines(keepends=True)
+    parts = [
+        "".join(lines[node.lineno - 1 : node.end_lineno])
+        for node in ast.parse(module_text).body
+        if isinstance(node, ast.FunctionDef) and node.name in wanted
+    ]
+    return "\n\n".join(parts)
+
+
+# -- gradgen graph
+
+
+def _graph_command(args: argparse.Namespace) -> int:
+    from gradgen.compiler import compile_function
+    from gradgen.visualize import render_svg, to_dot, to_mermaid
+
+    path, name = split_target(args.target)
+    functions = select_functions(path, name)
+    if len(functions) > 1:
+        names = ", ".join(f.name for f in functions)
+        raise GradgenError(
+            f"{path} defines several functions ({names}).",
+            hint=f"name one: gradgen graph {path}:{functions[0].name}",
+        )
+    compiled = compile_function(functions[0])
+    title = f"{path.name}:{functions[0].name}"
+    if args.format == "mermaid":
+        output: bytes = to_mermaid(compiled, title).encode()
+    elif args.format == "svg":
+        output = render_svg(to_dot(compiled, title))
+    else:
+        output = to_dot(compiled, title).encode()
+    if args.output:
+        from gradgen.compiler import write_atomically
+
+        write_atomically(Path(args.output), output.decode())
+    else:
+        sys.stdout.buffer.write(output)
+        sys.stdout.flush()
+    return 0
+
+
+# -- the parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gradgen",
         description="Compile NumPy-style losses into standalone NumPy gradient modules.",
+        epilog="run `gradgen COMMAND --help` for each command's options and examples",
     )
     parser.add_argument("--version", action="version", version=f"gradgen {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-    compile_parser = commands.add_parser(
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--traceback", action="store_true", help="show Python tracebacks for user errors"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str, description: str, examples: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=help,
+            description=description,
+            epilog="examples:\n" + examples,
+            parents=[common],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    compile_parser = command(
         "compile",
-        help="write <stem>_grad.py for each model file",
-        description="Trace each @gg.function in the model files, differentiate it and write "
-        "a standalone NumPy module <stem>_grad.py.",
-        epilog="examples:\n  gradgen compile model.py\n  gradgen compile examples/ -o generated/"
-        "\n  gradgen compile examples/ --check",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "write <stem>_grad.py for each model file",
+        "Trace each @gg.function in the model files, differentiate it and write a standalone "
+        "NumPy module <stem>_grad.py. Nothing is written unless every model compiles.",
+        "  gradgen compile model.py\n"
+        "  gradgen compile examples/ -o generated/\n"
+        "  gradgen compile examples/ --check      # in CI or pre-commit: exit 1 if stale\n"
+        "  gradgen compile model.py --emit-tests  # also write test_model_grad.py",
     )
     compile_parser.add_argument("paths", nargs="+", help="model files or directories of them")
     compile_parser.add_argument(
         "-o", "--out-dir", default="generated", help="output folder (default: generated/)"
     )
     compile_parser.add_argument(
-        "--check", action="store_true", help="write nothing; exit 1 if any output is stale"
+        "--check", action="store_true", help="write nothing; exit 1 if an output is stale"
     )
-    compile_parser.add_argument("-v", "--verbose", action="store_true", help="say what is done")
     compile_parser.add_argument(
-        "--traceback", action="store_true", help="show Python tracebacks for user errors"
+        "--diff", action="store_true", help="like --check, and print a diff of what would change"
     )
+    compile_parser.add_argument(
+        "--emit-tests",
+        action="store_true",
+        help="also write test_<stem>_grad.py, a pytest file verifying the module",
+    )
+    compile_parser.add_argument(
+        "-v", "--verbose", action="store_true", help="print each phase's time and graph size"
+    )
+    compile_parser.set_defaults(run=_compile_command)
+
+    check_parser = command(
+        "check",
+        "verify generated derivatives against finite differences",
+        "Compile in memory (or load --module) and compare every gradient with central finite "
+        "differences of the generated value on random inputs of the annotated shapes. Prints "
+        "the max relative error per function and parameter; exit 1 on any failure.",
+        "  gradgen check model.py\n"
+        "  gradgen check model.py:loss --dim N=32 --seed 3\n"
+        "  gradgen check model.py --module generated/model_grad.py  # the committed code",
+    )
+    check_parser.add_argument("targets", nargs="+", metavar="PATH[:FUNC]")
+    check_parser.add_argument(
+        "--dim", action="append", default=[], metavar="NAME=SIZE", help="size of a named dim"
+    )
+    check_parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    check_parser.add_argument("--tol", type=float, default=1e-6, help="max relative error")
+    check_parser.add_argument(
+        "--positive", action="store_true", help="draw floats from U(0.5, 2) (for log, sqrt)"
+    )
+    check_parser.add_argument("--module", help="check this generated module file instead")
+    check_parser.set_defaults(run=_check_command)
+
+    show_parser = command(
+        "show",
+        "print the generated module, or one function's part",
+        "Print what `gradgen compile` would write (colored on a terminal), or with --ir the "
+        "traced graph and the differentiated, optimized graph, one equation per line.",
+        "  gradgen show model.py\n  gradgen show model.py:loss\n  gradgen show model.py --ir",
+    )
+    show_parser.add_argument("target", metavar="PATH[:FUNC]")
+    show_parser.add_argument("--ir", action="store_true", help="print the graph IR instead")
+    show_parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    show_parser.set_defaults(run=_show_command)
+
+    graph_parser = command(
+        "graph",
+        "draw the computational graph (dot, mermaid or svg)",
+        "The forward nodes with your names and shapes, the backward (chain-rule) nodes in "
+        "another color. svg needs graphviz's `dot` program; dot and mermaid need nothing.",
+        "  gradgen graph model.py:loss > loss.dot\n"
+        "  gradgen graph model.py --format mermaid\n"
+        "  gradgen graph model.py --format svg -o loss.svg",
+    )
+    graph_parser.add_argument("target", metavar="PATH[:FUNC]")
+    graph_parser.add_argument("--format", choices=("dot", "mermaid", "svg"), default="dot")
+    graph_parser.add_argument("-o", "--output", help="write to this file instead of stdout")
+    graph_parser.set_defaults(run=_graph_command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _compile_command(args)
+        return args.run(args)
     except GradgenError as error:
         if args.traceback:
             traceback.print_exc()

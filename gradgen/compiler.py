@@ -1,27 +1,51 @@
 """The compile driver: model file -> traced graphs -> derivative graphs -> passes -> module.
 
 Data flows one way: `load_functions` imports the model file and finds its `@gg.function`s,
-`compile_function` traces and differentiates one, `compile_source` emits the module text.
+`compile_function` traces and differentiates one, `compile_source` emits the module text,
+`load` compiles one function in memory and returns the imported module. Each phase can
+report its time and graph size (`gradgen compile -v`).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import linecache
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TypeVar
 
 from gradgen.api import Function
-from gradgen.codegen.emit import FunctionSource, emit_module
+from gradgen.codegen.emit import FunctionSource, format_module, graph_hash, render_module
 from gradgen.errors import GradgenError, NoFunctionsError, SourceLocation, innermost_location
 from gradgen.ir import Graph
 from gradgen.passes.pipeline import optimize
 from gradgen.reverse import reverse_mode
 from gradgen.tracing import trace
 from gradgen.version import __version__
+
+# Called after each phase with (phase name, seconds, what it made).
+PhaseReport = Callable[[str, float, str], None]
+T = TypeVar("T")
+
+
+def _timed(
+    report: PhaseReport | None, phase: str, run: Callable[[], T], describe: Callable[[T], str]
+) -> T:
+    start = time.perf_counter()
+    result = run()
+    if report is not None:
+        report(phase, time.perf_counter() - start, describe(result))
+    return result
+
+
+def _size(name: str) -> Callable[[Graph], str]:
+    return lambda graph: f"{name}: {len(graph.equations)} equations"
 
 
 @dataclass(frozen=True)
@@ -75,25 +99,50 @@ def load_functions(path: str | os.PathLike[str]) -> list[Function]:
     return sorted(found, key=lambda f: f.fn.__code__.co_firstlineno)
 
 
-def compile_function(
-    function: Function, check: Callable[[Graph], Graph] | None = None
-) -> CompiledFunction:
-    """Trace `function`, apply reverse mode for its `wrt`, optimize; `check` runs on every
-    intermediate graph (tests pass `verify`)."""
+def trace_function(function: Function, report: PhaseReport | None = None) -> Graph:
+    """The traced graph of `function`: its arguments -> its value (named `value` unless the
+    user named it)."""
     names = list(function.specs)
     shapes = [(spec.shape, spec.integer) for spec in function.specs.values()]
-    forward = trace(function.fn, names, shapes)
+    forward = _timed(
+        report, "trace", lambda: trace(function.fn, names, shapes), _size(function.name)
+    )
     if forward.outputs[0] not in forward.hints:
         forward = forward.replace(hints={**forward.hints, forward.outputs[0]: "value"})
+    return forward
+
+
+def differentiate(
+    function: Function,
+    forward: Graph,
+    check: Callable[[Graph], Graph] | None = None,
+    report: PhaseReport | None = None,
+) -> CompiledFunction:
+    """Apply reverse mode to a traced graph for the function's `wrt`, then optimize;
+    `check` runs on every intermediate graph (tests pass `verify`)."""
     if check:
         check(forward)
-    joint = reverse_mode(forward, [names.index(w) for w in function.wrt])
+    names = list(function.specs)
+    wrt = [names.index(w) for w in function.wrt]
+    joint = _timed(
+        report, "differentiate", lambda: reverse_mode(forward, wrt), _size(function.name)
+    )
     if check:
         check(joint)
-    return CompiledFunction(function, forward, optimize(joint, check))
+    optimized = _timed(report, "optimize", lambda: optimize(joint, check), _size(function.name))
+    return CompiledFunction(function, forward, optimized)
 
 
-def compile_source(path: str | os.PathLike[str]) -> str:
+def compile_function(
+    function: Function,
+    check: Callable[[Graph], Graph] | None = None,
+    report: PhaseReport | None = None,
+) -> CompiledFunction:
+    """Trace and differentiate `function` (see `trace_function` and `differentiate`)."""
+    return differentiate(function, trace_function(function, report), check, report)
+
+
+def compile_source(path: str | os.PathLike[str], report: PhaseReport | None = None) -> str:
     """The text of the generated module for the model file at `path`."""
     functions = load_functions(path)
     if not functions:
@@ -102,8 +151,58 @@ def compile_source(path: str | os.PathLike[str]) -> str:
             hint="decorate the loss with @gg.function(wrt=(...)).",
         )
     _check_generated_names(functions)
-    compiled = [compile_function(f).source() for f in functions]
-    return emit_module(compiled, display_path(path), __version__)
+    compiled = [compile_function(f, report=report).source() for f in functions]
+    return _emit(compiled, display_path(path), report)
+
+
+def _emit(sources: list[FunctionSource], source_path: str, report: PhaseReport | None) -> str:
+    def lines(text: str) -> str:
+        return f"{text.count(chr(10))} lines"
+
+    text = _timed(report, "emit", lambda: render_module(sources, source_path, __version__), lines)
+    return _timed(report, "format", lambda: format_module(text), lines)
+
+
+_LOADED: dict[tuple[str, ...], ModuleType] = {}
+
+
+def load(function: Function) -> ModuleType:
+    """Compile `function` in memory and return the generated module, imported (for
+    notebooks and tests). Cached on the traced graph's hash: the second call for the same
+    graph only traces."""
+    forward = trace_function(function)
+    key = (function.name, *function.wrt, str(function.wrt_is_sequence), graph_hash(forward))
+    if key not in _LOADED:
+        source = display_path(function.fn.__code__.co_filename)
+        text = _emit([differentiate(function, forward).source()], source, None)
+        _LOADED[key] = _import_text(text, f"{function.name}_grad")
+    return _LOADED[key]
+
+
+def import_file(path: Path) -> ModuleType:
+    """Import a generated module from its file."""
+    if not path.is_file():
+        raise GradgenError(f"generated module {path} not found.")
+    try:
+        return _import_text(path.read_text(), path.stem, str(path))
+    except Exception as error:
+        location = innermost_location(error, frozenset({str(path)}))
+        if isinstance(error, SyntaxError):
+            location = SourceLocation(str(path), error.lineno or 1)
+        raise GradgenError(
+            f"importing the generated module failed: {type(error).__name__}: {error}",
+            location,
+            "regenerate it with `gradgen compile`.",
+        ) from error
+
+
+def _import_text(text: str, name: str, filename: str | None = None) -> ModuleType:
+    filename = filename or f"<gradgen:{name}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    module = ModuleType(name)
+    module.__file__ = filename
+    exec(compile(text, filename, "exec"), module.__dict__)
+    return module
 
 
 GENERATED_SUFFIXES = ("", "_forward", "_backward", "_value_and_grad", "_grad")

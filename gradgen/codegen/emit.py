@@ -52,6 +52,16 @@ def graph_hash(graph: Graph) -> str:
 
 def emit_module(functions: Sequence[FunctionSource], source_path: str, version: str) -> str:
     """The complete, black-formatted text of the generated module."""
+    return format_module(render_module(functions, source_path, version))
+
+
+def format_module(text: str) -> str:
+    """Format module text with black (the generated code's only layout authority)."""
+    return black.format_str(text, mode=black.Mode())
+
+
+def render_module(functions: Sequence[FunctionSource], source_path: str, version: str) -> str:
+    """The module text from the template, before formatting."""
     printer = NumPyCodePrinter()
     rendered = [fn_context for f in functions for fn_context in _function_contexts(f, printer)]
     header = [
@@ -65,14 +75,14 @@ def emit_module(functions: Sequence[FunctionSource], source_path: str, version: 
     for f in functions:
         header += ["", *_formula(f)]
     imports = ["import numpy as np"] if printer.uses_numpy else []
-    text = _template().render(header=header, imports=imports, functions=rendered)
-    return black.format_str(text, mode=black.Mode())
+    return load_template("module.py.j2").render(header=header, imports=imports, functions=rendered)
 
 
-def _template() -> jinja2.Template:
-    source = resources.files("gradgen").joinpath("templates/module.py.j2")
+def load_template(name: str) -> jinja2.Template:
+    """A template from the wheel's gradgen/templates, or the checkout's templates/."""
+    source = resources.files("gradgen").joinpath(f"templates/{name}")
     if not source.is_file():  # running from a source checkout
-        source = Path(__file__).resolve().parents[2] / "templates" / "module.py.j2"
+        source = Path(__file__).resolve().parents[2] / "templates" / name
     env = jinja2.Environment(
         keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False
     )

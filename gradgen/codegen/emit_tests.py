@@ -1,0 +1,38 @@
+"""Emit `test_<stem>_grad.py`: a pytest file that keeps verifying a committed generated
+module in the user's own CI (finite differences and the dot-product identity), needing
+only numpy and pytest."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gradgen.api import Function
+from gradgen.checking import concrete_shape, dimension_sizes
+from gradgen.codegen.emit import format_module, load_template
+
+
+def emit_test_module(
+    functions: Sequence[Function], module_stem: str, source_path: str, version: str
+) -> str:
+    """The test file's text for the generated module `<module_stem>.py`."""
+    cases = []
+    for function in functions:
+        sizes = dimension_sizes(function, {})
+        args = [(concrete_shape(s.shape, sizes), s.integer) for s in function.specs.values()]
+        names = list(function.specs)
+        cases.append(
+            {
+                "name": function.name,
+                "args": repr(args),
+                "wrt": repr([names.index(w) for w in function.wrt]),
+                "sequence": repr(function.wrt_is_sequence),
+            }
+        )
+    text = load_template("test_module.py.j2").render(
+        cases=cases,
+        module_file=f"{module_stem}.py",
+        module_stem=module_stem,
+        source_path=source_path,
+        version=version,
+    )
+    return format_module(text)
