@@ -49,8 +49,7 @@ def loss_backward(saved, d_value=None):
     if d_value is None:
         d_value = 1.0
     # return gg.mean(softplus - y * z)
-    t2 = d_value / N
-    d_z = t2 * (z > 0) - y * t2 - t0 * t2 * np.sign(z) / t1
+    d_z = d_value * (z > 0) / N - y * d_value / N - t0 * d_value * np.sign(z) / (t1 * N)
     # z = x @ w + b
     d_b = np.sum(d_z)
     d_w = x.T @ d_z

@@ -18,7 +18,14 @@ from gradgen import functions as gg
 from gradgen.ir import Atom, DimSize, Equation, Lit, Var
 from gradgen.ops import OPS
 from gradgen.ops.elementwise import operand_symbols
-from gradgen.symbolic import COTANGENT, RESULT, bind_operands, expression_partials, op_partials
+from gradgen.symbolic import (
+    COTANGENT,
+    RESULT,
+    bind_operands,
+    expression_partials,
+    op_partials,
+    renumber_operands,
+)
 from gradgen.tracing import Builder, Tracer, apply
 
 Rule = Callable[..., tuple[Any, ...]]
@@ -142,10 +149,9 @@ def _elementwise(builder: Builder, expr: sympy.Expr, atoms: dict[sympy.Symbol, A
     the expression is just that var."""
     if expr in atoms and isinstance(atoms[expr], Var):
         return Tracer(atoms[expr], builder)  # type: ignore[arg-type]
-    used = [s for s in atoms if s in expr.free_symbols]
-    renamed = operand_symbols(len(used))
-    body = expr.xreplace(dict(zip(used, renamed)))
-    return Tracer(builder.emit("ew", [atoms[s] for s in used], {"expr": body}), builder)
+    used = [(s, a) for s, a in atoms.items() if s in expr.free_symbols]
+    body, operands = renumber_operands(expr, used)
+    return Tracer(builder.emit("ew", operands, {"expr": body}), builder)
 
 
 def rule_for(op_name: str) -> Rule | None:

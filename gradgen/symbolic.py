@@ -11,7 +11,7 @@ import functools
 
 import sympy
 
-from gradgen.ir import Atom, Lit
+from gradgen.ir import Atom, Equation, Lit
 from gradgen.ops import OPS
 from gradgen.ops.elementwise import operand_symbols
 
@@ -94,3 +94,25 @@ def _cost(expr: sympy.Expr) -> tuple[int, int]:
     """Transcendental calls first (they dominate run time), then arithmetic ops."""
     calls = sum(1 for e in sympy.preorder_traversal(expr) if isinstance(e, sympy.Function))
     return calls, int(sympy.count_ops(expr))
+
+
+def renumber_operands(
+    expr: sympy.Expr, operands: list[tuple[sympy.Symbol, Atom]]
+) -> tuple[sympy.Expr, list[Atom]]:
+    """Give each distinct atom one operand symbol a0, a1, ... in order of first use, even
+    when several symbols of `expr` stand for it; returns (expression, atoms)."""
+    atoms: list[Atom] = []
+    for _, atom in operands:
+        if atom not in atoms:
+            atoms.append(atom)
+    targets = operand_symbols(len(atoms))
+    renaming = {symbol: targets[atoms.index(atom)] for symbol, atom in operands}
+    return expr.xreplace(renaming), atoms  # xreplace is simultaneous: no clashes
+
+
+def elementwise_expression(eq: Equation) -> tuple[sympy.Expr, list[Atom]]:
+    """An elementwise equation as (expression over a0, a1, ..., its distinct non-literal
+    inputs in order), literals written into the expression."""
+    expr = eq.param("expr") if eq.op == "ew" else op_expression(eq.op)
+    numbers, operands = bind_operands(eq.inputs)
+    return renumber_operands(expr.xreplace(numbers), operands)

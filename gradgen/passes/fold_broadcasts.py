@@ -1,5 +1,6 @@
 """Drop `broadcast_to` where an elementwise consumer would broadcast implicitly anyway:
-`d_e = 2 * e * broadcast_to(g, (N,))` becomes `d_e = 2 * e * g`."""
+`d_e = 2 * e * broadcast_to(g, (N,))` becomes `d_e = 2 * e * g`. Operands that become the
+same value are merged."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import replace
 from gradgen.ir import Graph, Var
 from gradgen.ops import OPS
 from gradgen.shapes import ShapeError, broadcast_shapes
+from gradgen.symbolic import elementwise_expression
 
 
 def run(graph: Graph) -> Graph:
@@ -28,5 +30,8 @@ def run(graph: Graph) -> Graph:
                 keeps_shape = False
             if keeps_shape:
                 eq = replace(eq, inputs=inputs)
+                if eq.op == "ew":  # a broadcast and its source may now both be operands
+                    expr, atoms = elementwise_expression(eq)
+                    eq = replace(eq, inputs=tuple(atoms), params=(("expr", expr),))
         equations.append(eq)
     return graph.replace(equations=tuple(equations))

@@ -18,7 +18,7 @@ from gradgen.ir import Atom, Equation, Graph, Var
 from gradgen.naming import is_named
 from gradgen.ops import OPS
 from gradgen.ops.elementwise import operand_symbols
-from gradgen.symbolic import bind_operands, op_expression
+from gradgen.symbolic import elementwise_expression, renumber_operands
 
 MAX_OPS = 24
 
@@ -50,36 +50,9 @@ def run(graph: Graph) -> Graph:
     return graph.replace(equations=kept)
 
 
-def expression_of(eq: Equation) -> tuple[sympy.Expr, list[Atom]]:
-    """The equation as (expression over a0, a1, ..., the non-literal inputs in order)."""
-    expr = eq.param("expr") if eq.op == "ew" else op_expression(eq.op)
-    numbers, operands = bind_operands(eq.inputs)
-    return _renumber(expr.xreplace(numbers), operands)
-
-
-def _renumber(
-    expr: sympy.Expr, operands: list[tuple[sympy.Symbol, Atom]]
-) -> tuple[sympy.Expr, list[Atom]]:
-    """Deduplicate atoms and number their symbols a0, a1, ... in order of first use."""
-    atoms: list[Atom] = []
-    mapping: dict[sympy.Symbol, sympy.Symbol] = {}
-    for symbol, atom in operands:
-        if atom not in atoms:
-            atoms.append(atom)
-        mapping[symbol] = sympy.Symbol(f"_f{atoms.index(atom)}", real=True)
-    expr = expr.xreplace(mapping)
-    final = dict(
-        zip(
-            (sympy.Symbol(f"_f{i}", real=True) for i in range(len(atoms))),
-            operand_symbols(len(atoms)),
-        )
-    )
-    return expr.xreplace(final), atoms
-
-
 def _fuse(producer: Equation, consumer: Equation) -> Equation:
-    inner, inner_atoms = expression_of(producer)
-    outer, outer_atoms = expression_of(consumer)
+    inner, inner_atoms = elementwise_expression(producer)
+    outer, outer_atoms = elementwise_expression(consumer)
     n_outer = len(outer_atoms)
     shifted = dict(
         zip(
@@ -95,7 +68,7 @@ def _fuse(producer: Equation, consumer: Equation) -> Equation:
         else:
             operands.append((symbol, atom))
     operands += [(sympy.Symbol(f"_i{i}", real=True), a) for i, a in enumerate(inner_atoms)]
-    expr, atoms = _renumber(outer, operands)
+    expr, atoms = renumber_operands(outer, operands)
     return replace(
         consumer,
         op="ew",
