@@ -44,7 +44,11 @@ class Function:
 
     def _check_wrt(self) -> None:
         if not self.wrt:
-            raise GradgenError(f"wrt of {self.name} names no argument.", self.location)
+            raise GradgenError(
+                f"wrt of {self.name} names no argument.",
+                self.location,
+                "name the arguments to differentiate, e.g. wrt=('w', 'b').",
+            )
         for name in self.wrt:
             if name not in self.specs:
                 raise GradgenError(
@@ -59,7 +63,11 @@ class Function:
                     "only float arrays (Array[...]) can be differentiated.",
                 )
         if len(set(self.wrt)) != len(self.wrt):
-            raise GradgenError(f"wrt of {self.name} names an argument twice.", self.location)
+            raise GradgenError(
+                f"wrt of {self.name} names an argument twice.",
+                self.location,
+                "name each argument once.",
+            )
 
 
 def _argument_specs(fn: Callable[..., Any], location: SourceLocation) -> dict[str, ArraySpec]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import os
 import sys
 import time
 import traceback
@@ -40,7 +41,10 @@ def model_files(paths: Sequence[str]) -> list[Path]:
         elif path.is_file():
             found.append(path)
         else:
-            raise GradgenError(f"{raw}: no such file or directory.")
+            raise GradgenError(
+                f"{raw}: no such file or directory.",
+                hint="give a model file (model.py) or a folder of model files.",
+            )
     return found
 
 
@@ -66,7 +70,10 @@ def select_functions(path: Path, name: str | None) -> list[Function]:
     chosen = [f for f in functions if f.name == name]
     if not chosen:
         defined = ", ".join(f.name for f in functions)
-        raise GradgenError(f"{path} has no @gg.function named {name}; it defines {defined}.")
+        raise GradgenError(
+            f"{path} has no @gg.function named {name}; it defines {defined}.",
+            hint=f"write {path}:FUNC with one of those names, or just {path} for all.",
+        )
     return chosen
 
 
@@ -183,7 +190,10 @@ def _check_command(args: argparse.Namespace) -> int:
     for function in functions:
         loaded = module if module is not None else load(function)
         if not hasattr(loaded, function.name):
-            raise GradgenError(f"{args.module} has no function {function.name}.")
+            raise GradgenError(
+                f"{args.module} has no function {function.name}.",
+                hint="regenerate it with `gradgen compile`.",
+            )
         for result in check_function(function, loaded, dims, args.seed, args.tol, args.positive):
             failed += not result.passed
             step = f"step {result.step:.1e}" if result.step else "vs eager NumPy"
@@ -217,7 +227,8 @@ def _show_command(args: argparse.Namespace) -> int:
         text = compile_source(path)
         if name is not None:
             text = _function_part(text, name)
-    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+    terminal = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    color = args.color == "always" or (args.color == "auto" and terminal)
     sys.stdout.write(highlight(text) if color and not args.ir else text)
     return 0
 

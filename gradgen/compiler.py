@@ -67,7 +67,9 @@ def load_functions(path: str | os.PathLike[str]) -> list[Function]:
     """Import the model file at `path` and return its `@gg.function`s in source order."""
     path = Path(path)
     if not path.is_file():
-        raise GradgenError(f"model file {path} not found.")
+        raise GradgenError(
+            f"model file {path} not found.", hint="check the path, relative to this folder."
+        )
     filename = str(path.resolve())
     module_name = f"_gradgen_model_{path.stem}"
     spec = importlib.util.spec_from_file_location(module_name, filename)
@@ -81,12 +83,16 @@ def load_functions(path: str | os.PathLike[str]) -> list[Function]:
         raise
     except SyntaxError as error:
         raise GradgenError(
-            f"syntax error: {error.msg}.", SourceLocation(filename, error.lineno or 1)
+            f"syntax error: {error.msg}.",
+            SourceLocation(filename, error.lineno or 1),
+            "the model file must be valid Python; `python -m py_compile` shows the same.",
         ) from None
     except Exception as error:
         location = innermost_location(error, frozenset({filename}))
         raise GradgenError(
-            f"importing the model failed: {type(error).__name__}: {error}", location
+            f"importing the model failed: {type(error).__name__}: {error}",
+            location,
+            "the model file must import without errors; run it with python to see.",
         ) from error
     finally:
         sys.path.remove(str(path.resolve().parent))
@@ -182,7 +188,9 @@ def load(function: Function) -> ModuleType:
 def import_file(path: Path) -> ModuleType:
     """Import a generated module from its file."""
     if not path.is_file():
-        raise GradgenError(f"generated module {path} not found.")
+        raise GradgenError(
+            f"generated module {path} not found.", hint="create it with `gradgen compile`."
+        )
     try:
         return _import_text(path.read_text(), path.stem, str(path))
     except Exception as error:

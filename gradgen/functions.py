@@ -12,6 +12,24 @@ from gradgen.tracing import apply
 
 Axis = int | tuple[int, ...] | None
 
+__all__ = [
+    "abs",
+    "cos",
+    "exp",
+    "log",
+    "matmul",
+    "maximum",
+    "mean",
+    "minimum",
+    "relu",
+    "sigmoid",
+    "sin",
+    "sqrt",
+    "sum",
+    "tanh",
+    "transpose",
+]
+
 
 def exp(x: Any) -> Any:
     """e ** x, elementwise."""

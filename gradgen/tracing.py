@@ -69,6 +69,7 @@ class Builder:
                 f"{op_display_name(op_name)} takes {op.arity} array arguments, "
                 f"got {len(inputs)}.",
                 self.location(),
+                "see the op's signature in the README's list of supported ops.",
             )
         shapes = [a.shape if isinstance(a, Var) else () for a in inputs]
         try:
@@ -101,7 +102,9 @@ class Builder:
         if isinstance(value, Tracer):
             if value.builder is not self:
                 raise GradgenError(
-                    "a traced value from another gg.function was used here.", self.location()
+                    "a traced value from another gg.function was used here.",
+                    self.location(),
+                    "pass the value in as an argument instead of keeping it from another trace.",
                 )
             return value.var
         if isinstance(value, (DimSize, Var, Lit)):
@@ -143,7 +146,11 @@ def apply(op_name: str, *args: Any, **params: Any) -> Any:
 
 
 def _not_supported(builder: Builder, what: str, hint: str | None = None) -> GradgenError:
-    return GradgenError(f"{what} is not supported by gradgen.", builder.location(), hint)
+    from gradgen import functions
+
+    supported = ", ".join(f"gg.{name}" for name in functions.__all__)
+    default = f"gradgen supports {supported} and array operators; see the README."
+    return GradgenError(f"{what} is not supported by gradgen.", builder.location(), hint or default)
 
 
 # NumPy functions called on traced values are forwarded to the gradgen op of the same meaning.
@@ -366,7 +373,12 @@ def trace(fn: Callable[..., Any], arg_names: list[str], shapes: list[tuple[Shape
         raise
     except Exception as error:
         location = innermost_location(error, user_files) or builder.location()
-        raise GradgenError(f"{type(error).__name__}: {error}", location) from error
+        raise GradgenError(
+            f"{type(error).__name__}: {error}",
+            location,
+            "this came from running the model's code on traced arrays; gradgen traces each "
+            "@gg.function once with arrays of the annotated shapes.",
+        ) from error
     finally:
         sys.settrace(previous)
     where = SourceLocation(fn.__code__.co_filename, fn.__code__.co_firstlineno)
@@ -378,5 +390,9 @@ def trace(fn: Callable[..., Any], arg_names: list[str], shapes: list[tuple[Shape
             "return the loss (an expression of the inputs).",
         )
     if result.var.integer:
-        raise GradgenError(f"{fn.__name__} returns integer data, which has no gradient.", where)
+        raise GradgenError(
+            f"{fn.__name__} returns integer data, which has no gradient.",
+            where,
+            "return a float value computed from the float arguments.",
+        )
     return Graph(tuple(inputs), tuple(builder.equations), (result.var,), builder.hints)

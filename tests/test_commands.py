@@ -254,3 +254,39 @@ def test_pre_commit_hook_runs_compile_check() -> None:
     assert "id: gradgen-check" in text
     assert "entry: gradgen compile --check" in text
     assert "pass_filenames: false" in text
+
+
+BAD_MODELS = {
+    "syntax error": ("def broken(:\n", 1),
+    "nothing decorated": ("import gradgen as gg\n\ndef loss(x):\n    return x\n", None),
+    "unsupported op": (MODEL.replace("gg.sin(x) * x", "np.cumsum(x)"), 13),
+    "shape mismatch": (MODEL.replace("z = x @ w", "z = x @ x"), 7),
+    "branch on a traced value": (
+        MODEL.replace("return gg.sum(gg.sin(x) * x)", "if gg.sum(x):\n        return x"),
+        13,
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_MODELS))
+def test_each_user_error_is_one_line_with_location_and_hint(kind: str, tmp_path: Path) -> None:
+    text, line = BAD_MODELS[kind]
+    (tmp_path / "bad.py").write_text("import numpy as np\n" * ("np." in text) + text)
+    line = line + ("np." in text) if line else None
+    for command in (["compile", "bad.py"], ["check", "bad.py"], ["show", "bad.py"]):
+        result = run(*command, cwd=tmp_path)
+        assert result.returncode == 2, (command, result.stderr)
+        message = result.stderr.strip()
+        assert len(message.splitlines()) == 1 and "Traceback" not in message
+        assert message.startswith(f"bad.py:{line}: error:" if line else "bad.py") or (
+            line is None and "bad.py defines no @gg.function" in message
+        ), message
+        assert "Hint:" in message, message
+    assert not (tmp_path / "generated").exists()
+
+
+@pytest.mark.parametrize("args", [["compile", "missing.py"], ["check", "model.py", "--dim", "N=x"]])
+def test_command_line_mistakes_get_a_hint(args: list[str], model: Path, tmp_path: Path) -> None:
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "Hint:" in result.stderr
