@@ -2,29 +2,15 @@
 standalone NumPy module with hand-written-style forward and backward functions.
 
 The public API: `function` (the decorator), the `Array` / `IntArray` annotations, the
-NumPy-like ops, and `compile_source`.
+NumPy-like ops and constants, `elementwise` for user-defined ops, `compile_source`
+and `load`.
 """
 
+from gradgen import functions as _functions
 from gradgen.api import Function, function
 from gradgen.compiler import compile_source, load
 from gradgen.errors import GradgenError
-from gradgen.functions import (
-    abs,
-    cos,
-    exp,
-    log,
-    matmul,
-    maximum,
-    mean,
-    minimum,
-    relu,
-    sigmoid,
-    sin,
-    sqrt,
-    sum,
-    tanh,
-    transpose,
-)
+from gradgen.functions import *  # noqa: F403  (the NumPy-like ops: gg.exp, gg.sum, ...)
 from gradgen.shapes import Array, IntArray
 from gradgen.version import __version__
 
@@ -34,22 +20,8 @@ __all__ = [
     "GradgenError",
     "IntArray",
     "__version__",
-    "abs",
     "compile_source",
-    "cos",
-    "exp",
     "function",
     "load",
-    "log",
-    "matmul",
-    "maximum",
-    "mean",
-    "minimum",
-    "relu",
-    "sigmoid",
-    "sin",
-    "sqrt",
-    "sum",
-    "tanh",
-    "transpose",
+    *_functions.__all__,
 ]

@@ -136,7 +136,7 @@ def elementwise_rule(builder: Builder, grad: Var, eq: Equation) -> list[Var | No
     atoms.update(others)
     grads: list[Var | None] = []
     for atom, partial in zip(eq.inputs, partials):
-        if not isinstance(atom, Var) or atom.integer or partial is None:
+        if not isinstance(atom, Var) or atom.integer or partial is None or partial == 0:
             grads.append(None)
             continue
         contribution = _elementwise(builder, COTANGENT * partial, atoms)

@@ -6,26 +6,56 @@ eagerly), so a decorated function can also be run and debugged as ordinary NumPy
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
+import sympy
+
+from gradgen.ops.elementwise import define_elementwise
 from gradgen.tracing import apply
+
+pi = math.pi
+e = math.e
+inf = math.inf
 
 Axis = int | tuple[int, ...] | None
 
 __all__ = [
+    "e",
+    "elementwise",
+    "inf",
+    "pi",
     "abs",
+    "arccos",
+    "arcsin",
+    "arcsinh",
+    "arctan",
+    "arctan2",
+    "clip",
     "cos",
+    "cosh",
     "exp",
+    "expm1",
     "log",
+    "log10",
+    "log1p",
+    "log2",
     "matmul",
     "maximum",
     "mean",
     "minimum",
+    "power",
+    "reciprocal",
     "relu",
     "sigmoid",
+    "sign",
     "sin",
+    "sinh",
     "sqrt",
+    "square",
     "sum",
+    "tan",
     "tanh",
     "transpose",
 ]
@@ -39,6 +69,84 @@ def exp(x: Any) -> Any:
 def log(x: Any) -> Any:
     """Natural logarithm, elementwise."""
     return apply("log", x)
+
+
+def expm1(x: Any) -> Any:
+    """exp(x) - 1, accurate for small x."""
+    return apply("expm1", x)
+
+
+def log1p(x: Any) -> Any:
+    """log(1 + x), accurate for small x."""
+    return apply("log1p", x)
+
+
+def log2(x: Any) -> Any:
+    """Base-2 logarithm."""
+    return apply("log2", x)
+
+
+def log10(x: Any) -> Any:
+    """Base-10 logarithm."""
+    return apply("log10", x)
+
+
+def square(x: Any) -> Any:
+    """x ** 2."""
+    return apply("square", x)
+
+
+def reciprocal(x: Any) -> Any:
+    """1 / x."""
+    return apply("reciprocal", x)
+
+
+def tan(x: Any) -> Any:
+    return apply("tan", x)
+
+
+def arcsin(x: Any) -> Any:
+    return apply("arcsin", x)
+
+
+def arccos(x: Any) -> Any:
+    return apply("arccos", x)
+
+
+def arctan(x: Any) -> Any:
+    return apply("arctan", x)
+
+
+def sinh(x: Any) -> Any:
+    return apply("sinh", x)
+
+
+def cosh(x: Any) -> Any:
+    return apply("cosh", x)
+
+
+def arcsinh(x: Any) -> Any:
+    return apply("arcsinh", x)
+
+
+def sign(x: Any) -> Any:
+    """-1, 0 or 1; its derivative is 0 everywhere, as in PyTorch."""
+    return apply("sign", x)
+
+
+def arctan2(y: Any, x: Any) -> Any:
+    """The angle of the point (x, y), elementwise."""
+    return apply("arctan2", y, x)
+
+
+def clip(x: Any, a_min: Any, a_max: Any) -> Any:
+    """x limited to [a_min, a_max]; the gradient passes only strictly inside, as in PyTorch."""
+    return apply("clip", x, a_min, a_max)
+
+
+def power(a: Any, b: Any) -> Any:
+    """a ** b, elementwise; b may be an array."""
+    return apply("pow", a, b)
 
 
 def sin(x: Any) -> Any:
@@ -101,3 +209,17 @@ def transpose(x: Any, axes: tuple[int, ...] | None = None) -> Any:
 def matmul(a: Any, b: Any) -> Any:
     """a @ b for vectors and matrices."""
     return apply("matmul", a, b)
+
+
+def elementwise(name: str, definition: Callable[..., sympy.Expr]) -> Callable[..., Any]:
+    """A new elementwise op from a SymPy expression, usable like a built-in:
+    `softsign = gg.elementwise("softsign", lambda x: x / (1 + sympy.Abs(x)))`. Its
+    derivative comes from SymPy; the generated module prints it as plain NumPy."""
+    op = define_elementwise(name, definition)
+
+    def call(*args: Any) -> Any:
+        return apply(op.name, *args)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"Elementwise {name}, defined by the user with SymPy."
+    return call

@@ -25,7 +25,7 @@ def format_shape(shape: Shape) -> str:
 
 def broadcast_shapes(*shapes: Shape) -> Shape:
     """NumPy broadcasting over symbolic dims: a dim of 1 stretches, other dims must agree."""
-    ndim = max(len(s) for s in shapes)
+    ndim = max((len(s) for s in shapes), default=0)
     result: list[Dim] = []
     for axis in range(ndim):
         dims = {s[axis - ndim + len(s)] for s in shapes if axis - ndim + len(s) >= 0}

@@ -55,6 +55,9 @@ def op_partials(
     fixed = {symbols[i]: literal(value) for i, value in constants}
     expr = op_expression(op_name).xreplace(fixed)
     identities = op.result_identities(*symbols, RESULT) if op.result_identities else {}
+    if op.partials is not None:
+        given = op.partials(*symbols, RESULT)
+        return tuple(None if s in fixed else p.xreplace(fixed) for s, p in zip(symbols, given))
     return tuple(None if s in fixed else _partial(expr, s, op.tie, identities) for s in symbols)
 
 
@@ -76,7 +79,9 @@ def _partial(
         lambda e: isinstance(e, sympy.Heaviside),
         lambda e: sympy.Heaviside(e.args[0], tie),
     )
-    candidates = [derivative]
+    # NOTE: a step's derivative (sign'(x)) is 0 everywhere, as in PyTorch.
+    derivative = derivative.replace(lambda e: isinstance(e, sympy.DiracDelta), lambda e: 0)
+    candidates = [derivative, sympy.simplify(derivative)]
     in_result = derivative.subs(expr, RESULT).subs(identities)
     if in_result != derivative:
         candidates += [in_result, sympy.simplify(in_result)]
@@ -91,8 +96,13 @@ def _divisors(expr: sympy.Expr) -> set[sympy.Symbol]:
 
 
 def _cost(expr: sympy.Expr) -> tuple[int, int]:
-    """Transcendental calls first (they dominate run time), then arithmetic ops."""
-    calls = sum(1 for e in sympy.preorder_traversal(expr) if isinstance(e, sympy.Function))
+    """Transcendental calls first (they dominate run time), then arithmetic ops; a
+    piecewise form (np.select) costs most, being slow and hard to read."""
+    calls = sum(
+        10 if isinstance(e, sympy.Piecewise) else 1
+        for e in sympy.preorder_traversal(expr)
+        if isinstance(e, sympy.Function)
+    )
     return calls, int(sympy.count_ops(expr))
 
 

@@ -162,12 +162,27 @@ _UFUNC_OPS = {
     np.power: "pow",
     np.negative: "neg",
     np.exp: "exp",
+    np.expm1: "expm1",
     np.log: "log",
+    np.log1p: "log1p",
+    np.log2: "log2",
+    np.log10: "log10",
+    np.square: "square",
+    np.reciprocal: "reciprocal",
     np.sin: "sin",
     np.cos: "cos",
+    np.tan: "tan",
+    np.arcsin: "arcsin",
+    np.arccos: "arccos",
+    np.arctan: "arctan",
+    np.arctan2: "arctan2",
+    np.sinh: "sinh",
+    np.cosh: "cosh",
     np.tanh: "tanh",
+    np.arcsinh: "arcsinh",
     np.sqrt: "sqrt",
     np.absolute: "abs",
+    np.sign: "sign",
     np.maximum: "maximum",
     np.minimum: "minimum",
     np.matmul: "matmul",
@@ -176,6 +191,7 @@ _FUNCTION_OPS: dict[Callable[..., Any], str] = {
     np.sum: "sum",
     np.mean: "mean",
     np.transpose: "transpose",
+    np.clip: "clip",
 }
 
 
@@ -241,12 +257,6 @@ class Tracer:
         return apply("div", other, self)
 
     def __pow__(self, other: Any) -> Tracer:
-        if isinstance(other, Tracer):
-            raise _not_supported(
-                self.builder,
-                "an array exponent (a ** b with b traced)",
-                "use a constant exponent, or gg.exp(b * gg.log(a)) for positive a.",
-            )
         return apply("pow", self, other)
 
     def __rpow__(self, other: Any) -> Tracer:

@@ -31,6 +31,22 @@ def positive(x: np.ndarray) -> np.ndarray:
     return np.abs(x) + 0.5
 
 
+def unit(x: np.ndarray) -> np.ndarray:
+    """Inside (-0.9, 0.9), for arcsin and arccos."""
+    return 0.9 * np.tanh(x)
+
+
+def away_from(*points: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Samples at least 0.1 from each non-smooth point (finite differences need that)."""
+
+    def shift(x: np.ndarray) -> np.ndarray:
+        for p in points:
+            x = np.where(np.abs(x - p) < 0.1, x + 0.2, x)
+        return x
+
+    return shift
+
+
 @dataclass(frozen=True)
 class Case:
     """A small function exercising one op, its autograd twin, and its argument shapes."""
@@ -60,7 +76,31 @@ CASES = [
     Case("pow", lambda a: a**2.5, lambda a: a**2.5, ((N,),), positive, "fractional"),
     Case("pow", lambda a: 2.0**a, lambda a: 2.0**a, ((N,),), label="constant_base"),
     Case("neg", lambda a: -a, lambda a: -a, ((N, D),)),
+    Case("pow", lambda a, b: a**b, lambda a, b: a**b, ((N,), (N,)), positive, "array"),
+    Case("pow", lambda a, b: gg.power(a, b), lambda a, b: a**b, ((N, D), (D,)), positive, "fn"),
     Case("exp", gg.exp, anp.exp, ((N,),)),
+    Case("expm1", gg.expm1, anp.expm1, ((N,),)),
+    Case("log1p", gg.log1p, anp.log1p, ((N,),), positive),
+    Case("log2", gg.log2, anp.log2, ((N,),), positive),
+    Case("log10", gg.log10, anp.log10, ((N,),), positive),
+    Case("square", gg.square, anp.square, ((N, D),)),
+    Case("reciprocal", gg.reciprocal, lambda a: 1.0 / a, ((N,),), positive),
+    Case("tan", gg.tan, anp.tan, ((N,),), unit),
+    Case("arcsin", gg.arcsin, anp.arcsin, ((N,),), unit),
+    Case("arccos", gg.arccos, anp.arccos, ((N,),), unit),
+    Case("arctan", gg.arctan, anp.arctan, ((N,),)),
+    Case("arctan2", gg.arctan2, anp.arctan2, ((N, D), (D,)), positive),
+    Case("sinh", gg.sinh, anp.sinh, ((N,),)),
+    Case("cosh", gg.cosh, anp.cosh, ((N,),)),
+    Case("arcsinh", gg.arcsinh, anp.arcsinh, ((N,),)),
+    Case("sign", lambda a: gg.sign(a) * a, lambda a: anp.sign(a) * a, ((N,),), away_from(0)),
+    Case(
+        "clip",
+        lambda a: gg.clip(a, -0.5, 0.5),
+        lambda a: anp.clip(a, -0.5, 0.5),
+        ((N, D),),
+        away_from(-0.5, 0.5),
+    ),
     Case("log", gg.log, anp.log, ((N,),), positive),
     Case("sin", gg.sin, anp.sin, ((N,),)),
     Case("cos", gg.cos, anp.cos, ((N,),)),
@@ -143,10 +183,26 @@ def _function(case: Case) -> Function:
     return gg.function(body, wrt=tuple(names))
 
 
+_MODULES: dict[str, tuple[Function, Any]] = {}
+
+
+@pytest.fixture
+def compiled(tmp_path_factory: pytest.TempPathFactory):
+    """Compile a case once and share it between the float64 and float32 tests."""
+
+    def get(case: Case) -> tuple[Function, Any]:
+        if case.id not in _MODULES:
+            function = _function(case)
+            module = compile_to_module([function], tmp_path_factory.mktemp("ops"))
+            _MODULES[case.id] = (function, module)
+        return _MODULES[case.id]
+
+    return get
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_op_value_and_gradient(case: Case, tmp_path) -> None:
-    function = _function(case)
-    module = compile_to_module([function], tmp_path)
+def test_op_value_and_gradient(case: Case, compiled) -> None:
+    function, module = compiled(case)
     rng = np.random.default_rng(sum(map(ord, case.id)))
     args = random_inputs(function, rng, case.domain)
     value, saved = module.f_forward(*args)
@@ -196,3 +252,41 @@ def test_nonsmooth_points_follow_pytorch(tmp_path) -> None:
     # at a=-1=b: relu 0, abs -1, ties 0.5 + 1.5 -> d_a = 1.0, d_b = 2.0
     np.testing.assert_array_equal(d_a, [2.0, 5.0, 1.0])
     np.testing.assert_array_equal(d_b, [2.0, 1.0, 2.0])
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_float32_in_float32_out(case: Case, compiled) -> None:
+    """Constants never upcast: float32 arguments give float32 values and gradients."""
+    function, module = compiled(case)
+    args = random_inputs(function, np.random.default_rng(1), case.domain)
+    args32 = [np.float32(a) if np.ndim(a) == 0 else np.asarray(a, np.float32) for a in args]
+    value, saved = module.f_forward(*args32)
+    head = np.ones(np.shape(value), np.float32)
+    grads = module.f_backward(saved, head)
+    assert np.asarray(value).dtype == np.float32, case.id
+    for grad in grads:
+        assert np.asarray(grad).dtype == np.float32, case.id
+    np.testing.assert_allclose(value, case.oracle(*args), rtol=2e-5, atol=1e-5)
+
+
+def test_user_defined_elementwise_op(tmp_path) -> None:
+    import sympy
+
+    softsign = gg.elementwise("softsign", lambda x: x / (1 + sympy.Abs(x)))
+    assert gg.elementwise("softsign", lambda x: x / (1 + sympy.Abs(x))) is not None  # again
+
+    @gg.function(wrt="x")
+    def f(x: Array["N"]):
+        return gg.sum(softsign(x) * x)
+
+    module = compile_to_module([f], tmp_path)
+    x = np.array([-2.0, -0.5, 0.3, 4.0])
+    expected = oracle_vjp(lambda v: anp.sum(v / (1 + anp.abs(v)) * v), [x], 0, 1.0)
+    np.testing.assert_allclose(module.f_grad(x), expected, rtol=1e-13)
+    np.testing.assert_allclose(f(x), np.sum(x / (1 + np.abs(x)) * x))  # eager
+    with pytest.raises(ValueError, match="already exists"):
+        gg.elementwise("softsign", lambda x: x / (2 + sympy.Abs(x)))
+
+
+def test_constants() -> None:
+    assert (gg.pi, gg.e, gg.inf) == (np.pi, np.e, np.inf)

@@ -46,7 +46,9 @@ def _flatten_left(expr: sympy.Expr) -> sympy.Expr:
     if not expr.args:
         return expr
     args = [_flatten_left(a) for a in expr.args]
-    if isinstance(expr, (sympy.Add, sympy.Mul)) and isinstance(args[0], type(expr)):
+    if not isinstance(expr, (sympy.Add, sympy.Mul)):
+        return expr.func(*args)  # the caller holds sympy.evaluate(False)
+    if isinstance(args[0], type(expr)):
         args = list(args[0].args) + args[1:]
     return expr.func(*args, evaluate=False)
 
@@ -74,6 +76,15 @@ class NumPyCodePrinter(NumPyPrinter):
     # -- SymPy nodes that print differently from SymPy's defaults
     def _print_Float(self, expr: sympy.Float) -> str:
         return repr(float(expr))
+
+    def doprint(self, expr: sympy.Expr, assign_to: object = None) -> str:
+        # Constants such as log(2) print as Python floats: NumPy's float64 scalars would
+        # turn float32 arrays into float64 ones (NEP 50), Python floats do not.
+        expr = expr.replace(
+            lambda e: e.is_number and not e.is_Rational and not e.is_Float and e.is_real,
+            lambda e: sympy.Float(e.evalf(20), 53),
+        )
+        return super().doprint(expr, assign_to)
 
     def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
         return self._hprint_Pow(expr, rational=rational, sqrt="numpy.sqrt")
@@ -127,6 +138,10 @@ class NumPyCodePrinter(NumPyPrinter):
                 in_sum = eq.op in ("add", "sub")  # `x @ w + b`: @ binds tighter than + and -
                 values[symbol] = sympy.Symbol(code.operand(in_sum), real=True)
         # Unevaluated, so SymPy keeps the user's order and grouping: z + b, not b + z.
+        numpy_name = OPS[eq.op].numpy_name
+        if numpy_name is not None:
+            args = ", ".join(self._print(values[s]) for s in symbols)
+            return Code(f"{self.np(numpy_name)}({args})", True)
         if eq.op == "ew":
             template = eq.param("expr")
         else:

@@ -6,13 +6,16 @@ The expression is what the op means: its derivative comes from `sympy.diff`
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import sympy
+from sympy.codegen.cfunctions import expm1, log1p, log2, log10
 
 from gradgen.ops.registry import (
+    OPS,
     Op,
     all_integer,
     broadcast_rule,
@@ -47,15 +50,36 @@ _elementwise("add", 2, lambda a, b: a + b, np.add, keeps_integers=True)
 _elementwise("sub", 2, lambda a, b: a - b, np.subtract, keeps_integers=True)
 _elementwise("mul", 2, lambda a, b: a * b, np.multiply, keeps_integers=True)
 _elementwise("div", 2, lambda a, b: a / b, np.divide)
-_elementwise("pow", 2, lambda a, b: a**b, np.power)
+_elementwise(
+    "pow",
+    2,
+    lambda a, b: a**b,
+    np.power,
+    # sympy.diff writes d(a**b)/da as b*a**b/a, which is nan at a = 0; b*a**(b - 1) is not.
+    partials=lambda a, b, r: (b * a ** (b - 1), r * sympy.log(a)),
+)
 _elementwise("neg", 1, lambda a: -a, np.negative, keeps_integers=True)
 
 # Smooth functions.
 _elementwise("exp", 1, sympy.exp, np.exp)
+_elementwise("expm1", 1, expm1, np.expm1)
 _elementwise("log", 1, sympy.log, np.log)
+_elementwise("log1p", 1, log1p, np.log1p)
+_elementwise("log2", 1, log2, np.log2)
+_elementwise("log10", 1, log10, np.log10)
+_elementwise("square", 1, lambda x: x**2, np.square)
+_elementwise("reciprocal", 1, lambda x: 1 / x, np.reciprocal)
 _elementwise("sin", 1, sympy.sin, np.sin)
 _elementwise("cos", 1, sympy.cos, np.cos)
+_elementwise("tan", 1, sympy.tan, np.tan)
+_elementwise("arcsin", 1, sympy.asin, np.arcsin)
+_elementwise("arccos", 1, sympy.acos, np.arccos)
+_elementwise("arctan", 1, sympy.atan, np.arctan)
+_elementwise("arctan2", 2, sympy.atan2, np.arctan2)
+_elementwise("sinh", 1, sympy.sinh, np.sinh)
+_elementwise("cosh", 1, sympy.cosh, np.cosh)
 _elementwise("tanh", 1, sympy.tanh, np.tanh)
+_elementwise("arcsinh", 1, sympy.asinh, np.arcsinh)
 _elementwise("sqrt", 1, sympy.sqrt, np.sqrt)
 _elementwise(
     "sigmoid",
@@ -69,6 +93,16 @@ _elementwise(
 # relu'(0) = 0; abs'(0) = sign(0) = 0; maximum/minimum split the gradient evenly on ties.
 _elementwise("relu", 1, lambda x: sympy.Max(x, 0), lambda x: np.maximum(x, 0), tie=sympy.S.Zero)
 _elementwise("abs", 1, sympy.Abs, np.abs, keeps_integers=True)
+_elementwise("sign", 1, sympy.sign, np.sign, keeps_integers=True)  # NOTE: sign'(x) = 0
+# NOTE: clip passes the gradient only strictly inside (low, high), as PyTorch does.
+_elementwise(
+    "clip",
+    3,
+    lambda x, low, high: sympy.Min(sympy.Max(x, low), high),
+    np.clip,
+    tie=sympy.S.Zero,
+    numpy_name="clip",
+)
 _elementwise("maximum", 2, sympy.Max, np.maximum, keeps_integers=True)
 _elementwise("minimum", 2, sympy.Min, np.minimum, keeps_integers=True)
 
@@ -93,3 +127,25 @@ register(
 def operand_symbols(count: int) -> list[sympy.Symbol]:
     """The symbols a0, a1, ... that elementwise expressions use for their operands."""
     return [sympy.Symbol(f"a{i}", real=True) for i in range(count)]
+
+
+def define_elementwise(name: str, definition: Callable[..., sympy.Expr]) -> Op:
+    """Register a user-defined elementwise op, given as a function of SymPy symbols.
+
+    Defining the same name again with the same expression returns the existing op (a model
+    file may be imported more than once); a different expression is an error."""
+    if not name.isidentifier():
+        raise ValueError(f"elementwise op name {name!r} is not a Python identifier")
+    arity = len(inspect.signature(definition).parameters)
+    symbols = operand_symbols(arity)
+    expr = sympy.sympify(definition(*symbols))
+    existing = OPS.get(name)
+    if existing is not None:
+        if existing.expr is not None and existing.arity == arity:
+            if sympy.simplify(existing.expr(*symbols) - expr) == 0:
+                return existing
+        raise ValueError(f"an op named {name!r} already exists with another definition")
+    if not expr.free_symbols <= set(symbols):
+        raise ValueError(f"the definition of {name!r} uses symbols other than its arguments")
+    eager = sympy.lambdify(symbols, expr, modules="numpy")
+    return _elementwise(name, arity, lambda *args: expr.xreplace(dict(zip(symbols, args))), eager)
