@@ -24,7 +24,7 @@ from gradgen.api import Function
 from gradgen.codegen.emit import FunctionSource, format_module, graph_hash, render_module
 from gradgen.errors import GradgenError, NoFunctionsError, SourceLocation, innermost_location
 from gradgen.ir import Graph
-from gradgen.passes.pipeline import optimize
+from gradgen.passes.pipeline import optimize, prepare
 from gradgen.reverse import reverse_mode
 from gradgen.tracing import trace
 from gradgen.version import __version__
@@ -131,7 +131,10 @@ def differentiate(
     names = list(function.specs)
     wrt = [names.index(w) for w in function.wrt]
     joint = _timed(
-        report, "differentiate", lambda: reverse_mode(forward, wrt), _size(function.name)
+        report,
+        "differentiate",
+        lambda: reverse_mode(prepare(forward, check), wrt),
+        _size(function.name),
     )
     if check:
         check(joint)

@@ -139,7 +139,9 @@ def elementwise_rule(builder: Builder, grad: Var, eq: Equation) -> list[Var | No
         if not isinstance(atom, Var) or atom.integer or partial is None or partial == 0:
             grads.append(None)
             continue
-        contribution = _elementwise(builder, COTANGENT * partial, atoms)
+        # grad * where(c, p, q) as where(c, grad * p, grad * q): the branches then have
+        # grad's dtype (np.where of Python numbers alone would be float64).
+        contribution = _elementwise(builder, sympy.piecewise_fold(COTANGENT * partial), atoms)
         grads.append(unbroadcast(contribution, atom.shape).var)
     return grads
 

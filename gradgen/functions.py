@@ -22,6 +22,7 @@ inf = math.inf
 Axis = int | tuple[int, ...] | None
 
 __all__ = [
+    "where",
     "e",
     "elementwise",
     "inf",
@@ -223,3 +224,9 @@ def elementwise(name: str, definition: Callable[..., sympy.Expr]) -> Callable[..
     call.__name__ = call.__qualname__ = name
     call.__doc__ = f"Elementwise {name}, defined by the user with SymPy."
     return call
+
+
+def where(condition: Any, a: Any, b: Any) -> Any:
+    """a where `condition` holds, else b. The gradient goes to the branch taken; a branch
+    not taken never makes it nan (the gradient of where(x > 0, log(x), 0) at 0 is 0)."""
+    return apply("where", condition, a, b)

@@ -34,8 +34,9 @@ OPERATOR_SYMBOLS = {
 
 _BRANCH_HINT = (
     "the value is only known when the generated code runs, so Python control flow cannot "
-    "depend on it. Write data-dependent choices with gg.maximum, gg.minimum, gg.relu or "
-    "gg.abs; `if` and `for` may depend only on shapes and Python constants."
+    "depend on it. Write data-dependent choices with gg.where(condition, a, b) (or "
+    "gg.maximum, gg.minimum, gg.relu); `if` and `for` may depend only on shapes and Python "
+    "constants."
 )
 
 
@@ -183,6 +184,12 @@ _UFUNC_OPS = {
     np.sqrt: "sqrt",
     np.absolute: "abs",
     np.sign: "sign",
+    np.less: "less",
+    np.less_equal: "less_equal",
+    np.greater: "greater",
+    np.greater_equal: "greater_equal",
+    np.equal: "equal",
+    np.not_equal: "not_equal",
     np.maximum: "maximum",
     np.minimum: "minimum",
     np.matmul: "matmul",
@@ -192,6 +199,7 @@ _FUNCTION_OPS: dict[Callable[..., Any], str] = {
     np.mean: "mean",
     np.transpose: "transpose",
     np.clip: "clip",
+    np.where: "where",
 }
 
 
@@ -286,14 +294,25 @@ class Tracer:
             _BRANCH_HINT,
         )
 
-    def _comparison(self, other: Any) -> bool:
-        raise _not_supported(
-            self.builder,
-            "comparing traced arrays",
-            "write data-dependent choices with gg.maximum, gg.minimum, gg.relu or gg.abs.",
-        )
+    # Comparisons give masks for gg.where (so `x == y` is an array, as in NumPy).
+    def __lt__(self, other: Any) -> Tracer:
+        return apply("less", self, other)
 
-    __lt__ = __le__ = __gt__ = __ge__ = __eq__ = __ne__ = _comparison  # type: ignore
+    def __le__(self, other: Any) -> Tracer:
+        return apply("less_equal", self, other)
+
+    def __gt__(self, other: Any) -> Tracer:
+        return apply("greater", self, other)
+
+    def __ge__(self, other: Any) -> Tracer:
+        return apply("greater_equal", self, other)
+
+    def __eq__(self, other: Any) -> Tracer:  # type: ignore[override]
+        return apply("equal", self, other)
+
+    def __ne__(self, other: Any) -> Tracer:  # type: ignore[override]
+        return apply("not_equal", self, other)
+
     __hash__ = object.__hash__
 
     def _to_number(self) -> Any:

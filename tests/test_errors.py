@@ -110,7 +110,7 @@ def test_add_shape_mismatch_names_both_shapes_and_the_line(tmp_path: Path) -> No
 # Branching on traced values.
 
 
-def test_comparing_traced_values_is_an_error_at_the_if(tmp_path: Path) -> None:
+def test_if_on_a_comparison_of_traced_values_cannot_branch(tmp_path: Path) -> None:
     path = write_model(
         tmp_path,
         """
@@ -123,8 +123,8 @@ def test_comparing_traced_values_is_an_error_at_the_if(tmp_path: Path) -> None:
         """,
     )
     text = assert_at(compile_error(path), line_of(path))
-    assert "comparing traced arrays is not supported" in text
-    assert "gg.maximum" in text
+    assert "cannot branch on a traced value" in text  # the comparison is a mask; `if` is not
+    assert "gg.where" in text
 
 
 def test_if_on_a_traced_value_cannot_branch(tmp_path: Path) -> None:

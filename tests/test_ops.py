@@ -135,6 +135,58 @@ CASES = [
         ((N, D),),
         label="last",
     ),
+    Case(
+        "where",
+        lambda a, b: gg.where(a > b, gg.sin(a), b * b),
+        lambda a, b: anp.where(a > b, anp.sin(a), b * b * anp.ones_like(a)),
+        ((N, D), (D,)),
+    ),
+    Case(
+        "where",
+        lambda a: gg.where(a > 0, gg.log(a), a),
+        lambda a: anp.where(a > 0, anp.log(anp.abs(a)), a),
+        ((N,),),
+        away_from(0),
+        "log",
+    ),
+    Case(
+        "less",
+        lambda a, b: gg.where(a < b, a * b, a - b),
+        lambda a, b: anp.where(a < b, a * b, a - b),
+        ((N,), (N,)),
+    ),
+    Case(
+        "less_equal",
+        lambda a: gg.where(a <= 0.2, a, 2.0 * a),
+        lambda a: anp.where(a <= 0.2, a, 2.0 * a),
+        ((N,),),
+        away_from(0.2),
+    ),
+    Case(
+        "greater_equal",
+        lambda a, b: gg.where(a >= b, a, b),
+        lambda a, b: anp.where(a >= b, a, b * anp.ones_like(a)),  # autograd's where: no unbroadcast
+        ((N,), (1,)),
+    ),
+    Case(
+        "greater",
+        lambda a: gg.where(a > 0, a, 0.0),
+        lambda a: anp.where(a > 0, a, 0.0),
+        ((N,),),
+        away_from(0),
+    ),
+    Case(
+        "equal",
+        lambda a, b: gg.where(a == gg.maximum(a, b), a, b * 3.0),
+        lambda a, b: anp.where(a >= b, a, b * 3.0),
+        ((N,), (N,)),
+    ),
+    Case(
+        "not_equal",
+        lambda a, b: gg.where(a != gg.maximum(a, b), a, b * 3.0),
+        lambda a, b: anp.where(a < b, a, b * 3.0),
+        ((N,), (N,)),
+    ),
     Case("matmul", lambda a, b: a @ b, anp.dot, ((N, D), (D, "K")), label="mm"),
     Case("matmul", lambda a, b: a @ b, anp.dot, ((N, D), (D,)), label="mv"),
     Case("matmul", lambda a, b: a @ b, anp.dot, ((D,), (D, "K")), label="vm"),
@@ -208,7 +260,8 @@ def test_op_value_and_gradient(case: Case, compiled) -> None:
     value, saved = module.f_forward(*args)
     expected_value = case.oracle(*args)
     np.testing.assert_allclose(value, expected_value, rtol=1e-13, atol=1e-14)
-    np.testing.assert_allclose(function(*args), expected_value, rtol=1e-13)  # eager NumPy
+    with np.errstate(invalid="ignore", divide="ignore"):  # eager NumPy computes both branches
+        np.testing.assert_allclose(function(*args), expected_value, rtol=1e-13)
     head = rng.normal(size=np.shape(value))
     grads = module.f_backward(saved, head)
     for index, grad in enumerate(grads):
@@ -290,3 +343,27 @@ def test_user_defined_elementwise_op(tmp_path) -> None:
 
 def test_constants() -> None:
     assert (gg.pi, gg.e, gg.inf) == (np.pi, np.e, np.inf)
+
+
+def test_where_does_not_leak_nan_from_the_branch_not_taken(tmp_path) -> None:
+    """The trap in PyTorch and JAX: d/dx where(x > 0, log(x), 0) at x = 0 is 0, not nan,
+    and nothing warns (every floating-point problem raises here)."""
+
+    @gg.function(wrt="x")
+    def f(x: Array["N"]):
+        return gg.sum(gg.where(x > 0, gg.log(x), 0.0))
+
+    @gg.function(wrt="x")
+    def named(x: Array["N"]):
+        branch = gg.sqrt(x) * 2.0  # a named branch is guarded too
+        return gg.sum(gg.where(x > 0, branch, x))
+
+    module = compile_to_module([f, named], tmp_path)
+    x = np.array([0.0, -1.0, 2.0])
+    with np.errstate(all="raise"):
+        value, grad = module.f_value_and_grad(x)
+        value_2, grad_2 = module.named_value_and_grad(x)
+    assert value == pytest.approx(np.log(2.0))
+    np.testing.assert_array_equal(grad, [0.0, 0.0, 0.5])
+    np.testing.assert_allclose(grad_2, [1.0, 1.0, 1.0 / np.sqrt(2.0)])
+    assert value_2 == pytest.approx(-1.0 + 2.0 * np.sqrt(2.0))

@@ -194,6 +194,16 @@ def _statements(
         code = printer.expression(eq, operands)
         if eq.out in inline:
             codes[eq.out] = code
+        elif code.guarded and not printer.plain:
+            # np.where computes both branches everywhere: the one not taken may warn.
+            errstate = printer.np("errstate")
+            lines.append(
+                (
+                    eq,
+                    f'with {errstate}(divide="ignore", invalid="ignore", over="ignore"):\n'
+                    f"        {names[eq.out]} = {code.text}",
+                )
+            )
         else:
             lines.append((eq, f"{names[eq.out]} = {code.text}"))
     return lines
@@ -294,7 +304,7 @@ def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dic
                 "This is the vector-Jacobian product with `d_value`, the gradient of the final",
                 "result with respect to the value (default 1 when the value has one element).",
             ],
-            _backward_body(f, saved_items, backward_lines, [names[g] for g in grads], printer),
+            _backward_body(f, saved_items, backward_lines, names, grads, printer),
         ),
         context(
             "_value_and_grad",
@@ -318,7 +328,8 @@ def _backward_body(
     f: FunctionSource,
     saved_items: list[str],
     statements: list[tuple[Equation, str]],
-    returned: list[str],
+    names: dict[Var, str],
+    grads: list[Var],
     printer: NumPyCodePrinter,
 ) -> list[str]:
     """Unpack `saved`, default `d_value`, the statements grouped under the user's line
@@ -337,10 +348,9 @@ def _backward_body(
             previous_comment = comment
         body.append(text)
     # A gradient that is another value's gradient (d_x = d_q for q = x + y) gets its own name.
-    taken = {text.split(" = ", 1)[0] for _, text in statements} | set(saved_items)
-    taken |= {"saved", "d_value"}
+    taken = {names[eq.out] for eq, _ in statements} | set(saved_items) | {"saved", "d_value"}
     aliases = []
-    returned = list(returned)
+    returned = [names[g] for g in grads]
     for i, param in enumerate(f.wrt):
         wanted = f"d_{param}"
         if returned[i] != wanted and wanted not in taken:

@@ -9,7 +9,7 @@ the module imports exactly what it uses.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sympy
@@ -30,6 +30,7 @@ class Code:
     atomic: bool  # a name, a call, an attribute or a literal
     expr: sympy.Expr | None = None  # elementwise results: the unevaluated SymPy form
     matmul: bool = False  # an `a @ b` expression: needs no parentheses as a term of + or -
+    guarded: bool = False  # a branch not taken may warn: run it under np.errstate
 
     def operand(self, in_sum: bool = False) -> str:
         return self.text if self.atomic or (in_sum and self.matmul) else f"({self.text})"
@@ -51,6 +52,22 @@ def _flatten_left(expr: sympy.Expr) -> sympy.Expr:
     if isinstance(args[0], type(expr)):
         args = list(args[0].args) + args[1:]
     return expr.func(*args, evaluate=False)
+
+
+_HARMLESS = (sympy.Abs, sympy.sign, sympy.Heaviside, sympy.Max, sympy.Min, sympy.Piecewise)
+
+
+def _may_warn_unselected(expr: sympy.Expr) -> bool:
+    """Whether a Piecewise branch may divide by zero, overflow or leave its domain where it
+    is not selected (np.where computes every branch everywhere)."""
+    for piecewise in expr.atoms(sympy.Piecewise):
+        for node in sympy.preorder_traversal(piecewise):
+            if isinstance(node, sympy.Function) and not isinstance(node, _HARMLESS):
+                if node.func not in (MAXIMUM, MINIMUM):
+                    return True
+            if isinstance(node, sympy.Pow) and not (node.exp.is_integer and node.exp > 0):
+                return True
+    return False
 
 
 class NumPyCodePrinter(NumPyPrinter):
@@ -108,6 +125,21 @@ class NumPyCodePrinter(NumPyPrinter):
             return self._nested(expr.func.__name__, expr.args)
         return super()._print_Function(expr)
 
+    def _print_Relational(self, expr: sympy.core.relational.Relational) -> str:
+        left = self.parenthesize(expr.lhs, 45)
+        right = self.parenthesize(expr.rhs, 45)
+        return f"{left} {expr.rel_op} {right}"
+
+    def _print_Piecewise(self, expr: sympy.Piecewise) -> str:
+        """Nested np.where, the last branch (condition True) innermost-else."""
+        text = self._print(expr.args[-1].expr)
+        for branch in reversed(expr.args[:-1]):
+            cond = branch.cond
+            if isinstance(cond, sympy.Ne) and cond.rhs == 0:
+                cond = cond.lhs  # a mask, used as it is
+            text = f"{self.np('where')}({self._print(cond)}, {self._print(branch.expr)}, {text})"
+        return text
+
     def _print_Abs(self, expr: sympy.Abs) -> str:
         return f"{self.np('abs')}({self._print(expr.args[0])})"
 
@@ -124,7 +156,8 @@ class NumPyCodePrinter(NumPyPrinter):
         """The right-hand side of `eq` given its operands' code."""
         if OPS[eq.op].elementwise:
             return self._elementwise(eq, operands)
-        return getattr(self, f"_emit_{eq.op}")(operands, **dict(eq.params))
+        code = getattr(self, f"_emit_{eq.op}")(operands, **dict(eq.params))
+        return replace(code, guarded=any(op.guarded for op in operands))
 
     def _elementwise(self, eq: Equation, operands: list[Code]) -> Code:
         symbols = operand_symbols(len(eq.inputs))
@@ -149,7 +182,11 @@ class NumPyCodePrinter(NumPyPrinter):
         with sympy.evaluate(False):
             expr = _flatten_left(template.xreplace(values))
         atomic = isinstance(expr, (sympy.Symbol, sympy.Function, sympy.Number))
-        return Code(self.doprint(expr), atomic and not str(expr).startswith("-"), expr)
+        if isinstance(expr, sympy.core.relational.Relational):
+            return Code(self.doprint(expr), False)  # a mask: no SymPy form to nest
+        guarded = any(op.guarded for op in operands) or _may_warn_unselected(expr)
+        text = self.doprint(expr)
+        return Code(text, atomic and not text.startswith("-"), expr, guarded=guarded)
 
     def shape(self, shape: Shape) -> str:
         if len(shape) == 1:

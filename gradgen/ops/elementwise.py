@@ -107,6 +107,37 @@ _elementwise("maximum", 2, sympy.Max, np.maximum, keeps_integers=True)
 _elementwise("minimum", 2, sympy.Min, np.minimum, keeps_integers=True)
 
 
+# Comparisons give masks (boolean data, never differentiated) for `where`.
+for _name, _relation, _eager in (
+    ("less", sympy.StrictLessThan, np.less),
+    ("less_equal", sympy.LessThan, np.less_equal),
+    ("greater", sympy.StrictGreaterThan, np.greater),
+    ("greater_equal", sympy.GreaterThan, np.greater_equal),
+    ("equal", sympy.Eq, np.equal),
+    ("not_equal", sympy.Ne, np.not_equal),
+):
+    register(
+        Op(
+            name=_name,
+            arity=2,
+            shape_rule=broadcast_rule,
+            eager=_eager,
+            integer_result=lambda flags: True,
+            expr=lambda a, b, relation=_relation: relation(a, b, evaluate=False),
+        )
+    )
+
+# NOTE: where(c, a, b) sends the gradient to a where c holds and to b elsewhere; the passes
+# fuse each branch's own computation into it (guard_where), so a branch that is not taken
+# never turns the gradient into nan (the log(x) at x = 0 trap).
+_elementwise(
+    "where",
+    3,
+    lambda c, a, b: sympy.Piecewise((a, sympy.Ne(c, 0)), (b, True)),
+    np.where,
+)
+
+
 def _eager_ew(*args: Any, expr: sympy.Expr) -> Any:
     raise NotImplementedError("ew is made by the compiler and has no eager form")
 

@@ -40,7 +40,7 @@ def run(graph: Graph) -> Graph:
                     and atom not in outputs
                     and not is_named(atom, graph.hints)
                 ):
-                    candidate = _fuse(producer, eq)
+                    candidate = fuse(producer, eq)
                     if sympy.count_ops(candidate.param("expr")) <= MAX_OPS:
                         eq = candidate
                         fused_away.add(atom)
@@ -50,7 +50,8 @@ def run(graph: Graph) -> Graph:
     return graph.replace(equations=kept)
 
 
-def _fuse(producer: Equation, consumer: Equation) -> Equation:
+def fuse(producer: Equation, consumer: Equation) -> Equation:
+    """`consumer` with `producer` substituted into it, as one `ew` equation."""
     inner, inner_atoms = elementwise_expression(producer)
     outer, outer_atoms = elementwise_expression(consumer)
     n_outer = len(outer_atoms)

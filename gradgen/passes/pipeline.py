@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gradgen.ir import Graph
-from gradgen.passes import cse, dce, fold_broadcasts, fuse_elementwise
+from gradgen.passes import cse, dce, fold_broadcasts, fuse_elementwise, guard_where
 
 Pass = Callable[[Graph], Graph]
 
@@ -19,6 +19,18 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("dce", dce.run),
 )
 MAX_ROUNDS = 4
+
+# Before differentiation: passes that change what the derivative is built from.
+PREPARE: tuple[tuple[str, Pass], ...] = (("guard_where", guard_where.run),)
+
+
+def prepare(graph: Graph, check: Callable[[Graph], Graph] | None = None) -> Graph:
+    """Run PREPARE on a traced graph; `check` (e.g. `verify`) runs after each pass."""
+    for _name, run in PREPARE:
+        graph = run(graph)
+        if check is not None:
+            check(graph)
+    return graph
 
 
 def optimize(graph: Graph, check: Callable[[Graph], Graph] | None = None) -> Graph:
