@@ -7,6 +7,7 @@ and `load`.
 """
 
 from gradgen import functions as _functions
+from gradgen import linalg
 from gradgen.api import Function, function
 from gradgen.compiler import compile_source, load
 from gradgen.errors import GradgenError
@@ -22,6 +23,7 @@ __all__ = [
     "__version__",
     "compile_source",
     "function",
+    "linalg",
     "load",
     *_functions.__all__,
 ]

@@ -99,6 +99,29 @@ def mean_rule(grad: Tracer, result: Tracer, x: Tracer, axis: Any, keepdims: Any)
     return (_restore_reduced_axes(scale, x, axis, keepdims),)
 
 
+@reverse("max")
+def max_rule(grad: Tracer, result: Tracer, x: Tracer, axis: Any, keepdims: Any) -> tuple[Any, ...]:
+    # NOTE: ties share the gradient evenly, as PyTorch's max/min reductions do.
+    return (_to_extremes(grad, result, x, axis, keepdims),)
+
+
+@reverse("min")
+def min_rule(grad: Tracer, result: Tracer, x: Tracer, axis: Any, keepdims: Any) -> tuple[Any, ...]:
+    return (_to_extremes(grad, result, x, axis, keepdims),)
+
+
+def _to_extremes(grad: Tracer, result: Tracer, x: Tracer, axis: Any, keepdims: Any) -> Tracer:
+    """grad, restored to x's shape, where x equals the extreme, divided among the ties."""
+    hits = x == _restore_reduced_axes(result, x, axis, keepdims)
+    ties = apply("cast_like", gg.sum(hits, axis=axis, keepdims=True), x)  # float32 stays
+    return _restore_reduced_axes(grad, x, axis, keepdims) * hits / ties
+
+
+@reverse("stop_gradient")
+def stop_gradient_rule(grad: Tracer, result: Tracer, x: Tracer) -> tuple[Any, ...]:
+    return (None,)
+
+
 @reverse("broadcast_to")
 def broadcast_to_rule(grad: Tracer, result: Tracer, x: Tracer, shape: Any) -> tuple[Any, ...]:
     return (unbroadcast(grad, x.shape),)
@@ -107,6 +130,21 @@ def broadcast_to_rule(grad: Tracer, result: Tracer, x: Tracer, shape: Any) -> tu
 @reverse("expand_dims")
 def expand_dims_rule(grad: Tracer, result: Tracer, x: Tracer, axis: Any) -> tuple[Any, ...]:
     return (gg.sum(grad, axis=axis),)  # summing over size-1 axes drops them
+
+
+@reverse("squeeze")
+def squeeze_rule(grad: Tracer, result: Tracer, x: Tracer, axis: Any) -> tuple[Any, ...]:
+    return (apply("expand_dims", grad, axis=axis),)
+
+
+@reverse("one_hot")
+def one_hot_rule(grad: Tracer, result: Tracer, labels: Tracer, classes: Any) -> tuple[Any, ...]:
+    return (None,)  # integer labels have no gradient
+
+
+@reverse("cast_like")
+def cast_like_rule(grad: Tracer, result: Tracer, a: Tracer, like: Tracer) -> tuple[Any, ...]:
+    return (apply("cast_like", grad, a) if not a.var.integer else None, None)
 
 
 @reverse("copy")

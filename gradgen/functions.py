@@ -22,30 +22,39 @@ inf = math.inf
 Axis = int | tuple[int, ...] | None
 
 __all__ = [
-    "where",
-    "e",
-    "elementwise",
-    "inf",
-    "pi",
     "abs",
     "arccos",
     "arcsin",
     "arcsinh",
     "arctan",
     "arctan2",
+    "binary_cross_entropy_with_logits",
     "clip",
     "cos",
     "cosh",
+    "cross_entropy",
+    "e",
+    "elementwise",
     "exp",
+    "expand_dims",
     "expm1",
+    "huber_loss",
+    "inf",
     "log",
     "log10",
     "log1p",
     "log2",
+    "log_softmax",
+    "logsumexp",
     "matmul",
+    "max",
     "maximum",
     "mean",
+    "min",
     "minimum",
+    "mse_loss",
+    "one_hot",
+    "pi",
     "power",
     "reciprocal",
     "relu",
@@ -53,12 +62,19 @@ __all__ = [
     "sign",
     "sin",
     "sinh",
+    "softmax",
+    "softplus",
     "sqrt",
     "square",
+    "squeeze",
+    "std",
+    "stop_gradient",
     "sum",
     "tan",
     "tanh",
     "transpose",
+    "var",
+    "where",
 ]
 
 
@@ -230,3 +246,102 @@ def where(condition: Any, a: Any, b: Any) -> Any:
     """a where `condition` holds, else b. The gradient goes to the branch taken; a branch
     not taken never makes it nan (the gradient of where(x > 0, log(x), 0) at 0 is 0)."""
     return apply("where", condition, a, b)
+
+
+# -- reductions beyond sum and mean
+
+
+def max(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Largest element over `axis`; ties share the gradient evenly (as in PyTorch)."""
+    return apply("max", x, axis=axis, keepdims=keepdims)
+
+
+def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Smallest element over `axis`; ties share the gradient evenly (as in PyTorch)."""
+    return apply("min", x, axis=axis, keepdims=keepdims)
+
+
+def var(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+    """Variance over `axis` (NumPy's default ddof=0)."""
+    centered = x - mean(x, axis=axis, keepdims=True)
+    return mean(centered * centered, axis=axis, keepdims=keepdims)
+
+
+def std(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+    """Standard deviation over `axis` (ddof=0)."""
+    return sqrt(var(x, axis=axis, keepdims=keepdims))
+
+
+def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+    """log(sum(exp(x))) over `axis`, without overflow: the max is subtracted first. The max
+    is detached, so the gradient is exactly softmax(x), finite for any logits."""
+    shift = stop_gradient(max(x, axis=axis, keepdims=True))
+    total = log(sum(exp(x - shift), axis=axis, keepdims=True)) + shift
+    if keepdims:
+        return total
+    return squeeze(total, axis=axis) if axis is not None else sum(total)
+
+
+def stop_gradient(x: Any) -> Any:
+    """x, through which no gradient flows (PyTorch's detach)."""
+    return apply("stop_gradient", x)
+
+
+# -- shapes
+
+
+def squeeze(x: Any, axis: Axis = None) -> Any:
+    """Drop size-1 axes (the given ones, or all)."""
+    return apply("squeeze", x, axis=axis)
+
+
+def expand_dims(x: Any, axis: int | tuple[int, ...]) -> Any:
+    """Insert size-1 axes at `axis`."""
+    return apply("expand_dims", x, axis=(axis,) if isinstance(axis, int) else tuple(axis))
+
+
+# -- neural-net helpers (PyTorch's names; losses reduce by the mean)
+
+
+def softplus(x: Any) -> Any:
+    """log(1 + exp(x)), computed without overflow; its gradient is sigmoid(x)."""
+    return apply("softplus", x)
+
+
+def log_softmax(x: Any, axis: int = -1) -> Any:
+    """x - logsumexp(x) along `axis`: finite for any logits."""
+    return x - logsumexp(x, axis=axis, keepdims=True)
+
+
+def softmax(x: Any, axis: int = -1) -> Any:
+    """exp(log_softmax(x)) along `axis`."""
+    return exp(log_softmax(x, axis=axis))
+
+
+def binary_cross_entropy_with_logits(logits: Any, targets: Any) -> Any:
+    """mean(softplus(z) - y*z): the binary cross-entropy of sigmoid(z), stable for any z."""
+    return mean(softplus(logits) - targets * logits)
+
+
+def one_hot(labels: Any, num_classes: int | str) -> Any:
+    """A mask of shape labels.shape + (num_classes,), true at each label."""
+    return apply("one_hot", labels, classes=num_classes)
+
+
+def cross_entropy(logits: Any, labels: Any) -> Any:
+    """Mean softmax cross-entropy of logits (N, C) against integer labels (N,)."""
+    picked = one_hot(labels, logits.shape[-1]) * log_softmax(logits, axis=-1)
+    return -mean(sum(picked, axis=-1))
+
+
+def mse_loss(input: Any, target: Any) -> Any:  # noqa: A002  (PyTorch's name)
+    """mean((input - target) ** 2)."""
+    difference = input - target
+    return mean(difference * difference)
+
+
+def huber_loss(input: Any, target: Any, delta: float = 1.0) -> Any:  # noqa: A002
+    """Mean Huber loss: quadratic within `delta` of the target, linear beyond."""
+    difference = input - target
+    size = abs(difference)
+    return mean(where(size < delta, 0.5 * difference * difference, delta * (size - 0.5 * delta)))

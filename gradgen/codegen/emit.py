@@ -145,6 +145,8 @@ def _dims_used(equations: Iterable[Equation]) -> set[str]:
         shape = eq.param("shape")
         if isinstance(shape, tuple):
             dims.update(d for d in shape if isinstance(d, str))
+        if isinstance(eq.param("classes"), str):
+            dims.add(eq.param("classes"))  # type: ignore[arg-type]
     return dims
 
 

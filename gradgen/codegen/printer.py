@@ -140,6 +140,9 @@ class NumPyCodePrinter(NumPyPrinter):
             text = f"{self.np('where')}({self._print(cond)}, {self._print(branch.expr)}, {text})"
         return text
 
+    def _print_Softplus(self, expr: sympy.Expr) -> str:
+        return f"{self.np('logaddexp')}(0, {self._print(expr.args[0])})"
+
     def _print_Abs(self, expr: sympy.Abs) -> str:
         return f"{self.np('abs')}({self._print(expr.args[0])})"
 
@@ -227,6 +230,26 @@ class NumPyCodePrinter(NumPyPrinter):
     def _emit_expand_dims(self, operands: list[Code], axis: Any) -> Code:
         axis_text = axis[0] if len(axis) == 1 else tuple(axis)
         return Code(f"{self.np('expand_dims')}({operands[0].text}, {axis_text})", True)
+
+    def _emit_squeeze(self, operands: list[Code], axis: Any) -> Code:
+        axis_text = axis[0] if len(axis) == 1 else tuple(axis)
+        return Code(f"{self.np('squeeze')}({operands[0].text}, {axis_text})", True)
+
+    def _emit_one_hot(self, operands: list[Code], classes: Any) -> Code:
+        return Code(f"{operands[0].operand()}[..., None] == {self.np('arange')}({classes})", False)
+
+    def _emit_max(self, operands: list[Code], axis: Any, keepdims: Any) -> Code:
+        return self._reduction("max", operands[0], axis, keepdims)
+
+    def _emit_min(self, operands: list[Code], axis: Any, keepdims: Any) -> Code:
+        return self._reduction("min", operands[0], axis, keepdims)
+
+    def _emit_stop_gradient(self, operands: list[Code]) -> Code:
+        return operands[0]  # only the derivative differs
+
+    def _emit_cast_like(self, operands: list[Code]) -> Code:
+        a, like = operands
+        return Code(f"{a.operand()}.astype({like.operand()}.dtype)", True)
 
     def _emit_copy(self, operands: list[Code]) -> Code:
         return Code(f"{self.np('copy')}({operands[0].text})", True)

@@ -89,6 +89,18 @@ _elementwise(
     result_identities=lambda x, s: {sympy.exp(-x): 1 / s - 1},
 )
 
+
+class Softplus(sympy.Function):
+    """log(1 + exp(x)), printed as the overflow-free np.logaddexp(0, x)."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        # sigmoid(x) = 1 - exp(-softplus(x)), written with expm1 so it stays accurate
+        # where sigmoid is tiny; no overflow for any x.
+        return -expm1(-self)
+
+
+_elementwise("softplus", 1, Softplus, lambda x: np.logaddexp(0, x))
+
 # Non-smooth functions. NOTE: the derivative's step at 0 follows PyTorch:
 # relu'(0) = 0; abs'(0) = sign(0) = 0; maximum/minimum split the gradient evenly on ties.
 _elementwise("relu", 1, lambda x: sympy.Max(x, 0), lambda x: np.maximum(x, 0), tie=sympy.S.Zero)

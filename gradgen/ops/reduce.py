@@ -26,3 +26,5 @@ def _reduction_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape,
 
 register(Op("sum", 1, _reduction_rule, np.sum, same_as_first))
 register(Op("mean", 1, _reduction_rule, np.mean, never_integer))
+register(Op("max", 1, _reduction_rule, np.max, same_as_first))
+register(Op("min", 1, _reduction_rule, np.min, same_as_first))
