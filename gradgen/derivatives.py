@@ -147,6 +147,18 @@ def cast_like_rule(grad: Tracer, result: Tracer, a: Tracer, like: Tracer) -> tup
     return (apply("cast_like", grad, a) if not a.var.integer else None, None)
 
 
+@reverse("getitem")
+def getitem_rule(grad: Tracer, result: Tracer, x: Tracer, index: Any) -> tuple[Any, ...]:
+    return (apply("scatter", grad, index=index, shape=x.shape),)
+
+
+@reverse("scatter")
+def scatter_rule(
+    grad: Tracer, result: Tracer, values: Tracer, index: Any, shape: Any
+) -> tuple[Any, ...]:
+    return (apply("getitem", grad, index=index),)
+
+
 @reverse("copy")
 def copy_rule(grad: Tracer, result: Tracer, x: Tracer) -> tuple[Any, ...]:
     return (grad,)

@@ -16,6 +16,7 @@ import keyword
 from collections.abc import Collection, Iterable, Mapping
 
 from gradgen.ir import GradHint, Graph, NameHint, Var
+from gradgen.shapes import dim_names
 
 RESERVED = frozenset(set(keyword.kwlist) | {"np", "math", "d_value"})
 
@@ -48,9 +49,9 @@ class _NameSpace:
 
 
 def dimension_names(graph: Graph) -> set[str]:
-    names = {d for v in graph.inputs for d in v.shape if isinstance(d, str)}
-    names |= {d for eq in graph.equations for d in eq.out.shape if isinstance(d, str)}
-    return names
+    """The annotation dim names the graph's shapes use (N for a derived dim N - 1)."""
+    shapes = [v.shape for v in graph.inputs] + [eq.out.shape for eq in graph.equations]
+    return {name for shape in shapes for d in shape for name in dim_names(d)}
 
 
 def assign_names(graph: Graph, skip: Collection[Var] = ()) -> dict[Var, str]:

@@ -6,7 +6,9 @@ generated code works for every size). Two named dims agree only when their names
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any
 
 Dim = int | str
 Shape = tuple[Dim, ...]
@@ -89,3 +91,26 @@ class IntArray:
 
     def __class_getitem__(cls, item: object) -> ArraySpec:
         return _spec_from_subscript(item, integer=True)
+
+
+# -- derived dims: a slice of N has N - 1 elements, kept as canonical SymPy text ("N - 1")
+
+
+def dim_expr(dim: Dim) -> Any:
+    """A dim as a SymPy expression over positive-integer symbols."""
+    import sympy
+
+    if isinstance(dim, int):
+        return sympy.Integer(dim)
+    names = {n: sympy.Symbol(n, positive=True, integer=True) for n in dim_names(dim)}
+    return sympy.sympify(dim, locals=names)
+
+
+def dim_from_expr(expr: Any) -> Dim:
+    """An int when the expression is a number, else its canonical text."""
+    return int(expr) if expr.is_Integer else str(expr)
+
+
+def dim_names(dim: Dim) -> set[str]:
+    """The annotation names a dim is made of: {"N"} for "N - 1"."""
+    return set(re.findall(r"[A-Za-z_]\w*", dim)) if isinstance(dim, str) else set()

@@ -338,7 +338,23 @@ class Tracer:
         raise _not_supported(self.builder, "iterating over a traced array")
 
     def __getitem__(self, index: Any) -> Any:
-        raise _not_supported(self.builder, "indexing a traced array")
+        from gradgen.ops.indexing import normalize_index
+
+        if isinstance(index, Tracer) or (
+            isinstance(index, tuple) and any(isinstance(i, Tracer) for i in index)
+        ):
+            raise _not_supported(
+                self.builder,
+                "indexing with a traced array",
+                "gather with integer data through gg.one_hot, or index with ints and slices.",
+            )
+        try:
+            entries = normalize_index(index, self.shape)
+        except ShapeError as error:
+            raise GradgenError(
+                f"bad index for an array of shape {self.shape}: {error}.", self.builder.location()
+            ) from None
+        return apply("getitem", self, index=entries)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):

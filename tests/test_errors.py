@@ -364,3 +364,30 @@ def test_returning_a_python_float_is_an_error(tmp_path: Path) -> None:
     assert str(error).startswith(f"model.py:{error.location.lineno}: ")
     assert "loss returns float" in error.message
     assert "array" in error.message
+
+
+def test_index_out_of_range_known_at_trace_time(tmp_path: Path) -> None:
+    path = write_model(
+        tmp_path,
+        """
+        @gg.function(wrt="x")
+        def loss(x: Array["N", 3]):
+            return gg.sum(x[:, 3])  # HERE
+        """,
+    )
+    text = assert_at(compile_error(path), line_of(path))
+    assert "index 3 is out of range for axis 1 of size 3" in text
+    assert "('N', 3)" in text
+
+
+def test_indexing_with_a_traced_array_is_refused(tmp_path: Path) -> None:
+    path = write_model(
+        tmp_path,
+        """
+        @gg.function(wrt="x")
+        def loss(x: Array["N"], i: Array["N"]):
+            return gg.sum(x[i])  # HERE
+        """,
+    )
+    text = assert_at(compile_error(path), line_of(path))
+    assert "indexing with a traced array is not supported" in text

@@ -260,6 +260,24 @@ CASES = [
         ),
         ((N,), (N,)),
     ),
+    Case("getitem", lambda a: a[1:] * a[:-1], lambda a: a[1:] * a[:-1], ((N,),), label="slices"),
+    Case("getitem", lambda a: a[::2] * 3.0, lambda a: a[::2] * 3.0, ((N,),), label="step"),
+    Case("getitem", lambda a: a[-1] * a[0], lambda a: a[-1] * a[0], ((N, D),), label="ints"),
+    Case(
+        "getitem",
+        lambda a: a[:, None, 1:] - a[None, :, :-1],
+        lambda a: a[:, None, 1:] - a[None, :, :-1],
+        ((N, D),),
+        label="newaxis",
+    ),
+    Case(
+        "getitem",
+        lambda a: a[..., 0] * a[1, ...],
+        lambda a: a[..., 0] * a[1, ...],
+        ((D, D),),
+        label="ellipsis",
+    ),
+    Case("getitem", lambda a: a[::-1] * a, lambda a: a[::-1] * a, ((4,),), label="reverse"),
     Case("matmul", lambda a, b: a @ b, anp.dot, ((N, D), (D, "K")), label="mm"),
     Case("matmul", lambda a, b: a @ b, anp.dot, ((N, D), (D,)), label="mv"),
     Case("matmul", lambda a, b: a @ b, anp.dot, ((D,), (D, "K")), label="vm"),
@@ -275,6 +293,7 @@ CASES = [
 ]
 # Ops only the compiler makes, and a case whose compiled graph must contain each.
 MADE_BY_COMPILER = {
+    "scatter": "getitem-slices",
     "cast_like": "max-all",
     "one_hot": None,  # see test_cross_entropy_with_integer_labels
     "ew": "tanh",

@@ -21,7 +21,7 @@ from gradgen.codegen.printer import Code, NumPyCodePrinter, atom_code
 from gradgen.ir import DimSize, Equation, Graph, NameHint, Var
 from gradgen.naming import assign_names, is_named
 from gradgen.ops import OPS
-from gradgen.shapes import Shape, format_shape
+from gradgen.shapes import Shape, dim_names, format_shape
 from gradgen.source import statement_text
 
 
@@ -141,12 +141,14 @@ def _live(equations: Iterable[Equation], targets: Iterable[Var]) -> set[Var]:
 def _dims_used(equations: Iterable[Equation]) -> set[str]:
     dims: set[str] = set()
     for eq in equations:
-        dims.update(a.name for a in eq.inputs if isinstance(a, DimSize))
+        for atom in eq.inputs:
+            if isinstance(atom, DimSize):
+                dims |= dim_names(atom.name)
         shape = eq.param("shape")
         if isinstance(shape, tuple):
-            dims.update(d for d in shape if isinstance(d, str))
-        if isinstance(eq.param("classes"), str):
-            dims.add(eq.param("classes"))  # type: ignore[arg-type]
+            for d in shape:
+                dims |= dim_names(d)
+        dims |= dim_names(eq.param("classes"))  # type: ignore[arg-type]
     return dims
 
 
@@ -167,7 +169,9 @@ def _inlined(
     for eq in equations:
         reader = readers.get(eq.out, [])
         if (
-            eq.out in kept
+            eq.op == "scatter"  # two statements: nothing to write inline
+            or (reader and reader[0].op == "scatter")  # it reads its values twice
+            or eq.out in kept
             or is_named(eq.out, hints)
             or len(reader) != 1
             or reader[0].inputs.count(eq.out) != 1
@@ -196,6 +200,9 @@ def _statements(
         code = printer.expression(eq, operands)
         if eq.out in inline:
             codes[eq.out] = code
+        elif code.statement is not None:
+            text = code.statement.format(name=names[eq.out]).replace("\n", "\n    ")
+            lines.append((eq, text))
         elif code.guarded and not printer.plain:
             # np.where computes both branches everywhere: the one not taken may warn.
             errstate = printer.np("errstate")

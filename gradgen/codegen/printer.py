@@ -31,6 +31,7 @@ class Code:
     expr: sympy.Expr | None = None  # elementwise results: the unevaluated SymPy form
     matmul: bool = False  # an `a @ b` expression: needs no parentheses as a term of + or -
     guarded: bool = False  # a branch not taken may warn: run it under np.errstate
+    statement: str | None = None  # whole statements, "{name}" standing for the target
 
     def operand(self, in_sum: bool = False) -> str:
         return self.text if self.atomic or (in_sum and self.matmul) else f"({self.text})"
@@ -251,6 +252,18 @@ class NumPyCodePrinter(NumPyPrinter):
         a, like = operands
         return Code(f"{a.operand()}.astype({like.operand()}.dtype)", True)
 
+    def _emit_getitem(self, operands: list[Code], index: Any) -> Code:
+        return Code(f"{operands[0].operand()}[{index_text(index)}]", True)
+
+    def _emit_scatter(self, operands: list[Code], index: Any, shape: Any) -> Code:
+        (values,) = operands
+        zeros = f"{self.np('zeros')}({self.shape(shape)}, {self.np('result_type')}({values.text}))"
+        return Code(
+            zeros,
+            True,
+            statement=f"{{name}} = {zeros}\n{{name}}[{index_text(index)}] = {values.text}",
+        )
+
     def _emit_copy(self, operands: list[Code]) -> Code:
         return Code(f"{self.np('copy')}({operands[0].text})", True)
 
@@ -260,9 +273,26 @@ class NumPyCodePrinter(NumPyPrinter):
         return Code(f"{self.np('zeros')}({self.shape(shape)})", True)
 
 
+def index_text(entries: tuple[tuple[Any, ...], ...]) -> str:
+    """NumPy index syntax for normalized entries, trailing full slices left out."""
+    parts = []
+    for entry in entries:
+        if entry[0] == "new":
+            parts.append("None")
+        elif entry[0] == "int":
+            parts.append(str(entry[1]))
+        else:
+            start, stop, step = entry[1:]
+            text = f"{'' if start is None else start}:{'' if stop is None else stop}"
+            parts.append(text + (f":{step}" if step not in (None, 1) else ""))
+    while parts and parts[-1] == ":":
+        parts.pop()
+    return ", ".join(parts) or ":"
+
+
 def atom_code(atom: Atom, names: Mapping[Var, str]) -> Code:
     if isinstance(atom, Var):
         return Code(names[atom], True)
     if isinstance(atom, DimSize):
-        return Code(atom.name, True)
+        return Code(atom.name, atom.name.isidentifier())  # a derived dim: (N - 1)
     return Code(repr(atom.value), atom.value >= 0)
