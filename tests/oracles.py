@@ -42,3 +42,45 @@ ORACLES = {
     ("vector_gradients", "quadratic"): _quadratic,
     ("vector_gradients", "scaled_square"): _scaled_square,
 }
+
+
+def _rosenbrock(x):
+    return anp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def _logsumexp(a, axis):
+    shift = anp.max(a, axis=axis, keepdims=True)
+    return anp.log(anp.sum(anp.exp(a - shift), axis=axis)) + anp.squeeze(shift, axis=axis)
+
+
+def _gaussian_mixture_nll(logits, means, log_stds, x):
+    log_weights = logits - _logsumexp(logits, 0)
+    z = (x[:, None, :] - means[None]) / anp.exp(log_stds)[None]
+    log_prob = -anp.sum(0.5 * z**2 + log_stds[None] + 0.5 * anp.log(2 * anp.pi), axis=2)
+    return -anp.mean(_logsumexp(log_weights[None, :] + log_prob, 1))
+
+
+def _attention_loss(w_q, w_k, w_v, gamma, beta, x, target):
+    scores = anp.dot(anp.dot(x, w_q), anp.dot(x, w_k).T) / anp.sqrt(8.0)
+    weights = anp.exp(scores - _logsumexp(scores, 1)[:, None])
+    y = x + anp.dot(weights, anp.dot(x, w_v))
+    centered = y - anp.mean(y, axis=-1, keepdims=True)
+    variance = anp.mean(centered**2, axis=-1, keepdims=True)
+    normalized = centered / anp.sqrt(variance + 1e-5) * gamma + beta
+    return anp.mean((normalized - target) ** 2)
+
+
+def _mlp_loss(w1, b1, w2, b2, x, labels):
+    logits = anp.dot(anp.tanh(anp.dot(x, w1) + b1), w2) + b2
+    log_p = logits - _logsumexp(logits, 1)[:, None]
+    return -anp.mean(log_p[anp.arange(len(labels)), labels])
+
+
+ORACLES.update(
+    {
+        ("rosenbrock", "rosenbrock"): _rosenbrock,
+        ("gaussian_mixture", "nll"): _gaussian_mixture_nll,
+        ("attention", "loss"): _attention_loss,
+        ("mlp", "loss"): _mlp_loss,
+    }
+)

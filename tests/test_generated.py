@@ -109,3 +109,16 @@ def test_readme_shows_the_real_generated_backward() -> None:
     body = generated.split("def loss_backward(saved, d_value=None):\n", 1)[1]
     body = body.split('    """\n', 1)[1]  # skip the docstring
     assert body.startswith(snippet), "update the README's example of generated code"
+
+
+def test_mlp_training_raises_test_accuracy() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "train_mlp.py")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    accuracies = [float(line.split()[-1]) for line in result.stdout.splitlines()[1:]]
+    assert len(accuracies) == 7
+    assert accuracies[0] < 0.3 and accuracies[-1] > accuracies[0] + 0.4, result.stdout
