@@ -18,6 +18,7 @@ from gradgen import functions as gg
 from gradgen.ir import Atom, DimSize, Equation, Lit, Var
 from gradgen.ops import OPS
 from gradgen.ops.elementwise import operand_symbols
+from gradgen.shapes import dim_expr, dim_from_expr
 from gradgen.symbolic import (
     COTANGENT,
     RESULT,
@@ -129,7 +130,7 @@ def broadcast_to_rule(grad: Tracer, result: Tracer, x: Tracer, shape: Any) -> tu
 
 @reverse("expand_dims")
 def expand_dims_rule(grad: Tracer, result: Tracer, x: Tracer, axis: Any) -> tuple[Any, ...]:
-    return (gg.sum(grad, axis=axis),)  # summing over size-1 axes drops them
+    return (apply("squeeze", grad, axis=axis),)
 
 
 @reverse("squeeze")
@@ -157,6 +158,26 @@ def scatter_rule(
     grad: Tracer, result: Tracer, values: Tracer, index: Any, shape: Any
 ) -> tuple[Any, ...]:
     return (apply("getitem", grad, index=index),)
+
+
+@reverse("reshape")
+def reshape_rule(grad: Tracer, result: Tracer, x: Tracer, shape: Any) -> tuple[Any, ...]:
+    return (apply("reshape", grad, shape=x.shape),)
+
+
+@reverse("concatenate")
+def concatenate_rule(grad: Tracer, result: Tracer, *parts: Tracer, axis: Any) -> tuple[Any, ...]:
+    """Each part gets its own stretch of grad along `axis`."""
+    pieces = []
+    start = sympy.Integer(0)
+    for part in parts:
+        stop = start + dim_expr(part.shape[axis])
+        bounds = ("slice", dim_from_expr(start) or None, dim_from_expr(stop), None)
+        index = tuple(("slice", None, None, None) for _ in range(axis)) + (bounds,)
+        index += tuple(("slice", None, None, None) for _ in range(grad.ndim - axis - 1))
+        pieces.append(apply("getitem", grad, index=index))
+        start = stop
+    return tuple(pieces)
 
 
 @reverse("copy")

@@ -7,7 +7,7 @@ eagerly), so a decorated function can also be run and debugged as ordinary NumPy
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sympy
@@ -29,7 +29,9 @@ __all__ = [
     "arctan",
     "arctan2",
     "binary_cross_entropy_with_logits",
+    "broadcast_to",
     "clip",
+    "concatenate",
     "cos",
     "cosh",
     "cross_entropy",
@@ -58,15 +60,18 @@ __all__ = [
     "power",
     "reciprocal",
     "relu",
+    "reshape",
     "sigmoid",
     "sign",
     "sin",
     "sinh",
     "softmax",
     "softplus",
+    "split",
     "sqrt",
     "square",
     "squeeze",
+    "stack",
     "std",
     "stop_gradient",
     "sum",
@@ -298,6 +303,41 @@ def squeeze(x: Any, axis: Axis = None) -> Any:
 def expand_dims(x: Any, axis: int | tuple[int, ...]) -> Any:
     """Insert size-1 axes at `axis`."""
     return apply("expand_dims", x, axis=(axis,) if isinstance(axis, int) else tuple(axis))
+
+
+def reshape(x: Any, shape: tuple[int | str, ...]) -> Any:
+    """x with a new shape of the same size; one entry may be -1 (inferred)."""
+    return apply("reshape", x, shape=tuple(shape))
+
+
+def broadcast_to(x: Any, shape: tuple[int | str, ...]) -> Any:
+    """x repeated along new or size-1 axes to `shape` (NumPy's broadcasting)."""
+    return apply("broadcast_to", x, shape=tuple(shape))
+
+
+def concatenate(arrays: Sequence[Any], axis: int = 0) -> Any:
+    """The arrays joined along an existing axis."""
+    return apply("concatenate", *arrays, axis=axis)
+
+
+def stack(arrays: Sequence[Any], axis: int = 0) -> Any:
+    """The arrays joined along a new axis."""
+    return concatenate([expand_dims(a, axis) for a in arrays], axis=axis)
+
+
+def split(x: Any, indices_or_sections: int | Sequence[int], axis: int = 0) -> list[Any]:
+    """x cut along `axis` into equal sections, or at the given indices (NumPy's split)."""
+    size = x.shape[axis]
+    if isinstance(indices_or_sections, int):
+        if not isinstance(size, int) or size % indices_or_sections:
+            raise ValueError(
+                f"cannot split an axis of size {size} into {indices_or_sections} equal sections"
+            )
+        step = size // indices_or_sections
+        indices_or_sections = list(range(step, size, step))
+    bounds = [None, *indices_or_sections, None]
+    lead = (slice(None),) * (axis % x.ndim)
+    return [x[lead + (slice(start, stop),)] for start, stop in zip(bounds, bounds[1:])]
 
 
 # -- neural-net helpers (PyTorch's names; losses reduce by the mean)

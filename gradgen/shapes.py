@@ -113,4 +113,9 @@ def dim_from_expr(expr: Any) -> Dim:
 
 def dim_names(dim: Dim) -> set[str]:
     """The annotation names a dim is made of: {"N"} for "N - 1"."""
-    return set(re.findall(r"[A-Za-z_]\w*", dim)) if isinstance(dim, str) else set()
+    if not isinstance(dim, str):
+        return set()
+    return set(re.findall(r"[A-Za-z_]\w*", dim)) - _DIM_FUNCTIONS
+
+
+_DIM_FUNCTIONS = {"ceiling", "floor"}  # what slice lengths with steps are written with

@@ -18,7 +18,7 @@ import numpy as np
 from gradgen.errors import GradgenError, SourceLocation, innermost_location, user_location
 from gradgen.ir import Atom, DimSize, Equation, Graph, Lit, NameHint, Var
 from gradgen.ops import OPS
-from gradgen.shapes import Shape, ShapeError
+from gradgen.shapes import Shape, ShapeError, dim_names
 
 # How ops are named in messages: the operator the user typed, else `gg.<name>`.
 OPERATOR_SYMBOLS = {
@@ -200,6 +200,7 @@ _FUNCTION_OPS: dict[Callable[..., Any], str] = {
     np.transpose: "transpose",
     np.clip: "clip",
     np.where: "where",
+    np.reshape: "reshape",
 }
 
 
@@ -232,6 +233,11 @@ class Tracer:
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
         return apply("transpose", self, axes=axes or None)
+
+    def reshape(self, *shape: Any) -> Tracer:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return apply("reshape", self, shape=tuple(shape))
 
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tracer:
         return apply("sum", self, axis=axis, keepdims=keepdims)
@@ -434,6 +440,15 @@ def trace(fn: Callable[..., Any], arg_names: list[str], shapes: list[tuple[Shape
             where,
             "return the loss (an expression of the inputs).",
         )
+    known = {name for v in inputs for d in v.shape for name in dim_names(d)}
+    for eq in builder.equations:
+        unknown = sorted({name for d in eq.out.shape for name in dim_names(d)} - known)
+        if unknown:
+            raise GradgenError(
+                f"dimension {unknown[0]} is not the size of any argument of {fn.__name__}.",
+                eq.source,
+                "shapes may use only the dims named in the arguments' annotations.",
+            )
     if result.var.integer:
         raise GradgenError(
             f"{fn.__name__} returns integer data, which has no gradient.",

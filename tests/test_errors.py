@@ -391,3 +391,16 @@ def test_indexing_with_a_traced_array_is_refused(tmp_path: Path) -> None:
     )
     text = assert_at(compile_error(path), line_of(path))
     assert "indexing with a traced array is not supported" in text
+
+
+def test_a_dim_no_argument_has_is_refused(tmp_path: Path) -> None:
+    path = write_model(
+        tmp_path,
+        """
+        @gg.function(wrt="x")
+        def loss(x: Array["D"]):
+            return gg.sum(gg.broadcast_to(x, ("M", "D")))  # HERE
+        """,
+    )
+    text = assert_at(compile_error(path), line_of(path))
+    assert "dimension M is not the size of any argument of loss" in text

@@ -18,7 +18,7 @@ from sympy.printing.numpy import NumPyPrinter
 from gradgen.ir import Atom, DimSize, Equation, Lit, Var
 from gradgen.ops import OPS
 from gradgen.ops.elementwise import operand_symbols
-from gradgen.shapes import Shape
+from gradgen.shapes import Shape, dim_expr
 from gradgen.symbolic import literal, op_expression
 
 
@@ -193,9 +193,18 @@ class NumPyCodePrinter(NumPyPrinter):
         return Code(text, atomic and not text.startswith("-"), expr, guarded=guarded)
 
     def shape(self, shape: Shape) -> str:
-        if len(shape) == 1:
-            return f"({shape[0]},)"
-        return "(" + ", ".join(str(d) for d in shape) + ")"
+        dims = [str(d) if isinstance(d, int) else self.doprint(dim_expr(d)) for d in shape]
+        if len(dims) == 1:
+            return f"({dims[0]},)"
+        return "(" + ", ".join(dims) + ")"
+
+    def _print_ceiling(self, expr: sympy.Expr) -> str:
+        numerator, denominator = sympy.fraction(sympy.together(expr.args[0]))
+        return f"-(-({self._print(numerator)}) // {self._print(denominator)})"  # exact ints
+
+    def _print_floor(self, expr: sympy.Expr) -> str:
+        numerator, denominator = sympy.fraction(sympy.together(expr.args[0]))
+        return f"({self._print(numerator)}) // {self._print(denominator)}"
 
     def _reduction(self, name: str, x: Code, axis: Any, keepdims: Any) -> Code:
         args = [x.text]
@@ -263,6 +272,14 @@ class NumPyCodePrinter(NumPyPrinter):
             True,
             statement=f"{{name}} = {zeros}\n{{name}}[{index_text(index)}] = {values.text}",
         )
+
+    def _emit_reshape(self, operands: list[Code], shape: Any) -> Code:
+        return Code(f"{self.np('reshape')}({operands[0].text}, {self.shape(shape)})", True)
+
+    def _emit_concatenate(self, operands: list[Code], axis: Any) -> Code:
+        parts = ", ".join(code.text for code in operands)
+        axis_text = f", axis={axis}" if axis else ""
+        return Code(f"{self.np('concatenate')}(({parts},){axis_text})", True)
 
     def _emit_copy(self, operands: list[Code]) -> Code:
         return Code(f"{self.np('copy')}({operands[0].text})", True)

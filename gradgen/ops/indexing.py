@@ -60,9 +60,15 @@ def normalize_index(index: Any, shape: Shape) -> tuple[Entry, ...]:
     return tuple(entries)
 
 
-def slice_length(size: Dim, start: int | None, stop: int | None, step: int | None) -> Dim:
-    if isinstance(size, int):
+def slice_length(size: Dim, start: Dim | None, stop: Dim | None, step: int | None) -> Dim:
+    """Elements in size[start:stop:step]; bounds may be dims (from concatenate's rule),
+    which are never negative."""
+    if isinstance(size, int) and not isinstance(start, str) and not isinstance(stop, str):
         return len(range(*slice(start, stop, step).indices(size)))
+    if isinstance(start, str) or isinstance(stop, str):
+        first = 0 if start is None else dim_expr(start)
+        end = dim_expr(size) if stop is None else dim_expr(stop)
+        return dim_from_expr(sympy.simplify(end - first))
     n = dim_expr(size)
     step = step or 1
     if step > 0:

@@ -6,9 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import sympy
 
 from gradgen.ops.registry import Op, never_integer, register, same_as_first
-from gradgen.shapes import Shape, ShapeError, broadcast_shapes, format_shape, normalize_axes
+from gradgen.shapes import (
+    Shape,
+    ShapeError,
+    broadcast_shapes,
+    dim_expr,
+    dim_from_expr,
+    format_shape,
+    normalize_axes,
+)
 
 
 def _transpose_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
@@ -56,6 +65,37 @@ def _one_hot_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, d
     return shape + (classes,), {"classes": classes}
 
 
+def _reshape_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
+    (shape,) = shapes
+    target = list(params["shape"])
+    total = sympy.Mul(*(dim_expr(d) for d in shape))
+    if target.count(-1) > 1:
+        raise ShapeError("only one dimension can be -1")
+    known = sympy.Mul(*(dim_expr(d) for d in target if d != -1))
+    if -1 in target:
+        inferred = sympy.simplify(total / known)
+        if not inferred.is_polynomial() or sympy.denom(inferred) != 1:
+            raise ShapeError(f"cannot reshape {format_shape(shape)} to {tuple(target)}")
+        target[target.index(-1)] = dim_from_expr(inferred)
+    elif sympy.simplify(total - known) != 0:
+        raise ShapeError(f"cannot reshape {format_shape(shape)} to {tuple(target)}")
+    return tuple(target), {"shape": tuple(target)}
+
+
+def _concatenate_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
+    if not shapes:
+        raise ShapeError("concatenate needs at least one array")
+    (axis,) = normalize_axes(params.get("axis", 0), len(shapes[0]))
+    for shape in shapes[1:]:
+        if len(shape) != len(shapes[0]) or any(
+            a != b for i, (a, b) in enumerate(zip(shape, shapes[0])) if i != axis
+        ):
+            listed = ", ".join(format_shape(s) for s in shapes)
+            raise ShapeError(f"shapes {listed} differ off the concatenation axis {axis}")
+    size = dim_from_expr(sympy.Add(*(dim_expr(s[axis]) for s in shapes)))
+    return shapes[0][:axis] + (size,) + shapes[0][axis + 1 :], {"axis": axis}
+
+
 def _identity_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
     return shapes[0], params
 
@@ -68,6 +108,16 @@ register(Op("transpose", 1, _transpose_rule, np.transpose, same_as_first))
 register(Op("broadcast_to", 1, _broadcast_to_rule, np.broadcast_to, same_as_first))
 register(Op("expand_dims", 1, _expand_dims_rule, np.expand_dims, same_as_first))
 register(Op("squeeze", 1, _squeeze_rule, np.squeeze, same_as_first))
+register(Op("reshape", 1, _reshape_rule, np.reshape, same_as_first))
+register(
+    Op(
+        "concatenate",
+        -1,
+        _concatenate_rule,
+        lambda *arrays, axis: np.concatenate(arrays, axis=axis),
+        lambda flags: all(flags),
+    )
+)
 # cast_like(a, b): a converted to b's dtype (counts made from masks meet float32 data).
 register(
     Op(
