@@ -60,8 +60,36 @@ def _restore_reduced_axes(grad: Tracer, x: Tracer, axis: Any, keepdims: Any) -> 
     return apply("broadcast_to", grad, shape=x.shape)
 
 
+def _mT(t: Tracer) -> Tracer:
+    """t with its last two axes swapped (the matrix transpose of a batch)."""
+    if t.ndim == 2:
+        return t.T
+    return gg.transpose(t, axes=(*range(t.ndim - 2), t.ndim - 1, t.ndim - 2))
+
+
+def _batched_matmul_rule(grad: Tracer, a: Tracer, b: Tracer) -> tuple[Any, ...]:
+    """A vector operand is promoted to a matrix (a row for a, a column for b), the matrix
+    rule applied, and broadcast batch axes summed away."""
+    a2 = a if a.ndim > 1 else apply("expand_dims", a, axis=(0,))
+    b2 = b if b.ndim > 1 else apply("expand_dims", b, axis=(1,))
+    g2 = grad
+    if a.ndim == 1:
+        g2 = apply("expand_dims", g2, axis=(g2.ndim - 1,))
+    if b.ndim == 1:
+        g2 = apply("expand_dims", g2, axis=(g2.ndim,))
+    d_a = unbroadcast(g2 @ _mT(b2), a2.shape)
+    d_b = unbroadcast(_mT(a2) @ g2, b2.shape)
+    if a.ndim == 1:
+        d_a = apply("squeeze", d_a, axis=(0,))
+    if b.ndim == 1:
+        d_b = apply("squeeze", d_b, axis=(1,))
+    return d_a, d_b
+
+
 @reverse("matmul")
 def matmul_rule(grad: Tracer, result: Tracer, a: Tracer, b: Tracer) -> tuple[Any, ...]:
+    if a.ndim > 2 or b.ndim > 2:
+        return _batched_matmul_rule(grad, a, b)
     if a.ndim == 2 and b.ndim == 2:
         return grad @ b.T, a.T @ grad
     if a.ndim == 2:  # matrix @ vector
@@ -74,6 +102,51 @@ def matmul_rule(grad: Tracer, result: Tracer, a: Tracer, b: Tracer) -> tuple[Any
 @reverse("outer")
 def outer_rule(grad: Tracer, result: Tracer, a: Tracer, b: Tracer) -> tuple[Any, ...]:
     return grad @ b, a @ grad
+
+
+@reverse("trace")
+def trace_rule(grad: Tracer, result: Tracer, x: Tracer) -> tuple[Any, ...]:
+    return (grad * apply("eye", x, n=x.shape[0]),)
+
+
+@reverse("eye")
+def eye_rule(grad: Tracer, result: Tracer, like: Tracer, n: Any) -> tuple[Any, ...]:
+    return (None,)  # only like's dtype is used
+
+
+@reverse("inv")
+def inv_rule(grad: Tracer, result: Tracer, a: Tracer) -> tuple[Any, ...]:
+    return (-(_mT(result) @ grad @ _mT(result)),)
+
+
+@reverse("solve")
+def solve_rule(grad: Tracer, result: Tracer, a: Tracer, b: Tracer) -> tuple[Any, ...]:
+    """x = A^-1 b: d_b = A^-T grad, d_A = -d_b x^T."""
+    d_b = apply("solve", _mT(a), grad)
+    if b.ndim == 1:
+        return -apply("outer", d_b, result), d_b
+    return unbroadcast(-(d_b @ _mT(result)), a.shape), unbroadcast(d_b, b.shape)
+
+
+def _per_matrix(scale: Tracer, a: Tracer) -> Tracer:
+    """A per-matrix scalar (batch shape) made to broadcast against (..., n, n)."""
+    return apply("expand_dims", scale, axis=(a.ndim - 2, a.ndim - 1)) if scale.ndim else scale
+
+
+@reverse("det")
+def det_rule(grad: Tracer, result: Tracer, a: Tracer) -> tuple[Any, ...]:
+    """d det(A) = det(A) tr(A^-1 dA): d_A = grad det(A) A^-T."""
+    return (_per_matrix(grad * result, a) * _mT(apply("inv", a)),)
+
+
+@reverse("logabsdet")
+def logabsdet_rule(grad: Tracer, result: Tracer, a: Tracer) -> tuple[Any, ...]:
+    return (_per_matrix(grad, a) * _mT(apply("inv", a)),)
+
+
+@reverse("det_sign")
+def det_sign_rule(grad: Tracer, result: Tracer, a: Tracer) -> tuple[Any, ...]:
+    return (None,)  # NOTE: piecewise constant: zero gradient
 
 
 @reverse("transpose")

@@ -35,6 +35,7 @@ __all__ = [
     "cos",
     "cosh",
     "cross_entropy",
+    "dot",
     "e",
     "elementwise",
     "exp",
@@ -56,6 +57,7 @@ __all__ = [
     "minimum",
     "mse_loss",
     "one_hot",
+    "outer",
     "pi",
     "power",
     "reciprocal",
@@ -77,6 +79,7 @@ __all__ = [
     "sum",
     "tan",
     "tanh",
+    "trace",
     "transpose",
     "var",
     "where",
@@ -229,8 +232,27 @@ def transpose(x: Any, axes: tuple[int, ...] | None = None) -> Any:
 
 
 def matmul(a: Any, b: Any) -> Any:
-    """a @ b for vectors and matrices."""
+    """a @ b: vectors, matrices and batches of them (leading axes broadcast)."""
     return apply("matmul", a, b)
+
+
+def dot(a: Any, b: Any) -> Any:
+    """NumPy's dot for scalars, vectors and matrices (a * b or a @ b)."""
+    if getattr(a, "ndim", 0) == 0 or getattr(b, "ndim", 0) == 0:
+        return a * b
+    if getattr(a, "ndim", 0) > 2 or getattr(b, "ndim", 0) > 2:
+        raise ValueError("gg.dot takes scalars, vectors and matrices; use gg.matmul for batches")
+    return apply("matmul", a, b)
+
+
+def outer(a: Any, b: Any) -> Any:
+    """The outer product of two vectors."""
+    return apply("outer", a, b)
+
+
+def trace(x: Any) -> Any:
+    """The sum of a matrix's diagonal."""
+    return apply("trace", x)
 
 
 def elementwise(name: str, definition: Callable[..., sympy.Expr]) -> Callable[..., Any]:

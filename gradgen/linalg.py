@@ -6,10 +6,31 @@ from typing import Any
 
 from gradgen.functions import Axis, sqrt
 from gradgen.functions import sum as _sum
+from gradgen.tracing import apply
 
-__all__ = ["norm"]
+__all__ = ["det", "inv", "norm", "slogdet", "solve"]
 
 
 def norm(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
     """The 2-norm of a vector, or the Frobenius norm of a matrix, over `axis`."""
     return sqrt(_sum(x * x, axis=axis, keepdims=keepdims))
+
+
+def inv(a: Any) -> Any:
+    """The inverse of a square matrix (or of each in a batch (..., n, n))."""
+    return apply("inv", a)
+
+
+def solve(a: Any, b: Any) -> Any:
+    """x with a @ x = b, for a square a and a vector or matrix b."""
+    return apply("solve", a, b)
+
+
+def det(a: Any) -> Any:
+    """The determinant of a square matrix (or of each in a batch)."""
+    return apply("det", a)
+
+
+def slogdet(a: Any) -> tuple[Any, Any]:
+    """(sign, log|det|) of a square matrix, without overflow; the sign has no gradient."""
+    return apply("det_sign", a), apply("logabsdet", a)

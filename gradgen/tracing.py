@@ -30,6 +30,12 @@ OPERATOR_SYMBOLS = {
     "neg": "unary -",
     "matmul": "@",
     "transpose": ".T",
+    "inv": "gg.linalg.inv",
+    "solve": "gg.linalg.solve",
+    "det": "gg.linalg.det",
+    "logabsdet": "gg.linalg.slogdet",
+    "det_sign": "gg.linalg.slogdet",
+    "getitem": "indexing",
 }
 
 _BRANCH_HINT = (
@@ -201,6 +207,8 @@ _FUNCTION_OPS: dict[Callable[..., Any], str] = {
     np.clip: "clip",
     np.where: "where",
     np.reshape: "reshape",
+    np.outer: "outer",
+    np.trace: "trace",
 }
 
 

@@ -404,3 +404,16 @@ def test_a_dim_no_argument_has_is_refused(tmp_path: Path) -> None:
     )
     text = assert_at(compile_error(path), line_of(path))
     assert "dimension M is not the size of any argument of loss" in text
+
+
+def test_inverse_of_a_non_square_matrix(tmp_path: Path) -> None:
+    path = write_model(
+        tmp_path,
+        """
+        @gg.function(wrt="a")
+        def loss(a: Array["N", 3]):
+            return gg.sum(gg.linalg.inv(a))  # HERE
+        """,
+    )
+    text = assert_at(compile_error(path), line_of(path))
+    assert "gg.linalg.inv" in text and "square matrices" in text and "(N, 3)" in text

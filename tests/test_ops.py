@@ -54,6 +54,11 @@ def _logsumexp(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return total if keepdims else anp.squeeze(total, axis=axis)
 
 
+def _well_conditioned(x: np.ndarray) -> np.ndarray:
+    """A random matrix pushed towards the identity (so inverses are tame)."""
+    return x * 0.3 + 2.0 * np.eye(x.shape[-1])
+
+
 def _detached(x: Any) -> Any:
     """x with no gradient in autograd: its value only."""
     return getattr(x, "_value", x)
@@ -321,6 +326,40 @@ CASES = [
     Case("matmul", lambda a, b: a @ b, anp.dot, ((N, D), (D,)), label="mv"),
     Case("matmul", lambda a, b: a @ b, anp.dot, ((D,), (D, "K")), label="vm"),
     Case("matmul", lambda a, b: a @ b, anp.dot, ((D,), (D,)), label="vv"),
+    Case("matmul", lambda a, b: a @ b, anp.matmul, ((2, N, D), (D, "K")), label="batched"),
+    Case("matmul", lambda a, b: a @ b, anp.matmul, ((N, D), (2, 1, D, "K")), label="bcast"),
+    Case("matmul", lambda a, b: a @ b, anp.matmul, ((D,), (2, D, "K")), label="vec-batch"),
+    Case("matmul", lambda a, b: a @ b, anp.matmul, ((2, N, D), (D,)), label="batch-vec"),
+    Case("matmul", gg.dot, anp.dot, ((N, D), (D,)), label="dot"),
+    Case("outer", gg.outer, anp.outer, ((N,), (D,))),
+    Case("trace", gg.trace, anp.trace, ((D, D),)),
+    Case("inv", gg.linalg.inv, anp.linalg.inv, ((D, D),), _well_conditioned),
+    Case("inv", gg.linalg.inv, anp.linalg.inv, ((2, D, D),), _well_conditioned, "batched"),
+    Case(
+        "solve",
+        gg.linalg.solve,
+        anp.linalg.solve,
+        ((D, D), (D,)),
+        lambda x: _well_conditioned(x) if x.ndim == 2 else x,
+        "vector",
+    ),
+    Case(
+        "solve",
+        gg.linalg.solve,
+        anp.linalg.solve,
+        ((D, D), (D, "K")),
+        lambda x: _well_conditioned(x) if x.shape == (3, 3) else x,
+        "matrix",
+    ),
+    Case("det", gg.linalg.det, anp.linalg.det, ((D, D),), _well_conditioned),
+    Case("det", gg.linalg.det, anp.linalg.det, ((2, D, D),), _well_conditioned, "batched"),
+    Case(
+        "logabsdet",
+        lambda a: gg.linalg.slogdet(a)[1] * gg.linalg.slogdet(a)[0],
+        lambda a: anp.linalg.slogdet(a)[1] * anp.linalg.slogdet(a)[0],
+        ((D, D),),
+        _well_conditioned,
+    ),
     Case("transpose", lambda a: a.T * 1.0, lambda a: a.T * 1.0, ((N, D),)),
     Case(
         "transpose",
@@ -332,6 +371,8 @@ CASES = [
 ]
 # Ops only the compiler makes, and a case whose compiled graph must contain each.
 MADE_BY_COMPILER = {
+    "eye": "trace",
+    "det_sign": "logabsdet",
     "scatter": "getitem-slices",
     "cast_like": "max-all",
     "one_hot": None,  # see test_cross_entropy_with_integer_labels

@@ -149,6 +149,7 @@ def _dims_used(equations: Iterable[Equation]) -> set[str]:
             for d in shape:
                 dims |= dim_names(d)
         dims |= dim_names(eq.param("classes"))  # type: ignore[arg-type]
+        dims |= dim_names(eq.param("n"))  # type: ignore[arg-type]
         for entry in eq.param("index") or ():  # type: ignore[attr-defined]
             for bound in entry[1:]:
                 dims |= dim_names(bound)

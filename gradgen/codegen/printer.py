@@ -281,6 +281,28 @@ class NumPyCodePrinter(NumPyPrinter):
         axis_text = f", axis={axis}" if axis else ""
         return Code(f"{self.np('concatenate')}(({parts},){axis_text})", True)
 
+    def _emit_trace(self, operands: list[Code]) -> Code:
+        return Code(f"{self.np('trace')}({operands[0].text})", True)
+
+    def _emit_eye(self, operands: list[Code], n: Any) -> Code:
+        return Code(f"{self.np('eye')}({n}, dtype={operands[0].operand()}.dtype)", True)
+
+    def _emit_inv(self, operands: list[Code]) -> Code:
+        return Code(f"{self.np('linalg.inv')}({operands[0].text})", True)
+
+    def _emit_solve(self, operands: list[Code]) -> Code:
+        a, b = operands
+        return Code(f"{self.np('linalg.solve')}({a.text}, {b.text})", True)
+
+    def _emit_det(self, operands: list[Code]) -> Code:
+        return Code(f"{self.np('linalg.det')}({operands[0].text})", True)
+
+    def _emit_logabsdet(self, operands: list[Code]) -> Code:
+        return Code(f"{self.np('linalg.slogdet')}({operands[0].text})[1]", True)
+
+    def _emit_det_sign(self, operands: list[Code]) -> Code:
+        return Code(f"{self.np('linalg.slogdet')}({operands[0].text})[0]", True)
+
     def _emit_copy(self, operands: list[Code]) -> Code:
         return Code(f"{self.np('copy')}({operands[0].text})", True)
 

@@ -1,4 +1,5 @@
-"""Linear algebra: matrix products of vectors and matrices (`@`)."""
+"""Linear algebra: `@` at every rank (batched over leading axes, NumPy's broadcasting),
+outer, trace, and numpy.linalg's inv, solve, det and slogdet (as its sign and log|det|)."""
 
 from __future__ import annotations
 
@@ -6,25 +7,24 @@ from typing import Any
 
 import numpy as np
 
-from gradgen.ops.registry import Op, all_integer, register
-from gradgen.shapes import Shape, ShapeError, format_shape
+from gradgen.ops.registry import Op, all_integer, never_integer, register, same_as_first
+from gradgen.shapes import Shape, ShapeError, broadcast_shapes, format_shape
 
 
 def _matmul_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
     a, b = shapes
-    if not (1 <= len(a) <= 2 and 1 <= len(b) <= 2):
-        raise ShapeError(
-            f"@ takes vectors and matrices, got shapes {format_shape(a)} and {format_shape(b)}"
-        )
-    if a[-1] != b[0]:
+    if not a or not b:
+        raise ShapeError(f"@ needs arrays, got shapes {format_shape(a)} and {format_shape(b)}")
+    inner_b = b[0] if len(b) == 1 else b[-2]
+    if a[-1] != inner_b:
         raise ShapeError(
             f"inner dimensions differ: {format_shape(a)} @ {format_shape(b)}"
-            f" ({a[-1]} != {b[0]})"
+            f" ({a[-1]} != {inner_b})"
         )
-    return a[:-1] + b[1:], params
-
-
-register(Op("matmul", 2, _matmul_rule, np.matmul, all_integer))
+    batch = broadcast_shapes(a[:-2], b[:-2])
+    rows = a[-2:-1]  # empty for a vector
+    columns = b[-1:] if len(b) > 1 else ()
+    return batch + rows + columns, params
 
 
 def _outer_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
@@ -34,4 +34,70 @@ def _outer_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dic
     return (a[0], b[0]), params
 
 
+def _square(shape: Shape, op: str) -> None:
+    if len(shape) < 2 or shape[-1] != shape[-2]:
+        raise ShapeError(f"{op} needs square matrices (..., n, n), got {format_shape(shape)}")
+
+
+def _square_rule(op: str, keep: int) -> Any:
+    """Shape rule of an op on (..., n, n) keeping `keep` trailing axes (0: det, 2: inv)."""
+
+    def rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
+        (shape,) = shapes
+        _square(shape, op)
+        return shape[: len(shape) - 2 + keep], params
+
+    return rule
+
+
+def _solve_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
+    a, b = shapes
+    _square(a, "linalg.solve")
+    if len(b) == 1:
+        if len(a) != 2 or b[0] != a[-1]:
+            raise ShapeError(f"cannot solve {format_shape(a)} x = {format_shape(b)}")
+        return b, params
+    if b[-2] != a[-1]:
+        raise ShapeError(f"cannot solve {format_shape(a)} x = {format_shape(b)}")
+    return broadcast_shapes(a[:-2], b[:-2]) + b[-2:], params
+
+
+def _trace_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
+    (shape,) = shapes
+    if len(shape) != 2:
+        raise ShapeError(f"trace takes a matrix, got {format_shape(shape)}")
+    return (), params
+
+
+def _eye_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
+    return (params["n"], params["n"]), params
+
+
+register(Op("matmul", 2, _matmul_rule, np.matmul, all_integer))
 register(Op("outer", 2, _outer_rule, np.outer, all_integer))
+register(Op("trace", 1, _trace_rule, np.trace, same_as_first))
+# eye(like) is the n x n identity in like's dtype (trace's gradient).
+register(
+    Op("eye", 1, _eye_rule, lambda like, n: np.eye(n, dtype=np.result_type(like)), never_integer)
+)
+register(Op("inv", 1, _square_rule("linalg.inv", 2), np.linalg.inv, never_integer))
+register(Op("solve", 2, _solve_rule, np.linalg.solve, never_integer))
+register(Op("det", 1, _square_rule("linalg.det", 0), np.linalg.det, never_integer))
+register(
+    Op(
+        "logabsdet",
+        1,
+        _square_rule("linalg.slogdet", 0),
+        lambda a: np.linalg.slogdet(a)[1],
+        never_integer,
+    )
+)
+register(
+    Op(
+        "det_sign",
+        1,
+        _square_rule("linalg.slogdet", 0),
+        lambda a: np.linalg.slogdet(a)[0],
+        never_integer,
+    )
+)
