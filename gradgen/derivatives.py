@@ -253,6 +253,33 @@ def concatenate_rule(grad: Tracer, result: Tracer, *parts: Tracer, axis: Any) ->
     return tuple(pieces)
 
 
+@reverse("take")
+def take_rule(grad: Tracer, result: Tracer, x: Tracer, indices: Tracer, axis: Any) -> tuple:
+    # NOTE: repeated indices add up their gradients (np.add.at).
+    return apply("take_add", grad, indices, axis=axis, shape=x.shape), None
+
+
+@reverse("take_add")
+def take_add_rule(
+    grad: Tracer, result: Tracer, values: Tracer, indices: Tracer, axis: Any, shape: Any
+) -> tuple[Any, ...]:
+    return apply("take", grad, indices, axis=axis), None
+
+
+@reverse("take_along_axis")
+def take_along_axis_rule(
+    grad: Tracer, result: Tracer, x: Tracer, indices: Tracer, axis: Any
+) -> tuple[Any, ...]:
+    return apply("along_axis_add", grad, indices, axis=axis, shape=x.shape), None
+
+
+@reverse("along_axis_add")
+def along_axis_add_rule(
+    grad: Tracer, result: Tracer, values: Tracer, indices: Tracer, axis: Any, shape: Any
+) -> tuple[Any, ...]:
+    return apply("take_along_axis", grad, indices, axis=axis), None
+
+
 @reverse("copy")
 def copy_rule(grad: Tracer, result: Tracer, x: Tracer) -> tuple[Any, ...]:
     return (grad,)

@@ -77,6 +77,8 @@ __all__ = [
     "std",
     "stop_gradient",
     "sum",
+    "take",
+    "take_along_axis",
     "tan",
     "tanh",
     "trace",
@@ -407,3 +409,29 @@ def huber_loss(input: Any, target: Any, delta: float = 1.0) -> Any:  # noqa: A00
     difference = input - target
     size = abs(difference)
     return mean(where(size < delta, 0.5 * difference * difference, delta * (size - 0.5 * delta)))
+
+
+def _integer_indices(indices: Any, name: str) -> None:
+    from gradgen.errors import GradgenError
+    from gradgen.tracing import Tracer
+
+    if isinstance(indices, Tracer) and not indices.var.integer:
+        raise GradgenError(
+            f"gg.{name} was given float indices (shape {indices.shape}).",
+            indices.builder.location(),
+            "gather with integer data: annotate the indices as IntArray[...].",
+        )
+
+
+def take(x: Any, indices: Any, axis: int) -> Any:
+    """Elements of x at integer `indices` along `axis` (NumPy's take); repeated indices
+    add up their gradients."""
+    _integer_indices(indices, "take")
+    return apply("take", x, indices, axis=axis)
+
+
+def take_along_axis(x: Any, indices: Any, axis: int) -> Any:
+    """NumPy's take_along_axis, e.g. the logit of each row's label:
+    `gg.take_along_axis(logits, labels[:, None], axis=1)`."""
+    _integer_indices(indices, "take_along_axis")
+    return apply("take_along_axis", x, indices, axis=axis)

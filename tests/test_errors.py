@@ -417,3 +417,16 @@ def test_inverse_of_a_non_square_matrix(tmp_path: Path) -> None:
     )
     text = assert_at(compile_error(path), line_of(path))
     assert "gg.linalg.inv" in text and "square matrices" in text and "(N, 3)" in text
+
+
+def test_gathering_with_a_float_index(tmp_path: Path) -> None:
+    path = write_model(
+        tmp_path,
+        """
+        @gg.function(wrt="z")
+        def loss(z: Array["N", 3], where: Array["N"]):
+            return gg.sum(gg.take(z, where, axis=0))  # HERE
+        """,
+    )
+    text = assert_at(compile_error(path), line_of(path))
+    assert "gg.take was given float indices" in text and "IntArray" in text

@@ -369,8 +369,13 @@ CASES = [
         label="axes",
     ),
 ]
-# Ops only the compiler makes, and a case whose compiled graph must contain each.
+# Ops without a CASES row: those the compiler makes, with a case whose compiled graph must
+# contain each, and those a dedicated test below covers (None).
 MADE_BY_COMPILER = {
+    "take": None,  # see test_gathering_with_integer_indices
+    "take_add": None,
+    "take_along_axis": None,
+    "along_axis_add": None,
     "eye": "trace",
     "det_sign": "logabsdet",
     "scatter": "getitem-slices",
@@ -607,3 +612,29 @@ def test_stable_forms_at_logits_of_a_thousand(name: str, tmp_path) -> None:
     numeric = numerical_vjp(lambda v: module.f(v, y), [shifted], 0, 1.0)
     _, moderate = module.f_value_and_grad(shifted, y)
     assert relative_error(moderate, numeric) < 1e-7
+
+
+def test_gathering_with_integer_indices(tmp_path) -> None:
+    """take and take_along_axis against autograd, repeated indices adding up."""
+
+    @gg.function(wrt="z")
+    def f(z: Array["N", 4], labels: IntArray["N"], rows: IntArray[6]):
+        picked = gg.take_along_axis(z, labels[:, None], axis=1)
+        return gg.sum(gg.sin(picked)) + gg.sum(gg.take(z, rows, axis=0) ** 2)
+
+    compiled_ops = {eq.op for eq in compile_function(f).joint.equations}
+    assert {"take", "take_add", "take_along_axis", "along_axis_add"} <= compiled_ops
+    module = compile_to_module([f], tmp_path)
+    rng = np.random.default_rng(8)
+    z = rng.normal(size=(5, 4))
+    labels = rng.integers(0, 4, size=5)
+    rows = np.array([0, 2, 2, 4, 0, 0])  # repeats
+
+    def oracle(v: Any) -> Any:
+        picked = v[np.arange(5), labels]
+        return anp.sum(anp.sin(picked)) + anp.sum(v[rows] ** 2)
+
+    value, grad = module.f_value_and_grad(z, labels, rows)
+    assert value == pytest.approx(oracle(z), rel=1e-14)
+    assert relative_error(grad, oracle_vjp(oracle, [z], 0, 1.0)) < 1e-14
+    assert relative_error(grad, numerical_vjp(oracle, [z], 0, 1.0)) < 1e-7

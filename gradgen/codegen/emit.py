@@ -156,6 +156,9 @@ def _dims_used(equations: Iterable[Equation]) -> set[str]:
     return dims
 
 
+_STATEMENT_OPS = frozenset({"scatter", "take_add", "along_axis_add"})
+
+
 def _inlined(
     equations: Sequence[Equation], kept: Iterable[Var], hints: Mapping[Var, NameHint]
 ) -> set[Var]:
@@ -173,8 +176,8 @@ def _inlined(
     for eq in equations:
         reader = readers.get(eq.out, [])
         if (
-            eq.op == "scatter"  # two statements: nothing to write inline
-            or (reader and reader[0].op == "scatter")  # it reads its values twice
+            eq.op in _STATEMENT_OPS  # two statements: nothing to write inline
+            or (reader and reader[0].op in _STATEMENT_OPS)  # they read their values twice
             or eq.out in kept
             or is_named(eq.out, hints)
             or len(reader) != 1

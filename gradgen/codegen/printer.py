@@ -303,6 +303,30 @@ class NumPyCodePrinter(NumPyPrinter):
     def _emit_det_sign(self, operands: list[Code]) -> Code:
         return Code(f"{self.np('linalg.slogdet')}({operands[0].text})[0]", True)
 
+    def _emit_take(self, operands: list[Code], axis: Any) -> Code:
+        x, indices = operands
+        return Code(f"{self.np('take')}({x.text}, {indices.text}, axis={axis})", True)
+
+    def _emit_take_along_axis(self, operands: list[Code], axis: Any) -> Code:
+        x, indices = operands
+        return Code(f"{self.np('take_along_axis')}({x.text}, {indices.text}, axis={axis})", True)
+
+    def _scatter_add(self, values: Code, index: str, shape: Any) -> Code:
+        zeros = f"{self.np('zeros')}({self.shape(shape)}, {self.np('result_type')}({values.text}))"
+        add = f"{self.np('add.at')}({{name}}, {index}, {values.text})"
+        return Code(zeros, True, statement=f"{{name}} = {zeros}\n{add}")
+
+    def _emit_take_add(self, operands: list[Code], axis: Any, shape: Any) -> Code:
+        values, indices = operands
+        index = "(" + "slice(None), " * axis + f"{indices.text},)"
+        return self._scatter_add(values, index, shape)
+
+    def _emit_along_axis_add(self, operands: list[Code], axis: Any, shape: Any) -> Code:
+        values, indices = operands
+        grids = f"{self.np('indices')}({indices.text}.shape, sparse=True)"
+        index = f"tuple({indices.text} if i == {axis} else g for i, g in enumerate({grids}))"
+        return self._scatter_add(values, index, shape)
+
     def _emit_copy(self, operands: list[Code]) -> Code:
         return Code(f"{self.np('copy')}({operands[0].text})", True)
 

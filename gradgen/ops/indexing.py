@@ -129,3 +129,68 @@ register(
     )
 )
 register(Op("scatter", 1, _scatter_rule, _eager_scatter, same_as_first))
+
+
+# -- gathering with integer data: take and take_along_axis, and their scatter-adds
+
+
+def _take_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
+    x, indices = shapes
+    axis = _axis(params["axis"], len(x))
+    return x[:axis] + indices + x[axis + 1 :], {"axis": axis}
+
+
+def _along_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
+    x, indices = shapes
+    axis = _axis(params["axis"], len(x))
+    if len(indices) != len(x):
+        raise ShapeError(
+            f"indices {format_shape(indices)} need as many axes as the array {format_shape(x)}"
+        )
+    rest = [d for i, d in enumerate(x) if i != axis]
+    other = [d for i, d in enumerate(indices) if i != axis]
+    if any(a != b and b != 1 for a, b in zip(rest, other)):
+        raise ShapeError(f"indices {format_shape(indices)} do not fit {format_shape(x)}")
+    return indices, {"axis": axis}
+
+
+def _axis(axis: int, ndim: int) -> int:
+    if not isinstance(axis, int) or not -ndim <= axis < ndim:
+        raise ShapeError(f"axis {axis} is out of range for an array with {ndim} dimensions")
+    return axis % ndim
+
+
+def _scatter_add_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
+    return tuple(params["shape"]), params
+
+
+def along_axis_index(indices: Any, axis: int) -> tuple[Any, ...]:
+    """The full index tuple take_along_axis reads: aranges on the other axes."""
+    grids = np.indices(np.shape(indices), sparse=True)
+    return tuple(indices if i == axis else grid for i, grid in enumerate(grids))
+
+
+def _eager_take_add(values: Any, indices: Any, axis: int, shape: tuple[int, ...]) -> Any:
+    out = np.zeros(shape, np.result_type(values))
+    np.add.at(out, (slice(None),) * axis + (indices,), values)
+    return out
+
+
+def _eager_along_add(values: Any, indices: Any, axis: int, shape: tuple[int, ...]) -> Any:
+    out = np.zeros(shape, np.result_type(values))
+    np.add.at(out, along_axis_index(indices, axis), values)
+    return out
+
+
+register(Op("take", 2, _take_rule, lambda x, i, axis: np.take(x, i, axis=axis), same_as_first))
+register(
+    Op(
+        "take_along_axis",
+        2,
+        _along_rule,
+        lambda x, i, axis: np.take_along_axis(x, i, axis=axis),
+        same_as_first,
+    )
+)
+register(Op("take_add", 2, _scatter_add_rule, _eager_take_add, same_as_first))
+register(Op("along_axis_add", 2, _scatter_add_rule, _eager_along_add, same_as_first))
