@@ -76,7 +76,7 @@ def loss_forward(w_q, w_k, w_v, gamma, beta, x, target):
     normalized = t7 * gamma + beta
     t8 = normalized - target
     value = np.mean(t8 * t8)
-    saved = (gamma, x, q, k, v, t2, t3, t4, t5, t6, t7, t8, T)
+    saved = (gamma, x, q, k, v, t2, t3, t4, t5, t6, t7, t8, value, T)
     return value, saved
 
 
@@ -86,9 +86,9 @@ def loss_backward(saved, d_value=None):
     This is the vector-Jacobian product with `d_value`, the gradient of the final
     result with respect to the value (default 1 when the value has one element).
     """
-    gamma, x, q, k, v, t2, t3, t4, t5, t6, t7, t8, T = saved
+    gamma, x, q, k, v, t2, t3, t4, t5, t6, t7, t8, value, T = saved
     if d_value is None:
-        d_value = 1.0
+        d_value = np.ones_like(value)
     # return gg.mse_loss(normalized, target)
     d_t8_1 = (1 / 8) * t8 * d_value / T
     d_t8 = d_t8_1 + d_t8_1

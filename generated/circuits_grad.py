@@ -40,7 +40,7 @@ def add_mul_forward(x, y, z):
     """Value of `add_mul` and the `saved` values `add_mul_backward` needs."""
     q = x + y
     f = q * z
-    saved = (z, q)
+    saved = (z, q, f)
     return f, saved
 
 
@@ -50,9 +50,9 @@ def add_mul_backward(saved, d_value=None):
     This is the vector-Jacobian product with `d_value`, the gradient of the final
     result with respect to the value (default 1 when the value has one element).
     """
-    z, q = saved
+    z, q, f = saved
     if d_value is None:
-        d_value = 1.0
+        d_value = np.ones_like(f)
     # f = q * z
     d_q = d_value * z
     d_z = d_value * q
@@ -85,7 +85,7 @@ def max_circuit(x, y, z, w):
 def max_circuit_forward(x, y, z, w):
     """Value of `max_circuit` and the `saved` values `max_circuit_backward` needs."""
     value = 2 * (np.maximum(z, w) + x * y)
-    saved = (x, y, z, w)
+    saved = (x, y, z, w, value)
     return value, saved
 
 
@@ -95,9 +95,9 @@ def max_circuit_backward(saved, d_value=None):
     This is the vector-Jacobian product with `d_value`, the gradient of the final
     result with respect to the value (default 1 when the value has one element).
     """
-    x, y, z, w = saved
+    x, y, z, w, value = saved
     if d_value is None:
-        d_value = 1.0
+        d_value = np.ones_like(value)
     # return 2 * (gg.maximum(z, w) + x * y)
     t0 = 2 * d_value
     d_x = t0 * y
@@ -145,7 +145,7 @@ def neuron_backward(saved, d_value=None):
     """
     w0, x0, w1, x1, t0, f = saved
     if d_value is None:
-        d_value = 1.0
+        d_value = np.ones_like(f)
     # f = 1 / (1 + gg.exp(-dot))
     d_dot = t0 * d_value * f**2
     # dot = w0 * x0 + w1 * x1 + w2

@@ -57,7 +57,7 @@ def nll_forward(logits, means, log_stds, x):
     t6 = np.exp(joint - t5)
     t7 = np.sum(t6, axis=1, keepdims=True)
     value = -np.mean(np.squeeze(np.log(t7) + t5, 1))
-    saved = (t0, t1, z, t3, t4, t6, t7, D, K, N)
+    saved = (t0, t1, z, t3, t4, t6, t7, value, D, K, N)
     return value, saved
 
 
@@ -67,9 +67,9 @@ def nll_backward(saved, d_value=None):
     This is the vector-Jacobian product with `d_value`, the gradient of the final
     result with respect to the value (default 1 when the value has one element).
     """
-    t0, t1, z, t3, t4, t6, t7, D, K, N = saved
+    t0, t1, z, t3, t4, t6, t7, value, D, K, N = saved
     if d_value is None:
-        d_value = 1.0
+        d_value = np.ones_like(value)
     # return -gg.mean(gg.logsumexp(joint, axis=1))
     t8 = t6 * np.expand_dims(np.broadcast_to(-d_value / N, (N,)), 1) / t7
     # joint = gg.log_softmax(logits)[None, :] + log_prob

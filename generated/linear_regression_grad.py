@@ -36,7 +36,7 @@ def loss_forward(w, b, x, y):
     y_hat = z + b
     e = y - y_hat
     value = np.mean(e**2)
-    saved = (x, e, N)
+    saved = (x, e, value, N)
     return value, saved
 
 
@@ -46,9 +46,9 @@ def loss_backward(saved, d_value=None):
     This is the vector-Jacobian product with `d_value`, the gradient of the final
     result with respect to the value (default 1 when the value has one element).
     """
-    x, e, N = saved
+    x, e, value, N = saved
     if d_value is None:
-        d_value = 1.0
+        d_value = np.ones_like(value)
     # return gg.mean(e**2)
     d_e = 2 * e * d_value / N
     # e = y - y_hat

@@ -35,7 +35,7 @@ def loss_forward(w, b, x, y):
     t1 = 1 + t0
     softplus = np.maximum(z, 0) + np.log(t1)
     value = np.mean(softplus - y * z)
-    saved = (x, y, z, t0, t1, N)
+    saved = (x, y, z, t0, t1, value, N)
     return value, saved
 
 
@@ -45,9 +45,9 @@ def loss_backward(saved, d_value=None):
     This is the vector-Jacobian product with `d_value`, the gradient of the final
     result with respect to the value (default 1 when the value has one element).
     """
-    x, y, z, t0, t1, N = saved
+    x, y, z, t0, t1, value, N = saved
     if d_value is None:
-        d_value = 1.0
+        d_value = np.ones_like(value)
     # return gg.mean(softplus - y * z)
     d_z = d_value * (z > 0) / N - y * d_value / N - t0 * d_value * np.sign(z) / (t1 * N)
     # z = x @ w + b

@@ -48,7 +48,7 @@ def loss_forward(w1, b1, w2, b2, x, labels):
     t2 = np.exp(logits - t1)
     t3 = np.sum(t2, axis=1, keepdims=True)
     value = -np.mean(np.sum(t0 * (logits - (np.log(t3) + t1)), axis=1))
-    saved = (w2, x, hidden, t0, t2, t3, N)
+    saved = (w2, x, hidden, t0, t2, t3, value, N)
     return value, saved
 
 
@@ -58,9 +58,9 @@ def loss_backward(saved, d_value=None):
     This is the vector-Jacobian product with `d_value`, the gradient of the final
     result with respect to the value (default 1 when the value has one element).
     """
-    w2, x, hidden, t0, t2, t3, N = saved
+    w2, x, hidden, t0, t2, t3, value, N = saved
     if d_value is None:
-        d_value = 1.0
+        d_value = np.ones_like(value)
     # return gg.cross_entropy(logits, labels)
     t4 = np.expand_dims(np.broadcast_to(-d_value / N, (N,)), 1) * t0
     d_logits = t4 + t2 * np.sum(-t4, axis=1, keepdims=True) / t3

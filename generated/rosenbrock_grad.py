@@ -31,7 +31,7 @@ def rosenbrock_forward(x):
     t1 = x[1:] - t0**2
     t2 = 1.0 - t0
     value = np.sum(100.0 * t1**2 + t2**2)
-    saved = (t0, t1, t2, N)
+    saved = (t0, t1, t2, value, N)
     return value, saved
 
 
@@ -41,9 +41,9 @@ def rosenbrock_backward(saved, d_value=None):
     This is the vector-Jacobian product with `d_value`, the gradient of the final
     result with respect to the value (default 1 when the value has one element).
     """
-    t0, t1, t2, N = saved
+    t0, t1, t2, value, N = saved
     if d_value is None:
-        d_value = 1.0
+        d_value = np.ones_like(value)
     # return gg.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
     t3 = -2 * d_value * t2
     d_x_1 = np.zeros((N,), np.result_type(t3))

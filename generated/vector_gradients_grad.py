@@ -33,7 +33,7 @@ def quadratic_forward(x):
     """Value of `quadratic` and the `saved` values `quadratic_backward` needs."""
     t0 = 2 * x.T
     y = t0 @ x
-    saved = (x, t0)
+    saved = (x, t0, y)
     return y, saved
 
 
@@ -43,9 +43,9 @@ def quadratic_backward(saved, d_value=None):
     This is the vector-Jacobian product with `d_value`, the gradient of the final
     result with respect to the value (default 1 when the value has one element).
     """
-    x, t0 = saved
+    x, t0, y = saved
     if d_value is None:
-        d_value = np.ones((1, 1))
+        d_value = np.ones_like(y)
     # y = 2 * x.T @ x
     d_t0 = d_value @ x.T
     d_x = t0.T @ d_value + (2 * d_t0).T

@@ -21,7 +21,7 @@ from gradgen.codegen.printer import Code, NumPyCodePrinter, atom_code
 from gradgen.ir import DimSize, Equation, Graph, NameHint, Var
 from gradgen.naming import assign_names, is_named
 from gradgen.ops import OPS
-from gradgen.shapes import Shape, dim_names, format_shape
+from gradgen.shapes import dim_names, format_shape
 from gradgen.source import statement_text
 
 
@@ -121,6 +121,8 @@ def _split(joint: Graph) -> _Split:
     producers = {eq.out: eq for eq in forward}
     while True:
         read = {v for eq in backward for v in eq.vars()} | set(grads)
+        if all(d == 1 for d in value.shape):
+            read.add(value)  # one element: its default cotangent is np.ones_like(value)
         saved = [v for v in order if v in read and v not in made_in_backward]
         views = [producers[v] for v in saved if v in producers and producers[v].op in _FREE_VIEWS]
         if not views:
@@ -250,12 +252,13 @@ def _tuple_text(items: Sequence[str]) -> str:
     return "(" + ", ".join(items) + ")"
 
 
-def _default_cotangent(name: str, shape: Shape, printer: NumPyCodePrinter) -> list[str]:
+def _default_cotangent(
+    name: str, value: Var, names: dict[Var, str], printer: NumPyCodePrinter
+) -> list[str]:
     """The body of `if d_value is None:` in the backward function."""
-    if not shape:
-        return ["d_value = 1.0"]
-    if all(d == 1 for d in shape):
-        return [f"d_value = {printer.np('ones')}({printer.shape(shape)})"]
+    shape = value.shape
+    if all(d == 1 for d in shape):  # one element: 1 in the value's dtype (float32 stays)
+        return [f"d_value = {printer.np('ones_like')}({names[value]})"]
     message = (
         f"{name}_backward needs d_value: the value has shape {format_shape(shape)}, "
         "not a single element"
@@ -354,7 +357,7 @@ def _backward_body(
     body = body if saved_items else []
     body.append("if d_value is None:")
     body += [
-        "    " + line for line in _default_cotangent(f.name, f.joint.outputs[0].shape, printer)
+        "    " + line for line in _default_cotangent(f.name, f.joint.outputs[0], names, printer)
     ]
     previous_comment = None
     for eq, text in statements:
