@@ -173,6 +173,21 @@ def mean_rule(grad: Tracer, result: Tracer, x: Tracer, axis: Any, keepdims: Any)
     return (_restore_reduced_axes(scale, x, axis, keepdims),)
 
 
+@reverse("prod")
+def prod_rule(grad: Tracer, result: Tracer, x: Tracer, axis: Any, keepdims: Any) -> tuple:
+    """d prod / d x_i = product of the other elements, also where elements are zero: P / x_i
+    where there is no zero; at a zero, the product of the rest when it is the only zero;
+    else 0. No division by zero happens."""
+    is_zero = x == 0
+    nonzero = gg.where(is_zero, 1.0, x)
+    rest = gg.prod(nonzero, axis=axis, keepdims=True)  # the product without the zeros
+    zeros = gg.sum(is_zero, axis=axis, keepdims=True)
+    others = gg.where(
+        is_zero, gg.where(zeros == 1, rest, 0.0), gg.where(zeros == 0, rest / nonzero, 0.0)
+    )
+    return (_restore_reduced_axes(grad, x, axis, keepdims) * others,)
+
+
 @reverse("max")
 def max_rule(grad: Tracer, result: Tracer, x: Tracer, axis: Any, keepdims: Any) -> tuple[Any, ...]:
     # NOTE: ties share the gradient evenly, as PyTorch's max/min reductions do.

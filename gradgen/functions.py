@@ -60,6 +60,7 @@ __all__ = [
     "outer",
     "pi",
     "power",
+    "prod",
     "reciprocal",
     "relu",
     "reshape",
@@ -278,6 +279,11 @@ def where(condition: Any, a: Any, b: Any) -> Any:
 
 
 # -- reductions beyond sum and mean
+
+
+def prod(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+    """Product over `axis`; its gradient is right where elements are zero (no P / x)."""
+    return apply("prod", x, axis=axis, keepdims=keepdims)
 
 
 def max(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:  # noqa: A001

@@ -206,6 +206,8 @@ CASES = [
         ((N,), (N,)),
     ),
     Case("softplus", gg.softplus, lambda a: anp.logaddexp(0.0, a), ((N,),)),
+    Case("prod", gg.prod, anp.prod, ((N, D),), label="all"),
+    Case("prod", lambda a: gg.prod(a, axis=1), lambda a: anp.prod(a, axis=1), ((N, D),)),
     Case("max", gg.max, anp.max, ((N, D),), label="all"),
     Case(
         "max",
@@ -638,3 +640,17 @@ def test_gathering_with_integer_indices(tmp_path) -> None:
     assert value == pytest.approx(oracle(z), rel=1e-14)
     assert relative_error(grad, oracle_vjp(oracle, [z], 0, 1.0)) < 1e-14
     assert relative_error(grad, numerical_vjp(oracle, [z], 0, 1.0)) < 1e-7
+
+
+def test_prod_gradient_with_zeros(tmp_path) -> None:
+    @gg.function(wrt="x")
+    def f(x: Array[3, 3]):
+        return gg.sum(gg.prod(x, axis=1))
+
+    module = compile_to_module([f], tmp_path)
+    x = np.array([[2.0, 3.0, 4.0], [0.0, 3.0, 4.0], [0.0, 0.0, 5.0]])
+    with np.errstate(all="raise"):
+        grad = module.f_grad(x)
+    # no zero: the others' product; one zero: only the zero gets the others' product;
+    # two zeros: all zero.
+    np.testing.assert_array_equal(grad, [[12.0, 8.0, 6.0], [12.0, 0.0, 0.0], [0.0, 0.0, 0.0]])

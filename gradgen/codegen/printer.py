@@ -248,6 +248,9 @@ class NumPyCodePrinter(NumPyPrinter):
     def _emit_one_hot(self, operands: list[Code], classes: Any) -> Code:
         return Code(f"{operands[0].operand()}[..., None] == {self.np('arange')}({classes})", False)
 
+    def _emit_prod(self, operands: list[Code], axis: Any, keepdims: Any) -> Code:
+        return self._reduction("prod", operands[0], axis, keepdims)
+
     def _emit_max(self, operands: list[Code], axis: Any, keepdims: Any) -> Code:
         return self._reduction("max", operands[0], axis, keepdims)
 

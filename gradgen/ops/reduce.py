@@ -26,5 +26,6 @@ def _reduction_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape,
 
 register(Op("sum", 1, _reduction_rule, np.sum, same_as_first))
 register(Op("mean", 1, _reduction_rule, np.mean, never_integer))
+register(Op("prod", 1, _reduction_rule, np.prod, same_as_first))
 register(Op("max", 1, _reduction_rule, np.max, same_as_first))
 register(Op("min", 1, _reduction_rule, np.min, same_as_first))
