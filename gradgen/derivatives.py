@@ -119,6 +119,22 @@ def inv_rule(grad: Tracer, result: Tracer, a: Tracer) -> tuple[Any, ...]:
     return (-(_mT(result) @ grad @ _mT(result)),)
 
 
+@reverse("cholesky")
+def cholesky_rule(grad: Tracer, result: Tracer, a: Tracer) -> tuple[Any, ...]:
+    """A = L L^T (A symmetric): with phi the lower triangle with its diagonal halved,
+    S = L^-T phi(L^T grad) L^-1 and d_A = (S + S^T) / 2 (Murray 2016; PyTorch's form)."""
+    inverse = apply("inv", result)
+    lower = apply("tril", _mT(result) @ grad)
+    phi = lower * (1.0 - 0.5 * apply("eye", lower, n=a.shape[-1]))
+    s = _mT(inverse) @ phi @ inverse
+    return (0.5 * (s + _mT(s)),)
+
+
+@reverse("tril")
+def tril_rule(grad: Tracer, result: Tracer, x: Tracer) -> tuple[Any, ...]:
+    return (apply("tril", grad),)
+
+
 @reverse("solve")
 def solve_rule(grad: Tracer, result: Tracer, a: Tracer, b: Tracer) -> tuple[Any, ...]:
     """x = A^-1 b: d_b = A^-T grad, d_A = -d_b x^T."""

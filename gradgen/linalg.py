@@ -8,7 +8,7 @@ from gradgen.functions import Axis, sqrt
 from gradgen.functions import sum as _sum
 from gradgen.tracing import apply
 
-__all__ = ["det", "inv", "norm", "slogdet", "solve"]
+__all__ = ["cholesky", "det", "inv", "norm", "slogdet", "solve"]
 
 
 def norm(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
@@ -34,3 +34,9 @@ def det(a: Any) -> Any:
 def slogdet(a: Any) -> tuple[Any, Any]:
     """(sign, log|det|) of a square matrix, without overflow; the sign has no gradient."""
     return apply("det_sign", a), apply("logabsdet", a)
+
+
+def cholesky(a: Any) -> Any:
+    """The lower-triangular L with a = L L^T, for a symmetric positive-definite a; its
+    gradient assumes a symmetric a (as PyTorch and JAX do)."""
+    return apply("cholesky", a)

@@ -31,6 +31,7 @@ OPERATOR_SYMBOLS = {
     "matmul": "@",
     "transpose": ".T",
     "inv": "gg.linalg.inv",
+    "cholesky": "gg.linalg.cholesky",
     "solve": "gg.linalg.solve",
     "det": "gg.linalg.det",
     "logabsdet": "gg.linalg.slogdet",

@@ -353,6 +353,12 @@ CASES = [
         lambda x: _well_conditioned(x) if x.shape == (3, 3) else x,
         "matrix",
     ),
+    Case(
+        "cholesky",
+        lambda a: gg.linalg.cholesky(a @ a.T + 3.0),
+        lambda a: anp.linalg.cholesky(anp.dot(a, a.T) + 3.0),
+        ((D, D),),
+    ),
     Case("det", gg.linalg.det, anp.linalg.det, ((D, D),), _well_conditioned),
     Case("det", gg.linalg.det, anp.linalg.det, ((2, D, D),), _well_conditioned, "batched"),
     Case(
@@ -374,6 +380,7 @@ CASES = [
 # Ops without a CASES row: those the compiler makes, with a case whose compiled graph must
 # contain each, and those a dedicated test below covers (None).
 MADE_BY_COMPILER = {
+    "tril": "cholesky",
     "take": None,  # see test_gathering_with_integer_indices
     "take_add": None,
     "take_along_axis": None,

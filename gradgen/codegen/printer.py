@@ -293,6 +293,12 @@ class NumPyCodePrinter(NumPyPrinter):
     def _emit_inv(self, operands: list[Code]) -> Code:
         return Code(f"{self.np('linalg.inv')}({operands[0].text})", True)
 
+    def _emit_cholesky(self, operands: list[Code]) -> Code:
+        return Code(f"{self.np('linalg.cholesky')}({operands[0].text})", True)
+
+    def _emit_tril(self, operands: list[Code]) -> Code:
+        return Code(f"{self.np('tril')}({operands[0].text})", True)
+
     def _emit_solve(self, operands: list[Code]) -> Code:
         a, b = operands
         return Code(f"{self.np('linalg.solve')}({a.text}, {b.text})", True)

@@ -1,5 +1,6 @@
 """Linear algebra: `@` at every rank (batched over leading axes, NumPy's broadcasting),
-outer, trace, and numpy.linalg's inv, solve, det and slogdet (as its sign and log|det|)."""
+outer, trace, tril, and numpy.linalg's inv, solve, det, slogdet (as its sign and log|det|)
+and cholesky."""
 
 from __future__ import annotations
 
@@ -81,6 +82,8 @@ register(
     Op("eye", 1, _eye_rule, lambda like, n: np.eye(n, dtype=np.result_type(like)), never_integer)
 )
 register(Op("inv", 1, _square_rule("linalg.inv", 2), np.linalg.inv, never_integer))
+register(Op("cholesky", 1, _square_rule("linalg.cholesky", 2), np.linalg.cholesky, never_integer))
+register(Op("tril", 1, _square_rule("tril", 2), np.tril, same_as_first))
 register(Op("solve", 2, _solve_rule, np.linalg.solve, never_integer))
 register(Op("det", 1, _square_rule("linalg.det", 0), np.linalg.det, never_integer))
 register(
