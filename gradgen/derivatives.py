@@ -119,6 +119,28 @@ def inv_rule(grad: Tracer, result: Tracer, a: Tracer) -> tuple[Any, ...]:
     return (-(_mT(result) @ grad @ _mT(result)),)
 
 
+@reverse("einsum")
+def einsum_rule(grad: Tracer, result: Tracer, *operands: Tracer, subscripts: str) -> tuple:
+    """Each operand's gradient is the einsum of grad with the other operands onto the
+    operand's own letters; letters only it has are summed in the forward, so the gradient
+    is broadcast along them."""
+    inputs, output = subscripts.split("->")[0].split(","), subscripts.split("->")[1]
+    grads = []
+    for i, (sub, operand) in enumerate(zip(inputs, operands)):
+        others = [s for j, s in enumerate(inputs) if j != i]
+        available = set(output).union(*others)
+        kept = "".join(c for c in sub if c in available)
+        spec = ",".join([output, *others]) + "->" + kept
+        rest = [o for j, o in enumerate(operands) if j != i]
+        part = apply("einsum", grad, *rest, subscripts=spec)
+        if kept != sub:
+            missing = tuple(k for k, c in enumerate(sub) if c not in available)
+            part = apply("expand_dims", part, axis=missing)
+            part = apply("broadcast_to", part, shape=operand.shape)
+        grads.append(part)
+    return tuple(grads)
+
+
 @reverse("cholesky")
 def cholesky_rule(grad: Tracer, result: Tracer, a: Tracer) -> tuple[Any, ...]:
     """A = L L^T (A symmetric): with phi the lower triangle with its diagonal halved,

@@ -37,6 +37,7 @@ __all__ = [
     "cross_entropy",
     "dot",
     "e",
+    "einsum",
     "elementwise",
     "exp",
     "expand_dims",
@@ -246,6 +247,12 @@ def dot(a: Any, b: Any) -> Any:
     if getattr(a, "ndim", 0) > 2 or getattr(b, "ndim", 0) > 2:
         raise ValueError("gg.dot takes scalars, vectors and matrices; use gg.matmul for batches")
     return apply("matmul", a, b)
+
+
+def einsum(subscripts: str, *operands: Any) -> Any:
+    """NumPy's einsum over named axes, e.g. gg.einsum("bij,bjk->bik", a, b) (no '...' and
+    no repeated letter within one operand)."""
+    return apply("einsum", *operands, subscripts=subscripts)
 
 
 def outer(a: Any, b: Any) -> Any:

@@ -209,6 +209,7 @@ _FUNCTION_OPS: dict[Callable[..., Any], str] = {
     np.where: "where",
     np.reshape: "reshape",
     np.outer: "outer",
+    np.einsum: "einsum",
     np.trace: "trace",
 }
 
@@ -394,6 +395,8 @@ class Tracer:
             raise _not_supported(self.builder, f"{module}.{func.__name__}")
         if op == "transpose":
             return apply(op, args[0], axes=kwargs.get("axes", args[1] if len(args) > 1 else None))
+        if op == "einsum":
+            return apply(op, *args[1:], subscripts=args[0])
         return apply(op, *args, **kwargs)
 
 

@@ -430,3 +430,16 @@ def test_gathering_with_a_float_index(tmp_path: Path) -> None:
     )
     text = assert_at(compile_error(path), line_of(path))
     assert "gg.take was given float indices" in text and "IntArray" in text
+
+
+def test_einsum_with_mismatched_axes(tmp_path: Path) -> None:
+    path = write_model(
+        tmp_path,
+        """
+        @gg.function(wrt="a")
+        def loss(a: Array["N", 3], b: Array[4, 2]):
+            return gg.sum(gg.einsum("ij,jk->ik", a, b))  # HERE
+        """,
+    )
+    text = assert_at(compile_error(path), line_of(path))
+    assert "gg.einsum" in text and "einsum axis 'j' is 3 and 4" in text

@@ -293,6 +293,10 @@ class NumPyCodePrinter(NumPyPrinter):
     def _emit_inv(self, operands: list[Code]) -> Code:
         return Code(f"{self.np('linalg.inv')}({operands[0].text})", True)
 
+    def _emit_einsum(self, operands: list[Code], subscripts: str) -> Code:
+        arrays = ", ".join(code.text for code in operands)
+        return Code(f"{self.np('einsum')}({subscripts!r}, {arrays})", True)
+
     def _emit_cholesky(self, operands: list[Code]) -> Code:
         return Code(f"{self.np('linalg.cholesky')}({operands[0].text})", True)
 

@@ -104,3 +104,52 @@ register(
         never_integer,
     )
 )
+
+
+def parse_einsum(subscripts: str, count: int) -> tuple[list[str], str]:
+    """Explicit einsum subscripts (inputs, output) for `count` operands; the implicit form
+    (no "->") outputs the letters used once, in alphabetical order, as NumPy does."""
+    text = subscripts.replace(" ", "")
+    if "." in text:
+        raise ShapeError("einsum subscripts with '...' are not supported; name every axis")
+    inputs_text, arrow, output = text.partition("->")
+    inputs = inputs_text.split(",")
+    if len(inputs) != count:
+        raise ShapeError(
+            f"einsum subscripts {subscripts!r} name {len(inputs)} operands, got {count}"
+        )
+    letters = "".join(inputs)
+    if not all(c.isalpha() for c in letters + output):
+        raise ShapeError(f"einsum subscripts {subscripts!r} must be letters")
+    if not arrow:
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    for sub in inputs:
+        if len(set(sub)) != len(sub):
+            raise ShapeError(f"einsum operand {sub!r} repeats a letter (diagonals unsupported)")
+    if set(output) - set(letters) or len(set(output)) != len(output):
+        raise ShapeError(f"einsum output {output!r} is not made of the inputs' letters")
+    return inputs, output
+
+
+def _einsum_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
+    inputs, output = parse_einsum(params["subscripts"], len(shapes))
+    sizes: dict[str, Any] = {}
+    for sub, shape in zip(inputs, shapes):
+        if len(sub) != len(shape):
+            raise ShapeError(f"einsum operand {sub!r} has {len(sub)} axes, the array {len(shape)}")
+        for letter, size in zip(sub, shape):
+            if sizes.setdefault(letter, size) != size:
+                raise ShapeError(f"einsum axis {letter!r} is {sizes[letter]} and {size}")
+    explicit = ",".join(inputs) + "->" + output
+    return tuple(sizes[c] for c in output), {"subscripts": explicit}
+
+
+register(
+    Op(
+        "einsum",
+        -1,
+        _einsum_rule,
+        lambda *operands, subscripts: np.einsum(subscripts, *operands),
+        all_integer,
+    )
+)
