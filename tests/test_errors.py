@@ -443,3 +443,16 @@ def test_einsum_with_mismatched_axes(tmp_path: Path) -> None:
     )
     text = assert_at(compile_error(path), line_of(path))
     assert "gg.einsum" in text and "einsum axis 'j' is 3 and 4" in text
+
+
+def test_an_op_with_the_wrong_arity(tmp_path: Path) -> None:
+    path = write_model(
+        tmp_path,
+        """
+        @gg.function(wrt="x")
+        def loss(x: Array["N"]):
+            return gg.sum(gg.exp(x, x))  # HERE
+        """,
+    )
+    text = assert_at(compile_error(path), line_of(path))
+    assert "exp() takes 1 positional argument but 2 were given" in text
