@@ -39,6 +39,7 @@ __all__ = [
     "e",
     "einsum",
     "elementwise",
+    "erf",
     "exp",
     "expand_dims",
     "expm1",
@@ -161,6 +162,11 @@ def arcsinh(x: Any) -> Any:
 def sign(x: Any) -> Any:
     """-1, 0 or 1; its derivative is 0 everywhere, as in PyTorch."""
     return apply("sign", x)
+
+
+def erf(x: Any) -> Any:
+    """The error function, elementwise."""
+    return apply("erf", x)
 
 
 def arctan2(y: Any, x: Any) -> Any:

@@ -18,7 +18,7 @@ import numpy as np
 from gradgen.errors import GradgenError, SourceLocation, innermost_location, user_location
 from gradgen.ir import Atom, DimSize, Equation, Graph, Lit, NameHint, Var
 from gradgen.ops import OPS
-from gradgen.shapes import Shape, ShapeError, dim_names
+from gradgen.shapes import Shape, ShapeError, dim_names, format_shape
 
 # How ops are named in messages: the operator the user typed, else `gg.<name>`.
 OPERATOR_SYMBOLS = {
@@ -83,6 +83,9 @@ class Builder:
         try:
             shape, canonical = op.shape_rule(shapes, dict(params or {}))
         except ShapeError as error:
+            shown = [format_shape(s) for s in shapes if s]
+            if not all(text in str(error) for text in shown):
+                error = ShapeError(f"{error}; argument shapes {', '.join(shown)}")
             raise GradgenError(
                 f"shape mismatch in {op_display_name(op_name)}: {error}.",
                 self.location(),

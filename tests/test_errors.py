@@ -456,3 +456,16 @@ def test_an_op_with_the_wrong_arity(tmp_path: Path) -> None:
     )
     text = assert_at(compile_error(path), line_of(path))
     assert "exp() takes 1 positional argument but 2 were given" in text
+
+
+def test_a_bad_axis(tmp_path: Path) -> None:
+    path = write_model(
+        tmp_path,
+        """
+        @gg.function(wrt="x")
+        def loss(x: Array["N", 3]):
+            return gg.sum(gg.mean(x, axis=2))  # HERE
+        """,
+    )
+    text = assert_at(compile_error(path), line_of(path))
+    assert "gg.mean" in text and "axis 2 is out of range" in text and "(N, 3)" in text

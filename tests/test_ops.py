@@ -5,6 +5,7 @@ produces them, and the test checks that it does)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 import pytest
+from autograd.extend import defvjp, primitive
 from support import (
     compile_to_module,
     numerical_vjp,
@@ -57,6 +59,16 @@ def _logsumexp(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
 def _well_conditioned(x: np.ndarray) -> np.ndarray:
     """A random matrix pushed towards the identity (so inverses are tame)."""
     return x * 0.3 + 2.0 * np.eye(x.shape[-1])
+
+
+@primitive
+def _erf(x: Any) -> Any:
+    """erf for the oracle: math.erf's values; the derivative 2/sqrt(pi) exp(-x^2) is the
+    textbook one (and the finite differences check it independently)."""
+    return np.vectorize(math.erf, otypes=[float])(x)
+
+
+defvjp(_erf, lambda ans, x: lambda g: g * 2.0 / np.sqrt(np.pi) * anp.exp(-(x**2)))
 
 
 def _detached(x: Any) -> Any:
@@ -111,6 +123,7 @@ CASES = [
     Case("sinh", gg.sinh, anp.sinh, ((N,),)),
     Case("cosh", gg.cosh, anp.cosh, ((N,),)),
     Case("arcsinh", gg.arcsinh, anp.arcsinh, ((N,),)),
+    Case("erf", gg.erf, _erf, ((N, D),)),
     Case("sign", lambda a: gg.sign(a) * a, lambda a: anp.sign(a) * a, ((N,),), away_from(0)),
     Case(
         "clip",
@@ -688,3 +701,14 @@ def test_prod_gradient_with_zeros(tmp_path) -> None:
     # no zero: the others' product; one zero: only the zero gets the others' product;
     # two zeros: all zero.
     np.testing.assert_array_equal(grad, [[12.0, 8.0, 6.0], [12.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+
+
+def test_sqrt_at_zero_gives_inf_as_pytorch_does(tmp_path) -> None:
+    @gg.function(wrt="x")
+    def f(x: Array[2]):
+        return gg.sum(gg.sqrt(x))
+
+    module = compile_to_module([f], tmp_path)
+    with np.errstate(divide="ignore"):
+        grad = module.f_grad(np.array([0.0, 4.0]))
+    assert grad[0] == np.inf and grad[1] == 0.25

@@ -17,7 +17,7 @@ from pathlib import Path
 import black
 import jinja2
 
-from gradgen.codegen.printer import Code, NumPyCodePrinter, atom_code
+from gradgen.codegen.printer import HELPER_IMPORTS, HELPERS, Code, NumPyCodePrinter, atom_code
 from gradgen.ir import DimSize, Equation, Graph, NameHint, Var
 from gradgen.naming import assign_names, is_named
 from gradgen.ops import OPS
@@ -74,8 +74,13 @@ def render_module(functions: Sequence[FunctionSource], source_path: str, version
     ]
     for f in functions:
         header += ["", *_formula(f)]
-    imports = ["import numpy as np"] if printer.uses_numpy else []
-    return load_template("module.py.j2").render(header=header, imports=imports, functions=rendered)
+    standard_library = sorted({HELPER_IMPORTS[name] for name in printer.helpers})
+    numpy = ["import numpy as np"] if printer.uses_numpy else []
+    imports = standard_library + [""] * bool(standard_library and numpy) + numpy
+    helpers = [HELPERS[name] for name in sorted(printer.helpers)]
+    return load_template("module.py.j2").render(
+        header=header, imports=imports, helpers=helpers, functions=rendered
+    )
 
 
 def load_template(name: str) -> jinja2.Template:

@@ -37,6 +37,18 @@ class Code:
         return self.text if self.atomic or (in_sum and self.matmul) else f"({self.text})"
 
 
+# Functions NumPy lacks, written once into the modules that use them: name -> source.
+HELPERS = {
+    "_erf": (
+        "def _erf(x):\n"
+        '    """The error function, elementwise: NumPy has none, so the standard library\'s\n'
+        '    math.erf is applied to each element, in x\'s dtype."""\n'
+        "    x = np.asarray(x)\n"
+        "    return np.vectorize(math.erf, otypes=[x.dtype])(x)\n"
+    ),
+}
+HELPER_IMPORTS = {"_erf": "import math"}
+
 # Order-keeping stand-ins for Max and Min (which sort their arguments) in forward code.
 MAXIMUM = sympy.Function("maximum")
 MINIMUM = sympy.Function("minimum")
@@ -78,6 +90,7 @@ class NumPyCodePrinter(NumPyPrinter):
         super().__init__({"order": "none", "fully_qualified_modules": True})
         self.plain = plain  # math-style names (exp, not np.exp) for docstrings
         self.uses_numpy = False  # set when a printed expression needs `import numpy as np`
+        self.helpers: set[str] = set()  # module-level helpers (HELPERS) the code calls
 
     # -- names of NumPy functions
     def np(self, name: str) -> str:
@@ -143,6 +156,13 @@ class NumPyCodePrinter(NumPyPrinter):
 
     def _print_Softplus(self, expr: sympy.Expr) -> str:
         return f"{self.np('logaddexp')}(0, {self._print(expr.args[0])})"
+
+    def _print_erf(self, expr: sympy.Expr) -> str:
+        if self.plain:
+            return f"erf({self._print(expr.args[0])})"
+        self.helpers.add("_erf")
+        self.uses_numpy = True
+        return f"_erf({self._print(expr.args[0])})"
 
     def _print_Abs(self, expr: sympy.Abs) -> str:
         return f"{self.np('abs')}({self._print(expr.args[0])})"

@@ -7,6 +7,7 @@ The expression is what the op means: its derivative comes from `sympy.diff`
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -80,6 +81,7 @@ _elementwise("sinh", 1, sympy.sinh, np.sinh)
 _elementwise("cosh", 1, sympy.cosh, np.cosh)
 _elementwise("tanh", 1, sympy.tanh, np.tanh)
 _elementwise("arcsinh", 1, sympy.asinh, np.arcsinh)
+_elementwise("erf", 1, sympy.erf, np.vectorize(math.erf, otypes=[float]))
 _elementwise("sqrt", 1, sympy.sqrt, np.sqrt)
 _elementwise(
     "sigmoid",
