@@ -206,7 +206,7 @@ def mean_rule(grad: Tracer, result: Tracer, x: Tracer, axis: Any, keepdims: Any)
     scale = _elementwise(
         grad.builder,
         COTANGENT / (count * sympy.Mul(*operand_symbols(len(names)))),
-        {COTANGENT: grad.var, **dict(zip(operand_symbols(len(names)), names))},
+        {COTANGENT: grad.variable, **dict(zip(operand_symbols(len(names)), names))},
     )
     return (_restore_reduced_axes(scale, x, axis, keepdims),)
 
@@ -271,7 +271,7 @@ def one_hot_rule(grad: Tracer, result: Tracer, labels: Tracer, classes: Any) -> 
 
 @reverse("cast_like")
 def cast_like_rule(grad: Tracer, result: Tracer, a: Tracer, like: Tracer) -> tuple[Any, ...]:
-    return (apply("cast_like", grad, a) if not a.var.integer else None, None)
+    return (apply("cast_like", grad, a) if not a.variable.integer else None, None)
 
 
 @reverse("getitem")
@@ -366,7 +366,7 @@ def elementwise_rule(builder: Builder, grad: Var, eq: Equation) -> list[Var | No
         # grad * where(c, p, q) as where(c, grad * p, grad * q): the branches then have
         # grad's dtype (np.where of Python numbers alone would be float64).
         contribution = _elementwise(builder, sympy.piecewise_fold(COTANGENT * partial), atoms)
-        grads.append(unbroadcast(contribution, atom.shape).var)
+        grads.append(unbroadcast(contribution, atom.shape).variable)
     return grads
 
 

@@ -434,7 +434,7 @@ def _integer_indices(indices: Any, name: str) -> None:
     from gradgen.errors import GradgenError
     from gradgen.tracing import Tracer
 
-    if isinstance(indices, Tracer) and not indices.var.integer:
+    if isinstance(indices, Tracer) and not indices.variable.integer:
         raise GradgenError(
             f"gg.{name} was given float indices (shape {indices.shape}).",
             indices.builder.location(),

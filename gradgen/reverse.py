@@ -59,7 +59,7 @@ def _apply_rule(builder: Builder, grad: Var, eq: Equation) -> list[Var | None]:
     assert rule is not None  # the table checks itself at import
     operands = [Tracer(a, builder) if isinstance(a, Var) else a for a in eq.inputs]
     results = rule(Tracer(grad, builder), Tracer(eq.out, builder), *operands, **dict(eq.params))
-    return [r.var if isinstance(r, Tracer) else None for r in results]
+    return [r.variable if isinstance(r, Tracer) else None for r in results]
 
 
 def _total(builder: Builder, of: Var, parts: list[Var]) -> Var:

@@ -117,7 +117,7 @@ class Builder:
                     self.location(),
                     "pass the value in as an argument instead of keeping it from another trace.",
                 )
-            return value.var
+            return value.variable
         if isinstance(value, (DimSize, Var, Lit)):
             return value
         if isinstance(value, (bool, np.bool_)):
@@ -220,23 +220,23 @@ _FUNCTION_OPS: dict[Callable[..., Any], str] = {
 class Tracer:
     """A symbolic array seen by the user's code while tracing."""
 
-    __slots__ = ("var", "builder")
+    __slots__ = ("variable", "builder")
     __array_priority__ = 1000  # NumPy defers `ndarray op Tracer` to our reflected operators
 
-    def __init__(self, var: Var, builder: Builder) -> None:
-        self.var = var  # the IR value this stands for
+    def __init__(self, variable: Var, builder: Builder) -> None:
+        self.variable = variable  # the IR value this stands for
         self.builder = builder  # where operations on it are recorded
 
     def __repr__(self) -> str:
-        return f"Tracer({self.var.type_str()})"
+        return f"Tracer({self.variable.type_str()})"
 
     @property
     def shape(self) -> Shape:
-        return self.var.shape
+        return self.variable.shape
 
     @property
     def ndim(self) -> int:
-        return self.var.ndim
+        return self.variable.ndim
 
     @property
     def T(self) -> Tracer:
@@ -257,6 +257,40 @@ class Tracer:
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tracer:
         return apply("mean", self, axis=axis, keepdims=keepdims)
+
+    # NumPy's other array methods mean the gg function of the same name.
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tracer:
+        return apply("max", self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tracer:
+        return apply("min", self, axis=axis, keepdims=keepdims)
+
+    def prod(self, axis: Any = None, keepdims: bool = False) -> Tracer:
+        return apply("prod", self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis: Any = None, keepdims: bool = False) -> Tracer:
+        from gradgen import functions
+
+        return functions.var(self, axis=axis, keepdims=keepdims)  # type: ignore[no-any-return]
+
+    def std(self, axis: Any = None, keepdims: bool = False) -> Tracer:
+        from gradgen import functions
+
+        return functions.std(self, axis=axis, keepdims=keepdims)  # type: ignore[no-any-return]
+
+    def clip(self, a_min: Any, a_max: Any) -> Tracer:
+        return apply("clip", self, a_min, a_max)
+
+    def squeeze(self, axis: Any = None) -> Tracer:
+        return apply("squeeze", self, axis=axis)
+
+    def dot(self, other: Any) -> Tracer:
+        from gradgen import functions
+
+        return functions.dot(self, other)  # type: ignore[no-any-return]
+
+    def trace(self) -> Tracer:
+        return apply("trace", self)
 
     # Arithmetic.
     def __add__(self, other: Any) -> Tracer:
@@ -416,8 +450,8 @@ class _NameRecorder:
     def on_event(self, frame: FrameType, event: str, arg: Any) -> Any:
         if event in ("line", "return"):
             for name, value in frame.f_locals.items():
-                if isinstance(value, Tracer) and value.var not in self.hints:
-                    self.hints[value.var] = name
+                if isinstance(value, Tracer) and value.variable not in self.hints:
+                    self.hints[value.variable] = name
         return self.on_event
 
 
@@ -464,10 +498,10 @@ def trace(fn: Callable[..., Any], arg_names: list[str], shapes: list[tuple[Shape
                 eq.source,
                 "shapes may use only the dims named in the arguments' annotations.",
             )
-    if result.var.integer:
+    if result.variable.integer:
         raise GradgenError(
             f"{fn.__name__} returns integer data, which has no gradient.",
             where,
             "return a float value computed from the float arguments.",
         )
-    return Graph(tuple(inputs), tuple(builder.equations), (result.var,), builder.hints)
+    return Graph(tuple(inputs), tuple(builder.equations), (result.variable,), builder.hints)

@@ -204,3 +204,33 @@ def test_backward_comments_quote_whole_statements(tmp_path) -> None:
     text = gg.compile_source(model)
     assert "    # h = gg.tanh( x @ w )\n" in text
     assert "    # h = h * h\n" in text
+
+
+def test_array_methods_mean_the_gradgen_functions(tmp_path) -> None:
+    @gg.function(wrt="x")
+    def f(x: Array[3, 3]):
+        return (
+            x.max(axis=0).sum()
+            + x.min()
+            + x.prod(axis=1).mean()
+            + x.var()
+            + x.std(axis=1).sum()
+            + x.clip(-0.5, 0.5).sum()
+            + x[:1].squeeze(0).dot(x[0])
+            + x.trace()
+        )
+
+    module = compile_to_module([f], tmp_path)
+    x = np.random.default_rng(2).normal(size=(3, 3))
+    expected = (
+        x.max(axis=0).sum()
+        + x.min()
+        + x.prod(axis=1).mean()
+        + x.var()
+        + x.std(axis=1).sum()
+        + x.clip(-0.5, 0.5).sum()
+        + x[0].dot(x[0])
+        + x.trace()
+    )
+    assert module.f(x) == pytest.approx(expected, rel=1e-13)
+    assert f(x) == pytest.approx(expected, rel=1e-13)  # the same methods on NumPy arrays
