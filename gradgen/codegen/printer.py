@@ -37,6 +37,18 @@ class Code:
         return self.text if self.atomic or (in_sum and self.matmul) else f"({self.text})"
 
 
+# Structural ops printed as a plain call of this NumPy function on their operands.
+NUMPY_CALLS = {
+    "outer": "outer",
+    "trace": "trace",
+    "tril": "tril",
+    "copy": "copy",
+    "inv": "linalg.inv",
+    "solve": "linalg.solve",
+    "det": "linalg.det",
+    "cholesky": "linalg.cholesky",
+}
+
 # Functions NumPy lacks, written once into the modules that use them: name -> source.
 HELPERS = {
     "_erf": (
@@ -180,7 +192,11 @@ class NumPyCodePrinter(NumPyPrinter):
         """The right-hand side of `eq` given its operands' code."""
         if OPS[eq.op].elementwise:
             return self._elementwise(eq, operands)
-        code = getattr(self, f"_emit_{eq.op}")(operands, **dict(eq.params))
+        if eq.op in NUMPY_CALLS:  # np.<function>(operands...)
+            arguments = ", ".join(code.text for code in operands)
+            code = Code(f"{self.np(NUMPY_CALLS[eq.op])}({arguments})", True)
+        else:
+            code = getattr(self, f"_emit_{eq.op}")(operands, **dict(eq.params))
         return replace(code, guarded=any(op.guarded for op in operands))
 
     def _elementwise(self, eq: Equation, operands: list[Code]) -> Code:
@@ -244,10 +260,6 @@ class NumPyCodePrinter(NumPyPrinter):
         a, b = operands
         return Code(f"{a.operand()} @ {b.operand()}", False, matmul=True)
 
-    def _emit_outer(self, operands: list[Code]) -> Code:
-        a, b = operands
-        return Code(f"{self.np('outer')}({a.text}, {b.text})", True)
-
     def _emit_transpose(self, operands: list[Code], axes: Any) -> Code:
         (x,) = operands
         if tuple(axes) == tuple(reversed(range(len(axes)))):
@@ -304,31 +316,12 @@ class NumPyCodePrinter(NumPyPrinter):
         axis_text = f", axis={axis}" if axis else ""
         return Code(f"{self.np('concatenate')}(({parts},){axis_text})", True)
 
-    def _emit_trace(self, operands: list[Code]) -> Code:
-        return Code(f"{self.np('trace')}({operands[0].text})", True)
-
     def _emit_eye(self, operands: list[Code], n: Any) -> Code:
         return Code(f"{self.np('eye')}({n}, dtype={operands[0].operand()}.dtype)", True)
-
-    def _emit_inv(self, operands: list[Code]) -> Code:
-        return Code(f"{self.np('linalg.inv')}({operands[0].text})", True)
 
     def _emit_einsum(self, operands: list[Code], subscripts: str) -> Code:
         arrays = ", ".join(code.text for code in operands)
         return Code(f"{self.np('einsum')}({subscripts!r}, {arrays})", True)
-
-    def _emit_cholesky(self, operands: list[Code]) -> Code:
-        return Code(f"{self.np('linalg.cholesky')}({operands[0].text})", True)
-
-    def _emit_tril(self, operands: list[Code]) -> Code:
-        return Code(f"{self.np('tril')}({operands[0].text})", True)
-
-    def _emit_solve(self, operands: list[Code]) -> Code:
-        a, b = operands
-        return Code(f"{self.np('linalg.solve')}({a.text}, {b.text})", True)
-
-    def _emit_det(self, operands: list[Code]) -> Code:
-        return Code(f"{self.np('linalg.det')}({operands[0].text})", True)
 
     def _emit_logabsdet(self, operands: list[Code]) -> Code:
         return Code(f"{self.np('linalg.slogdet')}({operands[0].text})[1]", True)
@@ -359,9 +352,6 @@ class NumPyCodePrinter(NumPyPrinter):
         grids = f"{self.np('indices')}({indices.text}.shape, sparse=True)"
         index = f"tuple({indices.text} if i == {axis} else g for i, g in enumerate({grids}))"
         return self._scatter_add(values, index, shape)
-
-    def _emit_copy(self, operands: list[Code]) -> Code:
-        return Code(f"{self.np('copy')}({operands[0].text})", True)
 
     def _emit_zeros(self, operands: list[Code], shape: Any) -> Code:
         if not shape:
