@@ -56,9 +56,9 @@ def add_mul_backward(saved, d_value=None):
     # f = q * z
     d_q = d_value * z
     d_z = d_value * q
+    d_y = np.copy(d_q)
 
     d_x = d_q
-    d_y = d_q
     return d_x, d_y, d_z
 
 

@@ -338,9 +338,9 @@ def copy_rule(grad: Tracer, result: Tracer, x: Tracer) -> tuple[Any, ...]:
     return (grad,)
 
 
-@reverse("zeros")
-def zeros_rule(grad: Tracer, result: Tracer) -> tuple[Any, ...]:
-    return ()
+@reverse("zeros_like")
+def zeros_like_rule(grad: Tracer, result: Tracer, x: Tracer) -> tuple[Any, ...]:
+    return (None,)
 
 
 def elementwise_rule(builder: Builder, grad: Var, eq: Equation) -> list[Var | None]:

@@ -36,8 +36,11 @@ def reverse_mode(graph: Graph, wrt: list[int]) -> Graph:
 
     builder.origin = builder.source = None
     grads: list[Var] = []
+    caller_memory = {*graph.inputs, d_value}  # arrays the caller owns
     for i in wrt:
-        grads.append(_gradient_output(builder, graph.inputs[i], contributions, d_value, grads))
+        grad = _gradient_output(builder, graph.inputs[i], contributions, caller_memory)
+        caller_memory.add(_base(grad, builder))  # later gradients may not share it either
+        grads.append(grad)
     return Graph(
         graph.inputs + (d_value,), tuple(builder.equations), (value, *grads), builder.hints
     )
@@ -78,26 +81,36 @@ def _total(builder: Builder, of: Var, parts: list[Var]) -> Var:
     return total
 
 
+# Ops whose NumPy result is a view of (or, for broadcast_to, a read-only view of) operand 0.
+VIEWS = frozenset(
+    {"getitem", "transpose", "reshape", "squeeze", "expand_dims", "broadcast_to", "stop_gradient"}
+)
+
+
+def _base(var: Var, builder: Builder) -> Var:
+    """The array `var` may be a view of: followed back through view ops."""
+    producers = {eq.out: eq for eq in builder.equations}
+    while var in producers and producers[var].op in VIEWS:
+        source = producers[var].inputs[0]
+        if not isinstance(source, Var):
+            break
+        var = source
+    return var
+
+
 def _gradient_output(
-    builder: Builder,
-    param: Var,
-    contributions: dict[Var, list[Var]],
-    d_value: Var,
-    earlier: list[Var],
+    builder: Builder, param: Var, contributions: dict[Var, list[Var]], caller_memory: set[Var]
 ) -> Var:
     """The gradient returned for `param`: an array of exactly the parameter's shape that
-    shares memory with no argument, no other gradient and no read-only broadcast view."""
+    shares memory with no argument, no other gradient and is no read-only view."""
     if param not in contributions:
-        grad = builder.emit("zeros", [], {"shape": param.shape})
+        grad = builder.emit("zeros_like", [param])
     else:
         grad = _total(builder, param, contributions[param])
-        producer = next((eq for eq in builder.equations if eq.out is grad), None)
-        shares_memory = (
-            grad is d_value
-            or grad in earlier
-            or (producer is not None and producer.op == "broadcast_to")
-        )
-        if param.shape and shares_memory:
+        base = _base(grad, builder)
+        if base is not grad or base in caller_memory:  # a view, or the caller's own array
+            if builder.hints.get(grad) == GradHint(param):
+                del builder.hints[grad]  # the copy takes the name d_<param>
             grad = builder.emit("copy", [grad])
     builder.hints.setdefault(grad, GradHint(param))
     return grad

@@ -58,27 +58,21 @@ def op_partials(
     if op.partials is not None:
         given = op.partials(*symbols, RESULT)
         return tuple(None if s in fixed else p.xreplace(fixed) for s, p in zip(symbols, given))
-    return tuple(None if s in fixed else _partial(expr, s, op.tie, identities) for s in symbols)
+    return tuple(None if s in fixed else _partial(expr, s, identities) for s in symbols)
 
 
 @functools.cache
 def expression_partials(expr: sympy.Expr, arity: int) -> tuple[sympy.Expr, ...]:
     """d expr / d a_i for a compiler-made (`ew`) expression of `arity` operands."""
-    return tuple(_partial(expr, s, sympy.S.Half, {}) for s in operand_symbols(arity))
+    return tuple(_partial(expr, s, {}) for s in operand_symbols(arity))
 
 
 def _partial(
-    expr: sympy.Expr,
-    symbol: sympy.Symbol,
-    tie: sympy.Expr,
-    identities: dict[sympy.Expr, sympy.Expr],
+    expr: sympy.Expr, symbol: sympy.Symbol, identities: dict[sympy.Expr, sympy.Expr]
 ) -> sympy.Expr:
+    # Subgradients at kinks come from the functions themselves: Relu and Clip say theirs in
+    # fdiff; Max and Min differentiate to SymPy's Heaviside, 1/2 at a tie.
     derivative = sympy.diff(expr, symbol)
-    # NOTE: sympy's Heaviside(0) is 1/2; each op states the subgradient it picks at 0.
-    derivative = derivative.replace(
-        lambda e: isinstance(e, sympy.Heaviside),
-        lambda e: sympy.Heaviside(e.args[0], tie),
-    )
     # NOTE: a step's derivative (sign'(x)) is 0 everywhere, as in PyTorch.
     derivative = derivative.replace(lambda e: isinstance(e, sympy.DiracDelta), lambda e: 0)
     candidates = [derivative, sympy.simplify(derivative)]

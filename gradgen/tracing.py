@@ -29,7 +29,7 @@ OPERATOR_SYMBOLS = {
     "pow": "**",
     "neg": "unary -",
     "matmul": "@",
-    "transpose": ".T",
+    "transpose": "gg.transpose (or .T)",
     "inv": "gg.linalg.inv",
     "cholesky": "gg.linalg.cholesky",
     "solve": "gg.linalg.solve",

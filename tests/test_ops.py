@@ -435,7 +435,7 @@ MADE_BY_COMPILER = {
     "broadcast_to": "sum-keepdims",
     "expand_dims": "mean-last",
     "copy": "sum-all",
-    "zeros": None,  # see test_gradient_of_an_unused_parameter_is_zeros
+    "zeros_like": None,  # see test_gradient_of_an_unused_parameter_is_zeros
 }
 
 
@@ -517,7 +517,9 @@ def test_gradient_of_an_unused_parameter_is_zeros(tmp_path) -> None:
     d_w, d_v = module.f_grad(np.arange(3.0), np.ones((3, 2)))
     np.testing.assert_array_equal(d_w, [0.0, 2.0, 4.0])
     np.testing.assert_array_equal(d_v, np.zeros((3, 2)))
-    assert "zeros" in {eq.op for eq in compile_function(f).joint.equations}
+    assert "zeros_like" in {eq.op for eq in compile_function(f).joint.equations}
+    d_w32, d_v32 = module.f_grad(np.ones(3, np.float32), np.ones((3, 2), np.float32))
+    assert d_v32.dtype == np.float32  # the parameter's dtype
 
 
 def test_nonsmooth_points_follow_pytorch(tmp_path) -> None:

@@ -234,3 +234,26 @@ def test_array_methods_mean_the_gradgen_functions(tmp_path) -> None:
     )
     assert module.f(x) == pytest.approx(expected, rel=1e-13)
     assert f(x) == pytest.approx(expected, rel=1e-13)  # the same methods on NumPy arrays
+
+
+def test_gradients_that_are_views_are_copied(tmp_path) -> None:
+    """A gradient that would be a view of d_value (through slicing and transposes) or the
+    same scalar array as another gradient is copied."""
+
+    @gg.function(wrt=("a", "b"))
+    def views(a: Array[2, 3], b: Array[2, 3]):
+        return gg.concatenate([a.T, b.T])
+
+    @gg.function(wrt=("a", "b"))
+    def scalars(a: Array[()], b: Array[()]):
+        return a + b
+
+    module = compile_to_module([views, scalars], tmp_path)
+    _, saved = module.views_forward(np.ones((2, 3)), np.ones((2, 3)))
+    head = np.arange(12.0).reshape(6, 2)
+    d_a, d_b = module.views_backward(saved, head)
+    assert not np.shares_memory(d_a, head) and not np.shares_memory(d_b, head)
+    np.testing.assert_array_equal(d_a, head[:3].T)
+    d_a, d_b = module.scalars_grad(1.0, 2.0)
+    d_a += 5.0
+    assert d_b == 1.0

@@ -157,8 +157,9 @@ def test_dot_runs_through_graphviz(linear, circuits) -> None:
 def test_circuits_mark_outputs_that_share_a_var(circuits) -> None:
     add_mul, max_circuit, neuron = circuits
     nodes, _ = _structure(to_dot(add_mul, "add_mul"))
-    # x + y passes d_q through twice: one node, returned as both gradients.
-    assert "output: d_x, d_y" in _node_named(nodes, "d_q")["label"]
+    # x + y passes d_q through to both: d_x is d_q itself, d_y a copy (no shared memory).
+    assert "output: d_x" in _node_named(nodes, "d_q")["label"]
+    assert "copy" in _node_named(nodes, "d_y")["label"]
     assert "output: value" in _node_named(nodes, "f")["label"]
     nodes, _ = _structure(to_dot(max_circuit, "max_circuit"))
     assert "Heaviside" in _node_named(nodes, "d_z")["label"]

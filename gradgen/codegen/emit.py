@@ -119,8 +119,9 @@ def _split(joint: Graph) -> _Split:
     value, *grads = joint.outputs
     forward_vars = _live(joint.equations, [value])
     forward = [eq for eq in joint.equations if eq.out in forward_vars]
-    backward_vars = _live(joint.equations, grads) - forward_vars
-    backward = [eq for eq in joint.equations if eq.out in backward_vars]
+    needed = _live(joint.equations, grads)
+    backward = [eq for eq in joint.equations if eq.out in needed and eq.out not in forward_vars]
+    backward_vars = {eq.out for eq in backward}  # never an argument: those are saved
     made_in_backward = backward_vars | {joint.inputs[-1]}
     order = list(joint.inputs[:-1]) + [eq.out for eq in forward]
     producers = {eq.out: eq for eq in forward}

@@ -43,6 +43,7 @@ NUMPY_CALLS = {
     "trace": "trace",
     "tril": "tril",
     "copy": "copy",
+    "zeros_like": "zeros_like",
     "inv": "linalg.inv",
     "solve": "linalg.solve",
     "det": "linalg.det",
@@ -176,6 +177,12 @@ class NumPyCodePrinter(NumPyPrinter):
         self.uses_numpy = True
         return f"_erf({self._print(expr.args[0])})"
 
+    def _print_Relu(self, expr: sympy.Expr) -> str:
+        return f"{self.np('maximum')}({self._print(expr.args[0])}, 0)"
+
+    def _print_Clip(self, expr: sympy.Expr) -> str:
+        return f"{self.np('clip')}({', '.join(self._print(a) for a in expr.args)})"
+
     def _print_Abs(self, expr: sympy.Abs) -> str:
         return f"{self.np('abs')}({self._print(expr.args[0])})"
 
@@ -211,10 +218,6 @@ class NumPyCodePrinter(NumPyPrinter):
                 in_sum = eq.op in ("add", "sub")  # `x @ w + b`: @ binds tighter than + and -
                 values[symbol] = sympy.Symbol(code.operand(in_sum), real=True)
         # Unevaluated, so SymPy keeps the user's order and grouping: z + b, not b + z.
-        numpy_name = OPS[eq.op].numpy_name
-        if numpy_name is not None:
-            args = ", ".join(self._print(values[s]) for s in symbols)
-            return Code(f"{self.np(numpy_name)}({args})", True)
         if eq.op == "ew":
             template = eq.param("expr")
         else:
@@ -352,11 +355,6 @@ class NumPyCodePrinter(NumPyPrinter):
         grids = f"{self.np('indices')}({indices.text}.shape, sparse=True)"
         index = f"tuple({indices.text} if i == {axis} else g for i, g in enumerate({grids}))"
         return self._scatter_add(values, index, shape)
-
-    def _emit_zeros(self, operands: list[Code], shape: Any) -> Code:
-        if not shape:
-            return Code("0.0", True)
-        return Code(f"{self.np('zeros')}({self.shape(shape)})", True)
 
 
 def index_text(entries: tuple[tuple[Any, ...], ...]) -> str:

@@ -103,20 +103,35 @@ class Softplus(sympy.Function):
 
 _elementwise("softplus", 1, Softplus, lambda x: np.logaddexp(0, x))
 
-# Non-smooth functions. NOTE: the derivative's step at 0 follows PyTorch:
-# relu'(0) = 0; abs'(0) = sign(0) = 0; maximum/minimum split the gradient evenly on ties.
-_elementwise("relu", 1, lambda x: sympy.Max(x, 0), lambda x: np.maximum(x, 0), tie=sympy.S.Zero)
+
+class Relu(sympy.Function):
+    """max(x, 0), printed as np.maximum(x, 0). NOTE: relu'(0) = 0, as in PyTorch; the
+    subgradient lives in fdiff, so it holds wherever relu is fused into an expression."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sympy.Heaviside(self.args[0], 0)
+
+
+class Clip(sympy.Function):
+    """x limited to [low, high], printed as np.clip. NOTE: x gets the gradient only
+    strictly inside (low, high) (the issue's convention); low where x < low, high where
+    x > high; at a bound nobody does."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        x, low, high = self.args
+        if argindex == 1:
+            return sympy.Heaviside(x - low, 0) * sympy.Heaviside(high - x, 0)
+        if argindex == 2:
+            return sympy.Heaviside(low - x, 0)
+        return sympy.Heaviside(x - high, 0)
+
+
+# Non-smooth functions. NOTE: abs'(0) = sign(0) = 0, as in PyTorch; maximum and minimum
+# split the gradient evenly on ties (SymPy's Heaviside(0) = 1/2).
+_elementwise("relu", 1, Relu, lambda x: np.maximum(x, 0))
 _elementwise("abs", 1, sympy.Abs, np.abs, keeps_integers=True)
 _elementwise("sign", 1, sympy.sign, np.sign, keeps_integers=True)  # NOTE: sign'(x) = 0
-# NOTE: clip passes the gradient only strictly inside (low, high), as PyTorch does.
-_elementwise(
-    "clip",
-    3,
-    lambda x, low, high: sympy.Min(sympy.Max(x, low), high),
-    np.clip,
-    tie=sympy.S.Zero,
-    numpy_name="clip",
-)
+_elementwise("clip", 3, Clip, np.clip)
 _elementwise("maximum", 2, sympy.Max, np.maximum, keeps_integers=True)
 _elementwise("minimum", 2, sympy.Min, np.minimum, keeps_integers=True)
 

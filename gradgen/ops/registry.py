@@ -29,16 +29,12 @@ class Op:
     integer_result: Callable[[list[bool]], bool]  # integer-ness of the result
     # Elementwise ops only: the SymPy expression of the op in terms of its operand symbols.
     expr: Callable[..., sympy.Expr] | None = None
-    # Elementwise ops only: the value the derivative's step function takes at 0 (ties).
-    tie: sympy.Expr = sympy.S.Half
     # Elementwise ops only: rewrites (operands, result symbol) -> {subexpr: in terms of result}
     # so the derivative reuses the saved output, e.g. sigmoid: exp(-x) = 1/s - 1.
     result_identities: Callable[..., dict[sympy.Expr, sympy.Expr]] | None = None
     # Elementwise ops only, rarely: partial derivatives given by hand, (operands, result) ->
     # one expression per operand, where sympy.diff's form is numerically worse.
     partials: Callable[..., tuple[sympy.Expr, ...]] | None = None
-    # Elementwise ops only: print the forward op as np.<numpy_name>(operands...).
-    numpy_name: str | None = None
 
     @property
     def elementwise(self) -> bool:

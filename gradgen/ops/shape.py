@@ -1,5 +1,5 @@
 """Ops that move or copy data without arithmetic: transpose, broadcast_to, expand_dims,
-copy and zeros."""
+copy and zeros_like."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ def _broadcast_to_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Sha
 
 def _expand_dims_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
     (shape,) = shapes
-    axes = tuple(sorted(params["axis"]))
+    requested = params["axis"]
+    axes = normalize_axes(tuple(requested), len(shape) + len(requested))  # NumPy's rule
     result = list(shape)
     for axis in axes:
         result.insert(axis, 1)
@@ -100,10 +101,6 @@ def _identity_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, 
     return shapes[0], params
 
 
-def _zeros_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
-    return tuple(params["shape"]), {"shape": tuple(params["shape"])}
-
-
 register(Op("transpose", 1, _transpose_rule, np.transpose, same_as_first))
 register(Op("broadcast_to", 1, _broadcast_to_rule, np.broadcast_to, same_as_first))
 register(Op("expand_dims", 1, _expand_dims_rule, np.expand_dims, same_as_first))
@@ -141,4 +138,5 @@ register(
 )
 # The value passes through; no gradient flows back (PyTorch's detach).
 register(Op("stop_gradient", 1, _identity_rule, lambda x: x, same_as_first))
-register(Op("zeros", 0, _zeros_rule, np.zeros, never_integer))
+# zeros_like(x): the gradient of a parameter nothing depends on, in the parameter's dtype.
+register(Op("zeros_like", 1, _identity_rule, np.zeros_like, never_integer))
