@@ -6,21 +6,19 @@ f_backward(saved, d_value=None) -> gradients, f_value_and_grad(...) -> (value, g
 f_grad(...) -> gradients.
 
 loss(w_q: (8, 8), w_k: (8, 8), w_v: (8, 8), gamma: (8,), beta: (8,), x: (T, 8), target: (T, 8)) with respect to w_q, w_k, w_v, gamma, beta:
-(traced graph 7cf788602cd8)
+(traced graph d85a9598d6eb)
     q = x @ w_q
     k = x @ w_k
     v = x @ w_v
     t1 = q @ k.T
     scores = 0.35355339059327373*t1
-    t3 = max(scores, axis=1, keepdims=True)
-    attended = exp(scores - (log(sum(exp(scores - t3), axis=1, keepdims=True)) + t3)) @ v
+    t5 = exp(scores - max(scores, axis=1, keepdims=True))
+    attended = (t5/sum(t5, axis=1, keepdims=True)) @ v
     y = x + attended
     mean = mean(y, axis=1, keepdims=True)
-    t12 = y - mean(y, axis=1, keepdims=True)
-    variance = mean(t12*t12, axis=1, keepdims=True)
+    variance = mean((y - mean(y, axis=1, keepdims=True))**2, axis=1, keepdims=True)
     normalized = (y - mean)*gamma/sqrt(variance + 1e-05) + beta
-    t19 = normalized - target
-    value = mean(t19*t19)
+    value = mean((normalized - target)**2)
     return value
 """
 
@@ -37,20 +35,14 @@ def loss(w_q, w_k, w_v, gamma, beta, x, target):
     v = x @ w_v
     t0 = q @ k.T
     scores = 0.35355339059327373 * t0
-    t1 = np.max(scores, axis=1, keepdims=True)
-    attended = (
-        np.exp(
-            scores - (np.log(np.sum(np.exp(scores - t1), axis=1, keepdims=True)) + t1)
-        )
-        @ v
-    )
+    t1 = np.exp(scores - np.max(scores, axis=1, keepdims=True))
+    attended = (t1 / np.sum(t1, axis=1, keepdims=True)) @ v
     y = x + attended
     mean = np.mean(y, axis=1, keepdims=True)
-    t5 = y - mean
-    variance = np.mean(t5 * t5, axis=1, keepdims=True)
-    normalized = t5 * gamma / np.sqrt(variance + 1e-05) + beta
-    t8 = normalized - target
-    value = np.mean(t8 * t8)
+    t4 = y - mean
+    variance = np.mean(t4**2, axis=1, keepdims=True)
+    normalized = t4 * gamma / np.sqrt(variance + 1e-05) + beta
+    value = np.mean((normalized - target) ** 2)
     return value
 
 
@@ -62,21 +54,20 @@ def loss_forward(w_q, w_k, w_v, gamma, beta, x, target):
     v = x @ w_v
     t0 = q @ k.T
     scores = 0.35355339059327373 * t0
-    t1 = np.max(scores, axis=1, keepdims=True)
-    t2 = np.exp(scores - t1)
-    t3 = np.sum(t2, axis=1, keepdims=True)
-    t4 = np.exp(scores - (np.log(t3) + t1))
-    attended = t4 @ v
+    t1 = np.exp(scores - np.max(scores, axis=1, keepdims=True))
+    t2 = np.sum(t1, axis=1, keepdims=True)
+    t3 = t1 / t2
+    attended = t3 @ v
     y = x + attended
     mean = np.mean(y, axis=1, keepdims=True)
-    t5 = y - mean
-    variance = np.mean(t5 * t5, axis=1, keepdims=True)
-    t6 = np.sqrt(variance + 1e-05)
-    t7 = t5 / t6
-    normalized = t7 * gamma + beta
-    t8 = normalized - target
-    value = np.mean(t8 * t8)
-    saved = (gamma, x, q, k, v, t2, t3, t4, t5, t6, t7, t8, value, T)
+    t4 = y - mean
+    variance = np.mean(t4**2, axis=1, keepdims=True)
+    t5 = np.sqrt(variance + 1e-05)
+    t6 = t4 / t5
+    normalized = t6 * gamma + beta
+    t7 = normalized - target
+    value = np.mean(t7**2)
+    saved = (gamma, x, q, k, v, t1, t2, t3, t4, t5, t6, t7, value, T)
     return value, saved
 
 
@@ -86,38 +77,39 @@ def loss_backward(saved, d_value=None):
     This is the vector-Jacobian product with `d_value`, the gradient of the final
     result with respect to the value (default 1 when the value has one element).
     """
-    gamma, x, q, k, v, t2, t3, t4, t5, t6, t7, t8, value, T = saved
+    gamma, x, q, k, v, t1, t2, t3, t4, t5, t6, t7, value, T = saved
     if d_value is None:
         d_value = np.ones_like(value)
     # return gg.mse_loss(normalized, target)
-    d_t8_1 = (1 / 8) * t8 * d_value / T
-    d_t8 = d_t8_1 + d_t8_1
+    d_t7 = (1 / 4) * t7 * d_value / T
     # normalized = (y - mean) / gg.sqrt(variance + 1e-5) * gamma + beta
-    d_beta = np.sum(d_t8, axis=0)
-    d_t7 = d_t8 * gamma
-    d_gamma = np.sum(d_t8 * t7, axis=0)
-    t9 = d_t7 / t6
-    d_mean = np.sum(-t9, axis=1, keepdims=True)
+    d_beta = np.sum(d_t7, axis=0)
+    d_t6 = d_t7 * gamma
+    d_gamma = np.sum(d_t7 * t6, axis=0)
+    t8 = d_t6 / t5
+    d_mean = np.sum(-t8, axis=1, keepdims=True)
     # variance = gg.var(y, axis=-1, keepdims=True)
-    d_t5_1 = (1 / 16) * t5 * np.sum(-d_t7 * t7 / t6, axis=1, keepdims=True) / t6
-    d_t5 = d_t5_1 + d_t5_1
-    d_y = t9 + d_t5 + (1 / 8) * np.sum(-d_t5, axis=1, keepdims=True) + (1 / 8) * d_mean
+    d_t4 = (1 / 8) * t4 * np.sum(-d_t6 * t6 / t5, axis=1, keepdims=True) / t5
+    # add up the gradient's parts
+    d_y = t8 + d_t4 + (1 / 8) * np.sum(-d_t4, axis=1, keepdims=True) + (1 / 8) * d_mean
     # attended = gg.softmax(scores, axis=-1) @ v
-    d_t4 = d_y @ v.T
-    d_v = t4.T @ d_y
-    t10 = d_t4 * t4
-    d_scores = t10 + t2 * np.sum(-t10, axis=1, keepdims=True) / t3
+    d_t3 = d_y @ v.T
+    d_v = t3.T @ d_y
     # scores = q @ k.T / 8**0.5
-    d_t0 = 0.35355339059327373 * d_scores
-    d_q = d_t0 @ k.T.T
+    d_t0 = (
+        0.35355339059327373
+        * (np.sum(-d_t3 * t3 / t2, axis=1, keepdims=True) + d_t3 / t2)
+        * t1
+    )
+    d_q = d_t0 @ k
     d_k = (q.T @ d_t0).T
     # v = x @ w_v
-    t11 = x.T
-    d_w_v = t11 @ d_v
+    t9 = x.T
+    d_w_v = t9 @ d_v
     # k = x @ w_k
-    d_w_k = t11 @ d_k
+    d_w_k = t9 @ d_k
     # q = x @ w_q
-    d_w_q = t11 @ d_q
+    d_w_q = t9 @ d_q
     return d_w_q, d_w_k, d_w_v, d_gamma, d_beta
 
 

@@ -73,28 +73,17 @@ def nll_backward(saved, d_value=None):
     # return -gg.mean(gg.logsumexp(joint, axis=1))
     t8 = t6 * np.expand_dims(np.broadcast_to(-d_value / N, (N,)), 1) / t7
     # joint = gg.log_softmax(logits)[None, :] + log_prob
-    t9 = np.sum(t8, axis=0, keepdims=True)
-    t10 = np.zeros((K,), np.result_type(t9))
-    t10[None] = t9
+    t9 = np.sum(t8, axis=0)
     # log_prob = -gg.sum(per_dim, axis=2)
-    t11 = np.expand_dims(-t8, 2)
-    d_per_dim = np.broadcast_to(t11, (N, K, D))
+    t10 = np.expand_dims(-t8, 2)
+    d_per_dim = np.broadcast_to(t10, (N, K, D))
     # per_dim = 0.5 * z**2 + log_stds[None, :, :] + 0.5 * gg.log(2 * gg.pi)
-    t12 = np.sum(d_per_dim, axis=0, keepdims=True)
-    d_log_stds_1 = np.zeros((K, D), np.result_type(t12))
-    d_log_stds_1[None] = t12
-    d_z = 1.0 * z * t11
+    d_z = z * t10
     # z = (x[:, None, :] - means[None, :, :]) / gg.exp(log_stds)[None, :, :]
-    d_t1 = np.sum(-d_z * z / t1, axis=0, keepdims=True)
-    d_t0 = np.zeros((K, D), np.result_type(d_t1))
-    d_t0[None] = d_t1
-    t13 = np.sum(-d_z / t1, axis=0, keepdims=True)
-    d_means = np.zeros((K, D), np.result_type(t13))
-    d_means[None] = t13
-    # joint = gg.log_softmax(logits)[None, :] + log_prob
-    d_logits = t10 + t3 * np.sum(-t10, keepdims=True) / t4
-    # z = (x[:, None, :] - means[None, :, :]) / gg.exp(log_stds)[None, :, :]
-    d_log_stds = d_log_stds_1 + d_t0 * t0
+    d_means = np.sum(-d_z / t1, axis=0)
+    # add up the gradient's parts
+    d_logits = t9 + t3 * np.sum(-t9, keepdims=True) / t4
+    d_log_stds = np.sum(d_per_dim, axis=0) + np.sum(-d_z * z / t1, axis=0) * t0
     return d_logits, d_means, d_log_stds
 
 

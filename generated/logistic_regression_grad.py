@@ -49,7 +49,9 @@ def loss_backward(saved, d_value=None):
     if d_value is None:
         d_value = np.ones_like(value)
     # return gg.mean(softplus - y * z)
-    d_z = d_value * (z > 0) / N - y * d_value / N - t0 * d_value * np.sign(z) / (t1 * N)
+    t2 = d_value / N
+    # add up the gradient's parts
+    d_z = -y * t2 - t2 * t0 * np.sign(z) / t1 + t2 * (z > 0)
     # z = x @ w + b
     d_b = np.sum(d_z)
     d_w = x.T @ d_z

@@ -63,6 +63,7 @@ def loss_backward(saved, d_value=None):
         d_value = np.ones_like(value)
     # return gg.cross_entropy(logits, labels)
     t4 = np.expand_dims(np.broadcast_to(-d_value / N, (N,)), 1) * t0
+    # add up the gradient's parts
     d_logits = t4 + t2 * np.sum(-t4, axis=1, keepdims=True) / t3
     # logits = hidden @ w2 + b2
     d_b2 = np.sum(d_logits, axis=0)

@@ -54,6 +54,7 @@ def rosenbrock_backward(saved, d_value=None):
     d_x_2[:-1] = d_t0
     d_x_3 = np.zeros((N,), np.result_type(d_t1))
     d_x_3[1:] = d_t1
+    # add up the gradient's parts
     d_x = d_x_1 + d_x_2 + d_x_3
     return d_x
 

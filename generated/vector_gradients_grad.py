@@ -48,6 +48,7 @@ def quadratic_backward(saved, d_value=None):
         d_value = np.ones_like(y)
     # y = 2 * x.T @ x
     d_t0 = d_value @ x.T
+    # add up the gradient's parts
     d_x = t0.T @ d_value + (2 * d_t0).T
     return d_x
 
@@ -94,6 +95,7 @@ def scaled_square_backward(saved, d_value=None):
         )
     # z = y * x
     d_y = d_value * x
+    # add up the gradient's parts
     d_x = 2 * d_y + d_value * y
     return d_x
 

@@ -276,6 +276,11 @@ def cast_like_rule(grad: Tracer, result: Tracer, a: Tracer, like: Tracer) -> tup
 
 @reverse("getitem")
 def getitem_rule(grad: Tracer, result: Tracer, x: Tracer, index: Any) -> tuple[Any, ...]:
+    full = ("slice", None, None, None)
+    if all(entry in (full, ("new",)) for entry in index):  # x[None, :]: only new axes
+        return (
+            apply("squeeze", grad, axis=tuple(i for i, e in enumerate(index) if e[0] == "new")),
+        )
     return (apply("scatter", grad, index=index, shape=x.shape),)
 
 
@@ -347,6 +352,7 @@ def elementwise_rule(builder: Builder, grad: Var, eq: Equation) -> list[Var | No
     """grad * d op / d a_i for each float input, summed back to the input's shape."""
     symbols = operand_symbols(len(eq.inputs))
     numbers, others = bind_operands(eq.inputs)
+    partials: list[Any]
     if eq.op == "ew":
         expr = eq.param("expr").xreplace(numbers)
         partials = [
@@ -358,6 +364,15 @@ def elementwise_rule(builder: Builder, grad: Var, eq: Equation) -> list[Var | No
         partials = list(op_partials(eq.op, constants))
     atoms: dict[sympy.Symbol, Atom] = {COTANGENT: grad, RESULT: eq.out}
     atoms.update(others)
+    # A value in several operand slots (x * x) gets one contribution: the partials' sum.
+    first: dict[Var, int] = {}
+    for slot, (atom, partial) in enumerate(zip(eq.inputs, partials)):
+        if isinstance(atom, Var) and partial is not None:
+            if atom in first:
+                partials[first[atom]] = partials[first[atom]] + partial
+                partials[slot] = None
+            else:
+                first[atom] = slot
     grads: list[Var | None] = []
     for atom, partial in zip(eq.inputs, partials):
         if not isinstance(atom, Var) or atom.integer or partial is None or partial == 0:

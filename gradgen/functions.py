@@ -312,7 +312,7 @@ def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:  # noqa: A001
 def var(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
     """Variance over `axis` (NumPy's default ddof=0)."""
     centered = x - mean(x, axis=axis, keepdims=True)
-    return mean(centered * centered, axis=axis, keepdims=keepdims)
+    return mean(square(centered), axis=axis, keepdims=keepdims)
 
 
 def std(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
@@ -397,8 +397,9 @@ def log_softmax(x: Any, axis: int = -1) -> Any:
 
 
 def softmax(x: Any, axis: int = -1) -> Any:
-    """exp(log_softmax(x)) along `axis`."""
-    return exp(log_softmax(x, axis=axis))
+    """exp(x) / sum(exp(x)) along `axis`, the max subtracted first (no overflow)."""
+    e = exp(x - stop_gradient(max(x, axis=axis, keepdims=True)))
+    return e / sum(e, axis=axis, keepdims=True)
 
 
 def binary_cross_entropy_with_logits(logits: Any, targets: Any) -> Any:
@@ -419,15 +420,14 @@ def cross_entropy(logits: Any, labels: Any) -> Any:
 
 def mse_loss(input: Any, target: Any) -> Any:  # noqa: A002  (PyTorch's name)
     """mean((input - target) ** 2)."""
-    difference = input - target
-    return mean(difference * difference)
+    return mean(square(input - target))
 
 
 def huber_loss(input: Any, target: Any, delta: float = 1.0) -> Any:  # noqa: A002
     """Mean Huber loss: quadratic within `delta` of the target, linear beyond."""
     difference = input - target
     size = abs(difference)
-    return mean(where(size < delta, 0.5 * difference * difference, delta * (size - 0.5 * delta)))
+    return mean(where(size < delta, 0.5 * square(difference), delta * (size - 0.5 * delta)))
 
 
 def _integer_indices(indices: Any, name: str) -> None:

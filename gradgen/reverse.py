@@ -108,7 +108,8 @@ def _gradient_output(
     else:
         grad = _total(builder, param, contributions[param])
         base = _base(grad, builder)
-        if base is not grad or base in caller_memory:  # a view, or the caller's own array
+        read_only = any(eq.out is grad and eq.op == "broadcast_to" for eq in builder.equations)
+        if base in caller_memory or read_only:  # the caller's memory, or a read-only view
             if builder.hints.get(grad) == GradHint(param):
                 del builder.hints[grad]  # the copy takes the name d_<param>
             grad = builder.emit("copy", [grad])

@@ -21,7 +21,7 @@ COTANGENT = sympy.Symbol("g", real=True)  # stands for the incoming gradient
 
 def literal(value: int | float) -> sympy.Expr:
     """A Python number as a SymPy number that prints back exactly."""
-    return sympy.Integer(value) if isinstance(value, int) else sympy.Float(value, 53)
+    return sympy.Integer(value) if isinstance(value, int) else sympy.Float(value, precision=53)
 
 
 def bind_operands(

@@ -367,7 +367,9 @@ def _backward_body(
     ]
     previous_comment = None
     for eq, text in statements:
-        comment = _step_comment(eq)
+        comment = _step_comment(eq) or (
+            "add up the gradient's parts" if eq.origin is None and eq.op in ("add", "ew") else None
+        )
         if comment and comment != previous_comment:
             body.append(f"# {comment}")
             previous_comment = comment

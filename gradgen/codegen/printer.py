@@ -126,7 +126,7 @@ class NumPyCodePrinter(NumPyPrinter):
         # turn float32 arrays into float64 ones (NEP 50), Python floats do not.
         expr = expr.replace(
             lambda e: e.is_number and not e.is_Rational and not e.is_Float and e.is_real,
-            lambda e: sympy.Float(e.evalf(20), 53),
+            lambda e: sympy.Float(e.evalf(20), precision=53),
         )
         return super().doprint(expr, assign_to)
 
@@ -218,8 +218,10 @@ class NumPyCodePrinter(NumPyPrinter):
                 in_sum = eq.op in ("add", "sub")  # `x @ w + b`: @ binds tighter than + and -
                 values[symbol] = sympy.Symbol(code.operand(in_sum), real=True)
         # Unevaluated, so SymPy keeps the user's order and grouping: z + b, not b + z.
-        if eq.op == "ew":
-            template = eq.param("expr")
+        if eq.op == "ew":  # (0.5 * 2) * z would print as 1.0 * z
+            template = eq.param("expr").replace(
+                lambda e: e.is_Float and float(e) == 1.0, lambda e: sympy.S.One
+            )
         else:
             template = op_expression(eq.op).replace(sympy.Max, MAXIMUM).replace(sympy.Min, MINIMUM)
         with sympy.evaluate(False):

@@ -75,5 +75,5 @@ def fuse(producer: Equation, consumer: Equation) -> Equation:
         op="ew",
         inputs=tuple(atoms),
         params=(("expr", expr),),
-        origin=consumer.origin or producer.origin,
+        origin=consumer.origin,  # a sum of gradient parts (origin None) stays one
     )

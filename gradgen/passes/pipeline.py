@@ -6,13 +6,21 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gradgen.ir import Graph
-from gradgen.passes import cse, dce, fold_broadcasts, fuse_elementwise, guard_where
+from gradgen.passes import (
+    cse,
+    dce,
+    fold_broadcasts,
+    fuse_elementwise,
+    guard_where,
+    simplify_views,
+)
 
 Pass = Callable[[Graph], Graph]
 
 PASSES: tuple[tuple[str, Pass], ...] = (
     ("dce", dce.run),
     ("cse", cse.run),
+    ("simplify_views", simplify_views.run),
     ("fold_broadcasts", fold_broadcasts.run),
     ("dce", dce.run),
     ("fuse_elementwise", fuse_elementwise.run),
