@@ -203,7 +203,7 @@ def mean_rule(grad: Tracer, result: Tracer, x: Tracer, axis: Any, keepdims: Any)
     axes = tuple(range(x.ndim)) if axis is None else axis
     count = math.prod(x.shape[i] for i in axes if isinstance(x.shape[i], int))
     names = [DimSize(d) for i, d in enumerate(x.shape) if i in axes and isinstance(d, str)]
-    scale = _elementwise(
+    scale = _emit_ew(
         grad.builder,
         COTANGENT / (count * sympy.Mul(*operand_symbols(len(names)))),
         {COTANGENT: grad.variable, **dict(zip(operand_symbols(len(names)), names))},
@@ -380,12 +380,12 @@ def elementwise_rule(builder: Builder, grad: Var, eq: Equation) -> list[Var | No
             continue
         # grad * where(c, p, q) as where(c, grad * p, grad * q): the branches then have
         # grad's dtype (np.where of Python numbers alone would be float64).
-        contribution = _elementwise(builder, sympy.piecewise_fold(COTANGENT * partial), atoms)
+        contribution = _emit_ew(builder, sympy.piecewise_fold(COTANGENT * partial), atoms)
         grads.append(unbroadcast(contribution, atom.shape).variable)
     return grads
 
 
-def _elementwise(builder: Builder, expr: sympy.Expr, atoms: dict[sympy.Symbol, Atom]) -> Tracer:
+def _emit_ew(builder: Builder, expr: sympy.Expr, atoms: dict[sympy.Symbol, Atom]) -> Tracer:
     """Emit `expr` (over symbols bound in `atoms`) as one `ew` equation, or reuse a var when
     the expression is just that var."""
     if expr in atoms and isinstance(atoms[expr], Var):

@@ -291,7 +291,7 @@ def where(condition: Any, a: Any, b: Any) -> Any:
     return apply("where", condition, a, b)
 
 
-# -- reductions beyond sum and mean
+# -- more reductions, and reductions built from primitives
 
 
 def prod(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:

@@ -7,7 +7,7 @@ the golden tests pin, e.g. `z:f[N] = matmul x w`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from gradgen.errors import SourceLocation
@@ -91,9 +91,6 @@ class Graph:
     outputs: tuple[Var, ...]  # results, in order
     hints: Mapping[Var, NameHint] = field(default_factory=dict)  # names for generated code
 
-    def producers(self) -> dict[Var, Equation]:
-        return {eq.out: eq for eq in self.equations}
-
     def use_counts(self) -> dict[Var, int]:
         counts: dict[Var, int] = {}
         for eq in self.equations:
@@ -139,7 +136,7 @@ class Graph:
 
         lines = ["{ lambda " + " ".join(typed(v) for v in self.inputs) + " ."]
         for eq in self.equations:
-            params = " ".join(f"{k}={_show_param(v)}" for k, v in eq.params)
+            params = " ".join(f"{k}={show_param(v)}" for k, v in eq.params)
             op = f"{eq.op}[{params}]" if params else eq.op
             args = " ".join(show(a) for a in eq.inputs)
             lines.append(f"    {typed(eq.out)} = {op} {args}".rstrip())
@@ -147,7 +144,20 @@ class Graph:
         return "\n".join(lines)
 
 
-def _show_param(value: object) -> str:
+def live_vars(equations: Iterable[Equation], targets: Iterable[Var]) -> set[Var]:
+    """The vars `targets` depend on through `equations`, themselves included."""
+    live = set(targets)
+    for eq in reversed(list(equations)):
+        if eq.out in live:
+            live.update(eq.vars())
+    return live
+
+
+def show_param(value: object, compact: bool = True) -> str:
+    """A param as IR text: tuples as (1,0) (compact) or (1, 0); no spaces when compact."""
     if isinstance(value, tuple):
-        return "(" + ",".join(str(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+        separator = "," if compact else ", "
+        return "(" + separator.join(str(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if not compact:
+        return str(value)
     return str(value).replace(" ", "")

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sympy
 
 from gradgen.compiler import CompiledFunction
 from gradgen.errors import GradgenError
-from gradgen.ir import Atom, DimSize, Equation, Graph, Lit, Var
+from gradgen.ir import Atom, DimSize, Equation, Lit, Var, live_vars, show_param
 from gradgen.naming import assign_names
 from gradgen.ops.elementwise import operand_symbols
 from gradgen.shapes import format_shape
@@ -145,7 +144,7 @@ def _draw(compiled: CompiledFunction) -> _Drawing:
     joint = compiled.joint
     names = assign_names(joint)
     cotangent = joint.inputs[-1]
-    forward = _live(joint, [joint.outputs[0]])
+    forward = live_vars(joint.equations, [joint.outputs[0]])
     roles = _output_roles(compiled)
     nodes: list[_Node] = []
     edges: list[tuple[str, str]] = []
@@ -179,15 +178,6 @@ def _draw(compiled: CompiledFunction) -> _Drawing:
     return _Drawing(tuple(nodes), tuple(edges))
 
 
-def _live(graph: Graph, targets: Iterable[Var]) -> set[Var]:
-    """The vars `targets` depend on, themselves included."""
-    live = set(targets)
-    for eq in reversed(graph.equations):
-        if eq.out in live:
-            live.update(eq.vars())
-    return live
-
-
 def _output_roles(compiled: CompiledFunction) -> dict[Var, list[str]]:
     """Each output var and what it is returned as: `value`, or `d_<argument>` for the
     gradient with respect to an argument (one var may be several gradients)."""
@@ -210,7 +200,7 @@ def _describe(eq: Equation, names: dict[Var, str]) -> str:
     if eq.op == "ew" and isinstance(expr, sympy.Expr):
         return "ew: " + sympy.sstr(_substitute(expr, eq.inputs, names))
     args = [show(a) for a in eq.inputs]
-    args += [f"{key}={_show_param(value)}" for key, value in eq.params]
+    args += [f"{key}={show_param(value, compact=False)}" for key, value in eq.params]
     return f"{eq.op}({', '.join(args)})"
 
 
@@ -224,12 +214,6 @@ def _substitute(expr: sympy.Expr, inputs: tuple[Atom, ...], names: dict[Var, str
             name = names[atom] if isinstance(atom, Var) else atom.name
             mapping[symbol] = sympy.Symbol(name, real=True)
     return expr.xreplace(mapping)
-
-
-def _show_param(value: object) -> str:
-    if isinstance(value, tuple):
-        return "(" + ", ".join(str(v) for v in value) + ("," if len(value) == 1 else "") + ")"
-    return str(value)
 
 
 def _dot_quote(text: str) -> str:

@@ -18,7 +18,7 @@ import black
 import jinja2
 
 from gradgen.codegen.printer import HELPER_IMPORTS, HELPERS, Code, NumPyCodePrinter, atom_code
-from gradgen.ir import DimSize, Equation, Graph, NameHint, Var
+from gradgen.ir import DimSize, Equation, Graph, NameHint, Var, live_vars
 from gradgen.naming import assign_names, is_named
 from gradgen.ops import OPS
 from gradgen.shapes import dim_names, format_shape
@@ -117,9 +117,9 @@ _FREE_VIEWS = frozenset({"transpose", "expand_dims"})
 
 def _split(joint: Graph) -> _Split:
     value, *grads = joint.outputs
-    forward_vars = _live(joint.equations, [value])
+    forward_vars = live_vars(joint.equations, [value])
     forward = [eq for eq in joint.equations if eq.out in forward_vars]
-    needed = _live(joint.equations, grads)
+    needed = live_vars(joint.equations, grads)
     backward = [eq for eq in joint.equations if eq.out in needed and eq.out not in forward_vars]
     backward_vars = {eq.out for eq in backward}  # never an argument: those are saved
     made_in_backward = backward_vars | {joint.inputs[-1]}
@@ -136,14 +136,6 @@ def _split(joint: Graph) -> _Split:
         backward = views + backward
         made_in_backward |= {eq.out for eq in views}
     return _Split(forward, backward, saved, sorted(_dims_used(backward)))
-
-
-def _live(equations: Iterable[Equation], targets: Iterable[Var]) -> set[Var]:
-    live = set(targets)
-    for eq in reversed(list(equations)):
-        if eq.out in live:
-            live.update(eq.vars())
-    return live
 
 
 def _dims_used(equations: Iterable[Equation]) -> set[str]:

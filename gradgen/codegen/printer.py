@@ -50,6 +50,9 @@ NUMPY_CALLS = {
     "cholesky": "linalg.cholesky",
 }
 
+# Reductions, printed as np.<name>(x, axis=..., keepdims=...).
+REDUCTIONS = frozenset({"sum", "mean", "prod", "max", "min"})
+
 # Functions NumPy lacks, written once into the modules that use them: name -> source.
 HELPERS = {
     "_erf": (
@@ -198,7 +201,12 @@ class NumPyCodePrinter(NumPyPrinter):
     def expression(self, eq: Equation, operands: list[Code]) -> Code:
         """The right-hand side of `eq` given its operands' code."""
         if OPS[eq.op].elementwise:
-            return self._elementwise(eq, operands)
+            return self._elementwise_code(eq, operands)
+        if eq.op in REDUCTIONS:  # np.<function>(x, axis=..., keepdims=...)
+            return replace(
+                self._reduction(eq.op, operands[0], eq.param("axis"), eq.param("keepdims")),
+                guarded=operands[0].guarded,
+            )
         if eq.op in NUMPY_CALLS:  # np.<function>(operands...)
             arguments = ", ".join(code.text for code in operands)
             code = Code(f"{self.np(NUMPY_CALLS[eq.op])}({arguments})", True)
@@ -206,7 +214,7 @@ class NumPyCodePrinter(NumPyPrinter):
             code = getattr(self, f"_emit_{eq.op}")(operands, **dict(eq.params))
         return replace(code, guarded=any(op.guarded for op in operands))
 
-    def _elementwise(self, eq: Equation, operands: list[Code]) -> Code:
+    def _elementwise_code(self, eq: Equation, operands: list[Code]) -> Code:
         symbols = operand_symbols(len(eq.inputs))
         values: dict[sympy.Symbol, sympy.Expr] = {}
         for symbol, atom, code in zip(symbols, eq.inputs, operands):
@@ -255,12 +263,6 @@ class NumPyCodePrinter(NumPyPrinter):
             args.append("keepdims=True")
         return Code(f"{self.np(name)}({', '.join(args)})", True)
 
-    def _emit_sum(self, operands: list[Code], axis: Any, keepdims: Any) -> Code:
-        return self._reduction("sum", operands[0], axis, keepdims)
-
-    def _emit_mean(self, operands: list[Code], axis: Any, keepdims: Any) -> Code:
-        return self._reduction("mean", operands[0], axis, keepdims)
-
     def _emit_matmul(self, operands: list[Code]) -> Code:
         a, b = operands
         return Code(f"{a.operand()} @ {b.operand()}", False, matmul=True)
@@ -285,15 +287,6 @@ class NumPyCodePrinter(NumPyPrinter):
     def _emit_one_hot(self, operands: list[Code], classes: Any) -> Code:
         return Code(f"{operands[0].operand()}[..., None] == {self.np('arange')}({classes})", False)
 
-    def _emit_prod(self, operands: list[Code], axis: Any, keepdims: Any) -> Code:
-        return self._reduction("prod", operands[0], axis, keepdims)
-
-    def _emit_max(self, operands: list[Code], axis: Any, keepdims: Any) -> Code:
-        return self._reduction("max", operands[0], axis, keepdims)
-
-    def _emit_min(self, operands: list[Code], axis: Any, keepdims: Any) -> Code:
-        return self._reduction("min", operands[0], axis, keepdims)
-
     def _emit_stop_gradient(self, operands: list[Code]) -> Code:
         return operands[0]  # only the derivative differs
 
@@ -304,14 +297,14 @@ class NumPyCodePrinter(NumPyPrinter):
     def _emit_getitem(self, operands: list[Code], index: Any) -> Code:
         return Code(f"{operands[0].operand()}[{index_text(index)}]", True)
 
+    def _zeros_then(self, values: Code, shape: Any, write: str) -> Code:
+        """Two statements: zeros of `shape` in the values' dtype, then `write` into them."""
+        zeros = f"{self.np('zeros')}({self.shape(shape)}, {self.np('result_type')}({values.text}))"
+        return Code(zeros, True, statement=f"{{name}} = {zeros}\n{write}")
+
     def _emit_scatter(self, operands: list[Code], index: Any, shape: Any) -> Code:
         (values,) = operands
-        zeros = f"{self.np('zeros')}({self.shape(shape)}, {self.np('result_type')}({values.text}))"
-        return Code(
-            zeros,
-            True,
-            statement=f"{{name}} = {zeros}\n{{name}}[{index_text(index)}] = {values.text}",
-        )
+        return self._zeros_then(values, shape, f"{{name}}[{index_text(index)}] = {values.text}")
 
     def _emit_reshape(self, operands: list[Code], shape: Any) -> Code:
         return Code(f"{self.np('reshape')}({operands[0].text}, {self.shape(shape)})", True)
@@ -343,9 +336,9 @@ class NumPyCodePrinter(NumPyPrinter):
         return Code(f"{self.np('take_along_axis')}({x.text}, {indices.text}, axis={axis})", True)
 
     def _scatter_add(self, values: Code, index: str, shape: Any) -> Code:
-        zeros = f"{self.np('zeros')}({self.shape(shape)}, {self.np('result_type')}({values.text}))"
-        add = f"{self.np('add.at')}({{name}}, {index}, {values.text})"
-        return Code(zeros, True, statement=f"{{name}} = {zeros}\n{add}")
+        return self._zeros_then(
+            values, shape, f"{self.np('add.at')}({{name}}, {index}, {values.text})"
+        )
 
     def _emit_take_add(self, operands: list[Code], axis: Any, shape: Any) -> Code:
         values, indices = operands

@@ -25,7 +25,7 @@ from gradgen.ops.registry import (
 )
 
 
-def _elementwise(
+def _register_elementwise(
     name: str,
     arity: int,
     expr: Callable[..., sympy.Expr],
@@ -47,11 +47,11 @@ def _elementwise(
 
 
 # Arithmetic (operators on arrays).
-_elementwise("add", 2, lambda a, b: a + b, np.add, keeps_integers=True)
-_elementwise("sub", 2, lambda a, b: a - b, np.subtract, keeps_integers=True)
-_elementwise("mul", 2, lambda a, b: a * b, np.multiply, keeps_integers=True)
-_elementwise("div", 2, lambda a, b: a / b, np.divide)
-_elementwise(
+_register_elementwise("add", 2, lambda a, b: a + b, np.add, keeps_integers=True)
+_register_elementwise("sub", 2, lambda a, b: a - b, np.subtract, keeps_integers=True)
+_register_elementwise("mul", 2, lambda a, b: a * b, np.multiply, keeps_integers=True)
+_register_elementwise("div", 2, lambda a, b: a / b, np.divide)
+_register_elementwise(
     "pow",
     2,
     lambda a, b: a**b,
@@ -59,31 +59,31 @@ _elementwise(
     # sympy.diff writes d(a**b)/da as b*a**b/a, which is nan at a = 0; b*a**(b - 1) is not.
     partials=lambda a, b, r: (b * a ** (b - 1), r * sympy.log(a)),
 )
-_elementwise("neg", 1, lambda a: -a, np.negative, keeps_integers=True)
+_register_elementwise("neg", 1, lambda a: -a, np.negative, keeps_integers=True)
 
 # Smooth functions.
-_elementwise("exp", 1, sympy.exp, np.exp)
-_elementwise("expm1", 1, expm1, np.expm1)
-_elementwise("log", 1, sympy.log, np.log)
-_elementwise("log1p", 1, log1p, np.log1p)
-_elementwise("log2", 1, log2, np.log2)
-_elementwise("log10", 1, log10, np.log10)
-_elementwise("square", 1, lambda x: x**2, np.square)
-_elementwise("reciprocal", 1, lambda x: 1 / x, np.reciprocal)
-_elementwise("sin", 1, sympy.sin, np.sin)
-_elementwise("cos", 1, sympy.cos, np.cos)
-_elementwise("tan", 1, sympy.tan, np.tan)
-_elementwise("arcsin", 1, sympy.asin, np.arcsin)
-_elementwise("arccos", 1, sympy.acos, np.arccos)
-_elementwise("arctan", 1, sympy.atan, np.arctan)
-_elementwise("arctan2", 2, sympy.atan2, np.arctan2)
-_elementwise("sinh", 1, sympy.sinh, np.sinh)
-_elementwise("cosh", 1, sympy.cosh, np.cosh)
-_elementwise("tanh", 1, sympy.tanh, np.tanh)
-_elementwise("arcsinh", 1, sympy.asinh, np.arcsinh)
-_elementwise("erf", 1, sympy.erf, np.vectorize(math.erf, otypes=[float]))
-_elementwise("sqrt", 1, sympy.sqrt, np.sqrt)
-_elementwise(
+_register_elementwise("exp", 1, sympy.exp, np.exp)
+_register_elementwise("expm1", 1, expm1, np.expm1)
+_register_elementwise("log", 1, sympy.log, np.log)
+_register_elementwise("log1p", 1, log1p, np.log1p)
+_register_elementwise("log2", 1, log2, np.log2)
+_register_elementwise("log10", 1, log10, np.log10)
+_register_elementwise("square", 1, lambda x: x**2, np.square)
+_register_elementwise("reciprocal", 1, lambda x: 1 / x, np.reciprocal)
+_register_elementwise("sin", 1, sympy.sin, np.sin)
+_register_elementwise("cos", 1, sympy.cos, np.cos)
+_register_elementwise("tan", 1, sympy.tan, np.tan)
+_register_elementwise("arcsin", 1, sympy.asin, np.arcsin)
+_register_elementwise("arccos", 1, sympy.acos, np.arccos)
+_register_elementwise("arctan", 1, sympy.atan, np.arctan)
+_register_elementwise("arctan2", 2, sympy.atan2, np.arctan2)
+_register_elementwise("sinh", 1, sympy.sinh, np.sinh)
+_register_elementwise("cosh", 1, sympy.cosh, np.cosh)
+_register_elementwise("tanh", 1, sympy.tanh, np.tanh)
+_register_elementwise("arcsinh", 1, sympy.asinh, np.arcsinh)
+_register_elementwise("erf", 1, sympy.erf, np.vectorize(math.erf, otypes=[float]))
+_register_elementwise("sqrt", 1, sympy.sqrt, np.sqrt)
+_register_elementwise(
     "sigmoid",
     1,
     lambda x: 1 / (1 + sympy.exp(-x)),
@@ -101,7 +101,7 @@ class Softplus(sympy.Function):
         return -expm1(-self)
 
 
-_elementwise("softplus", 1, Softplus, lambda x: np.logaddexp(0, x))
+_register_elementwise("softplus", 1, Softplus, lambda x: np.logaddexp(0, x))
 
 
 class Relu(sympy.Function):
@@ -128,12 +128,12 @@ class Clip(sympy.Function):
 
 # Non-smooth functions. NOTE: abs'(0) = sign(0) = 0, as in PyTorch; maximum and minimum
 # split the gradient evenly on ties (SymPy's Heaviside(0) = 1/2).
-_elementwise("relu", 1, Relu, lambda x: np.maximum(x, 0))
-_elementwise("abs", 1, sympy.Abs, np.abs, keeps_integers=True)
-_elementwise("sign", 1, sympy.sign, np.sign, keeps_integers=True)  # NOTE: sign'(x) = 0
-_elementwise("clip", 3, Clip, np.clip)
-_elementwise("maximum", 2, sympy.Max, np.maximum, keeps_integers=True)
-_elementwise("minimum", 2, sympy.Min, np.minimum, keeps_integers=True)
+_register_elementwise("relu", 1, Relu, lambda x: np.maximum(x, 0))
+_register_elementwise("abs", 1, sympy.Abs, np.abs, keeps_integers=True)
+_register_elementwise("sign", 1, sympy.sign, np.sign, keeps_integers=True)  # NOTE: sign'(x) = 0
+_register_elementwise("clip", 3, Clip, np.clip)
+_register_elementwise("maximum", 2, sympy.Max, np.maximum, keeps_integers=True)
+_register_elementwise("minimum", 2, sympy.Min, np.minimum, keeps_integers=True)
 
 
 # Comparisons give masks (boolean data, never differentiated) for `where`.
@@ -159,7 +159,7 @@ for _name, _relation, _eager in (
 # NOTE: where(c, a, b) sends the gradient to a where c holds and to b elsewhere; the passes
 # fuse each branch's own computation into it (guard_where), so a branch that is not taken
 # never turns the gradient into nan (the log(x) at x = 0 trap).
-_elementwise(
+_register_elementwise(
     "where",
     3,
     lambda c, a, b: sympy.Piecewise((a, sympy.Ne(c, 0)), (b, True)),
@@ -208,4 +208,6 @@ def define_elementwise(name: str, definition: Callable[..., sympy.Expr]) -> Op:
     if not expr.free_symbols <= set(symbols):
         raise ValueError(f"the definition of {name!r} uses symbols other than its arguments")
     eager = sympy.lambdify(symbols, expr, modules="numpy")
-    return _elementwise(name, arity, lambda *args: expr.xreplace(dict(zip(symbols, args))), eager)
+    return _register_elementwise(
+        name, arity, lambda *args: expr.xreplace(dict(zip(symbols, args))), eager
+    )

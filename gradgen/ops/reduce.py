@@ -1,4 +1,5 @@
-"""Reductions over axes: sum and mean (axis: None, an int or a tuple; keepdims)."""
+"""Reductions over axes: sum, mean, prod, max and min (axis: None, an int or a tuple;
+keepdims)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Ops that move or copy data without arithmetic: transpose, broadcast_to, expand_dims,
-copy and zeros_like."""
+"""Ops that move, reshape or copy data without arithmetic: transpose, broadcast_to,
+expand_dims, squeeze, reshape, concatenate, cast_like, copy, stop_gradient, one_hot and
+zeros_like."""
 
 from __future__ import annotations
 

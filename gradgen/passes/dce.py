@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from gradgen.ir import Graph, Var
+from gradgen.ir import Graph, live_vars
 
 
 def run(graph: Graph) -> Graph:
-    live: set[Var] = set(graph.outputs)
-    kept = []
-    for eq in reversed(graph.equations):
-        if eq.out in live:
-            kept.append(eq)
-            live.update(eq.vars())
-    return graph.replace(equations=tuple(reversed(kept)))
+    live = live_vars(graph.equations, graph.outputs)
+    return graph.replace(equations=tuple(eq for eq in graph.equations if eq.out in live))
