@@ -89,15 +89,18 @@ def test_standalone_module_computes_gradients(tmp_path) -> None:
     assert rest.strip() == f"{[-2 / 3 * 22.0, -2 / 3 * 28.0]} -4.0"
 
 
-def test_training_script_lowers_the_loss() -> None:
+def _run_example_script(name: str) -> str:
+    """Run examples/<name> from the repository root; its standard output."""
     result = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "train_linear_regression.py")],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
+        [sys.executable, str(REPO / "examples" / name)], capture_output=True, text=True, cwd=REPO
     )
     assert result.returncode == 0, result.stderr
-    losses = [float(line.split()[-1]) for line in result.stdout.splitlines() if "loss" in line]
+    return result.stdout
+
+
+def test_training_script_lowers_the_loss() -> None:
+    output = _run_example_script("train_linear_regression.py")
+    losses = [float(line.split()[-1]) for line in output.splitlines() if "loss" in line]
     assert len(losses) == 11 and losses[-1] < 0.02 < losses[0]
     assert all(later <= earlier for earlier, later in zip(losses, losses[1:]))
 
@@ -112,13 +115,7 @@ def test_readme_shows_the_real_generated_backward() -> None:
 
 
 def test_mlp_training_raises_test_accuracy() -> None:
-    result = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "train_mlp.py")],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
-    assert result.returncode == 0, result.stderr
-    accuracies = [float(line.split()[-1]) for line in result.stdout.splitlines()[1:]]
+    output = _run_example_script("train_mlp.py")
+    accuracies = [float(line.split()[-1]) for line in output.splitlines()[1:]]
     assert len(accuracies) == 7
-    assert accuracies[0] < 0.3 and accuracies[-1] > accuracies[0] + 0.4, result.stdout
+    assert accuracies[0] < 0.3 and accuracies[-1] > accuracies[0] + 0.4, output
