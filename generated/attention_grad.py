@@ -25,6 +25,22 @@ loss(w_q: (8, 8), w_k: (8, 8), w_v: (8, 8), gamma: (8,), beta: (8,), x: (T, 8), 
 import numpy as np
 
 
+def _accumulate(targets, grads):
+    """Add each gradient into its target array in place (like PyTorch's .grad) and
+    return the targets."""
+    if len(targets) != len(grads):
+        raise ValueError(f"accumulate_into: {len(grads)} arrays needed")
+    for target, grad in zip(targets, grads):
+        if not isinstance(target, np.ndarray) or target.shape != np.shape(grad):
+            raise ValueError(
+                f"accumulate_into: {type(target).__name__} of shape {np.shape(target)} "
+                f"cannot take a gradient of shape {np.shape(grad)} in place; pass NumPy "
+                "arrays of the parameters' shapes (0-d arrays for scalars)"
+            )
+        target += grad
+    return targets
+
+
 def loss(w_q, w_k, w_v, gamma, beta, x, target):
     """Value of `loss`, shape (); saves nothing.
 
@@ -47,7 +63,7 @@ def loss(w_q, w_k, w_v, gamma, beta, x, target):
 
 
 def loss_forward(w_q, w_k, w_v, gamma, beta, x, target):
-    """Value of `loss` and the `saved` values `loss_backward` needs."""
+    """Value of `loss` and the `saved` `loss_backward` needs."""
     T = x.shape[0]
     q = x @ w_q
     k = x @ w_k
@@ -71,11 +87,13 @@ def loss_forward(w_q, w_k, w_v, gamma, beta, x, target):
     return value, saved
 
 
-def loss_backward(saved, d_value=None):
+def loss_backward(saved, d_value=None, accumulate_into=None):
     """Gradients of `loss` with respect to w_q, w_k, w_v, gamma, beta, given `saved` from the forward.
 
     This is the vector-Jacobian product with `d_value`, the gradient of the final
     result with respect to the value (default 1 when the value has one element).
+    Given `accumulate_into` (arrays in wrt order), the gradients are added into
+    them in place, and they are returned.
     """
     gamma, x, q, k, v, t1, t2, t3, t4, t5, t6, t7, value, T = saved
     if d_value is None:
@@ -110,6 +128,8 @@ def loss_backward(saved, d_value=None):
     d_w_k = t9 @ d_k
     # q = x @ w_q
     d_w_q = t9 @ d_q
+    if accumulate_into is not None:
+        return _accumulate(accumulate_into, (d_w_q, d_w_k, d_w_v, d_gamma, d_beta))
     return d_w_q, d_w_k, d_w_v, d_gamma, d_beta
 
 

@@ -26,6 +26,22 @@ neuron(w0: (), x0: (), w1: (), x1: (), w2: ()) with respect to w0, x0, w1, x1, w
 import numpy as np
 
 
+def _accumulate(targets, grads):
+    """Add each gradient into its target array in place (like PyTorch's .grad) and
+    return the targets."""
+    if len(targets) != len(grads):
+        raise ValueError(f"accumulate_into: {len(grads)} arrays needed")
+    for target, grad in zip(targets, grads):
+        if not isinstance(target, np.ndarray) or target.shape != np.shape(grad):
+            raise ValueError(
+                f"accumulate_into: {type(target).__name__} of shape {np.shape(target)} "
+                f"cannot take a gradient of shape {np.shape(grad)} in place; pass NumPy "
+                "arrays of the parameters' shapes (0-d arrays for scalars)"
+            )
+        target += grad
+    return targets
+
+
 def add_mul(x, y, z):
     """Value of `add_mul`, shape (); saves nothing.
 
@@ -37,18 +53,20 @@ def add_mul(x, y, z):
 
 
 def add_mul_forward(x, y, z):
-    """Value of `add_mul` and the `saved` values `add_mul_backward` needs."""
+    """Value of `add_mul` and the `saved` `add_mul_backward` needs."""
     q = x + y
     f = q * z
     saved = (z, q, f)
     return f, saved
 
 
-def add_mul_backward(saved, d_value=None):
+def add_mul_backward(saved, d_value=None, accumulate_into=None):
     """Gradients of `add_mul` with respect to x, y, z, given `saved` from the forward.
 
     This is the vector-Jacobian product with `d_value`, the gradient of the final
     result with respect to the value (default 1 when the value has one element).
+    Given `accumulate_into` (arrays in wrt order), the gradients are added into
+    them in place, and they are returned.
     """
     z, q, f = saved
     if d_value is None:
@@ -59,6 +77,8 @@ def add_mul_backward(saved, d_value=None):
     d_y = np.copy(d_q)
 
     d_x = d_q
+    if accumulate_into is not None:
+        return _accumulate(accumulate_into, (d_x, d_y, d_z))
     return d_x, d_y, d_z
 
 
@@ -83,17 +103,19 @@ def max_circuit(x, y, z, w):
 
 
 def max_circuit_forward(x, y, z, w):
-    """Value of `max_circuit` and the `saved` values `max_circuit_backward` needs."""
+    """Value of `max_circuit` and the `saved` `max_circuit_backward` needs."""
     value = 2 * (np.maximum(z, w) + x * y)
     saved = (x, y, z, w, value)
     return value, saved
 
 
-def max_circuit_backward(saved, d_value=None):
+def max_circuit_backward(saved, d_value=None, accumulate_into=None):
     """Gradients of `max_circuit` with respect to x, y, z, w, given `saved` from the forward.
 
     This is the vector-Jacobian product with `d_value`, the gradient of the final
     result with respect to the value (default 1 when the value has one element).
+    Given `accumulate_into` (arrays in wrt order), the gradients are added into
+    them in place, and they are returned.
     """
     x, y, z, w, value = saved
     if d_value is None:
@@ -104,6 +126,8 @@ def max_circuit_backward(saved, d_value=None):
     d_y = t0 * x
     d_z = t0 * np.heaviside(z - w, 0.5)
     d_w = t0 * np.heaviside(w - z, 0.5)
+    if accumulate_into is not None:
+        return _accumulate(accumulate_into, (d_x, d_y, d_z, d_w))
     return d_x, d_y, d_z, d_w
 
 
@@ -129,7 +153,7 @@ def neuron(w0, x0, w1, x1, w2):
 
 
 def neuron_forward(w0, x0, w1, x1, w2):
-    """Value of `neuron` and the `saved` values `neuron_backward` needs."""
+    """Value of `neuron` and the `saved` `neuron_backward` needs."""
     dot = w0 * x0 + w1 * x1 + w2
     t0 = np.exp(-dot)
     f = 1 / (1 + t0)
@@ -137,11 +161,13 @@ def neuron_forward(w0, x0, w1, x1, w2):
     return f, saved
 
 
-def neuron_backward(saved, d_value=None):
+def neuron_backward(saved, d_value=None, accumulate_into=None):
     """Gradients of `neuron` with respect to w0, x0, w1, x1, w2, given `saved` from the forward.
 
     This is the vector-Jacobian product with `d_value`, the gradient of the final
     result with respect to the value (default 1 when the value has one element).
+    Given `accumulate_into` (arrays in wrt order), the gradients are added into
+    them in place, and they are returned.
     """
     w0, x0, w1, x1, t0, f = saved
     if d_value is None:
@@ -155,6 +181,8 @@ def neuron_backward(saved, d_value=None):
     d_x0 = d_dot * w0
 
     d_w2 = d_dot
+    if accumulate_into is not None:
+        return _accumulate(accumulate_into, (d_w0, d_x0, d_w1, d_x1, d_w2))
     return d_w0, d_x0, d_w1, d_x1, d_w2
 
 

@@ -20,6 +20,22 @@ nll(logits: (K,), means: (K, D), log_stds: (K, D), x: (N, D)) with respect to lo
 import numpy as np
 
 
+def _accumulate(targets, grads):
+    """Add each gradient into its target array in place (like PyTorch's .grad) and
+    return the targets."""
+    if len(targets) != len(grads):
+        raise ValueError(f"accumulate_into: {len(grads)} arrays needed")
+    for target, grad in zip(targets, grads):
+        if not isinstance(target, np.ndarray) or target.shape != np.shape(grad):
+            raise ValueError(
+                f"accumulate_into: {type(target).__name__} of shape {np.shape(target)} "
+                f"cannot take a gradient of shape {np.shape(grad)} in place; pass NumPy "
+                "arrays of the parameters' shapes (0-d arrays for scalars)"
+            )
+        target += grad
+    return targets
+
+
 def nll(logits, means, log_stds, x):
     """Value of `nll`, shape (); saves nothing.
 
@@ -40,7 +56,7 @@ def nll(logits, means, log_stds, x):
 
 
 def nll_forward(logits, means, log_stds, x):
-    """Value of `nll` and the `saved` values `nll_backward` needs."""
+    """Value of `nll` and the `saved` `nll_backward` needs."""
     K = logits.shape[0]
     D = means.shape[1]
     N = x.shape[0]
@@ -61,11 +77,13 @@ def nll_forward(logits, means, log_stds, x):
     return value, saved
 
 
-def nll_backward(saved, d_value=None):
+def nll_backward(saved, d_value=None, accumulate_into=None):
     """Gradients of `nll` with respect to logits, means, log_stds, given `saved` from the forward.
 
     This is the vector-Jacobian product with `d_value`, the gradient of the final
     result with respect to the value (default 1 when the value has one element).
+    Given `accumulate_into` (arrays in wrt order), the gradients are added into
+    them in place, and they are returned.
     """
     t0, t1, z, t3, t4, t6, t7, value, D, K, N = saved
     if d_value is None:
@@ -84,6 +102,8 @@ def nll_backward(saved, d_value=None):
     # add up the gradient's parts
     d_logits = t9 + t3 * np.sum(-t9, keepdims=True) / t4
     d_log_stds = np.sum(d_per_dim, axis=0) + np.sum(-d_z * z / t1, axis=0) * t0
+    if accumulate_into is not None:
+        return _accumulate(accumulate_into, (d_logits, d_means, d_log_stds))
     return d_logits, d_means, d_log_stds
 
 

@@ -17,6 +17,22 @@ loss(w: (D,), b: (), x: (N, D), y: (N,)) with respect to w, b:
 import numpy as np
 
 
+def _accumulate(targets, grads):
+    """Add each gradient into its target array in place (like PyTorch's .grad) and
+    return the targets."""
+    if len(targets) != len(grads):
+        raise ValueError(f"accumulate_into: {len(grads)} arrays needed")
+    for target, grad in zip(targets, grads):
+        if not isinstance(target, np.ndarray) or target.shape != np.shape(grad):
+            raise ValueError(
+                f"accumulate_into: {type(target).__name__} of shape {np.shape(target)} "
+                f"cannot take a gradient of shape {np.shape(grad)} in place; pass NumPy "
+                "arrays of the parameters' shapes (0-d arrays for scalars)"
+            )
+        target += grad
+    return targets
+
+
 def loss(w, b, x, y):
     """Value of `loss`, shape (); saves nothing.
 
@@ -30,7 +46,7 @@ def loss(w, b, x, y):
 
 
 def loss_forward(w, b, x, y):
-    """Value of `loss` and the `saved` values `loss_backward` needs."""
+    """Value of `loss` and the `saved` `loss_backward` needs."""
     N = x.shape[0]
     z = x @ w
     y_hat = z + b
@@ -40,11 +56,13 @@ def loss_forward(w, b, x, y):
     return value, saved
 
 
-def loss_backward(saved, d_value=None):
+def loss_backward(saved, d_value=None, accumulate_into=None):
     """Gradients of `loss` with respect to w, b, given `saved` from the forward.
 
     This is the vector-Jacobian product with `d_value`, the gradient of the final
     result with respect to the value (default 1 when the value has one element).
+    Given `accumulate_into` (arrays in wrt order), the gradients are added into
+    them in place, and they are returned.
     """
     x, e, value, N = saved
     if d_value is None:
@@ -57,6 +75,8 @@ def loss_backward(saved, d_value=None):
     d_b = np.sum(d_y_hat)
     # z = x @ w
     d_w = x.T @ d_y_hat
+    if accumulate_into is not None:
+        return _accumulate(accumulate_into, (d_w, d_b))
     return d_w, d_b
 
 

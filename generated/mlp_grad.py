@@ -17,6 +17,22 @@ loss(w1: (64, H), b1: (H,), w2: (H, 10), b2: (10,), x: (N, 64), labels: (N,)) wi
 import numpy as np
 
 
+def _accumulate(targets, grads):
+    """Add each gradient into its target array in place (like PyTorch's .grad) and
+    return the targets."""
+    if len(targets) != len(grads):
+        raise ValueError(f"accumulate_into: {len(grads)} arrays needed")
+    for target, grad in zip(targets, grads):
+        if not isinstance(target, np.ndarray) or target.shape != np.shape(grad):
+            raise ValueError(
+                f"accumulate_into: {type(target).__name__} of shape {np.shape(target)} "
+                f"cannot take a gradient of shape {np.shape(grad)} in place; pass NumPy "
+                "arrays of the parameters' shapes (0-d arrays for scalars)"
+            )
+        target += grad
+    return targets
+
+
 def loss(w1, b1, w2, b2, x, labels):
     """Value of `loss`, shape (); saves nothing.
 
@@ -39,7 +55,7 @@ def loss(w1, b1, w2, b2, x, labels):
 
 
 def loss_forward(w1, b1, w2, b2, x, labels):
-    """Value of `loss` and the `saved` values `loss_backward` needs."""
+    """Value of `loss` and the `saved` `loss_backward` needs."""
     N = x.shape[0]
     hidden = np.tanh(x @ w1 + b1)
     logits = hidden @ w2 + b2
@@ -52,11 +68,13 @@ def loss_forward(w1, b1, w2, b2, x, labels):
     return value, saved
 
 
-def loss_backward(saved, d_value=None):
+def loss_backward(saved, d_value=None, accumulate_into=None):
     """Gradients of `loss` with respect to w1, b1, w2, b2, given `saved` from the forward.
 
     This is the vector-Jacobian product with `d_value`, the gradient of the final
     result with respect to the value (default 1 when the value has one element).
+    Given `accumulate_into` (arrays in wrt order), the gradients are added into
+    them in place, and they are returned.
     """
     w2, x, hidden, t0, t2, t3, value, N = saved
     if d_value is None:
@@ -73,6 +91,8 @@ def loss_backward(saved, d_value=None):
     t5 = d_hidden * (1 - hidden**2)
     d_b1 = np.sum(t5, axis=0)
     d_w1 = x.T @ t5
+    if accumulate_into is not None:
+        return _accumulate(accumulate_into, (d_w1, d_b1, d_w2, d_b2))
     return d_w1, d_b1, d_w2, d_b2
 
 

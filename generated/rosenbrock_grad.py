@@ -14,6 +14,22 @@ rosenbrock(x: (N,)) with respect to x:
 import numpy as np
 
 
+def _accumulate(targets, grads):
+    """Add each gradient into its target array in place (like PyTorch's .grad) and
+    return the targets."""
+    if len(targets) != len(grads):
+        raise ValueError(f"accumulate_into: {len(grads)} arrays needed")
+    for target, grad in zip(targets, grads):
+        if not isinstance(target, np.ndarray) or target.shape != np.shape(grad):
+            raise ValueError(
+                f"accumulate_into: {type(target).__name__} of shape {np.shape(target)} "
+                f"cannot take a gradient of shape {np.shape(grad)} in place; pass NumPy "
+                "arrays of the parameters' shapes (0-d arrays for scalars)"
+            )
+        target += grad
+    return targets
+
+
 def rosenbrock(x):
     """Value of `rosenbrock`, shape (); saves nothing.
 
@@ -25,7 +41,7 @@ def rosenbrock(x):
 
 
 def rosenbrock_forward(x):
-    """Value of `rosenbrock` and the `saved` values `rosenbrock_backward` needs."""
+    """Value of `rosenbrock` and the `saved` `rosenbrock_backward` needs."""
     N = x.shape[0]
     t0 = x[:-1]
     t1 = x[1:] - t0**2
@@ -35,11 +51,13 @@ def rosenbrock_forward(x):
     return value, saved
 
 
-def rosenbrock_backward(saved, d_value=None):
+def rosenbrock_backward(saved, d_value=None, accumulate_into=None):
     """Gradients of `rosenbrock` with respect to x, given `saved` from the forward.
 
     This is the vector-Jacobian product with `d_value`, the gradient of the final
     result with respect to the value (default 1 when the value has one element).
+    Given `accumulate_into` (arrays in wrt order), the gradients are added into
+    them in place, and they are returned.
     """
     t0, t1, t2, value, N = saved
     if d_value is None:
@@ -56,6 +74,8 @@ def rosenbrock_backward(saved, d_value=None):
     d_x_3[1:] = d_t1
     # add up the gradient's parts
     d_x = d_x_1 + d_x_2 + d_x_3
+    if accumulate_into is not None:
+        return _accumulate((accumulate_into,), (d_x,))[0]
     return d_x
 
 

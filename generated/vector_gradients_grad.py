@@ -20,6 +20,22 @@ scaled_square(x: (N,)) with respect to x:
 import numpy as np
 
 
+def _accumulate(targets, grads):
+    """Add each gradient into its target array in place (like PyTorch's .grad) and
+    return the targets."""
+    if len(targets) != len(grads):
+        raise ValueError(f"accumulate_into: {len(grads)} arrays needed")
+    for target, grad in zip(targets, grads):
+        if not isinstance(target, np.ndarray) or target.shape != np.shape(grad):
+            raise ValueError(
+                f"accumulate_into: {type(target).__name__} of shape {np.shape(target)} "
+                f"cannot take a gradient of shape {np.shape(grad)} in place; pass NumPy "
+                "arrays of the parameters' shapes (0-d arrays for scalars)"
+            )
+        target += grad
+    return targets
+
+
 def quadratic(x):
     """Value of `quadratic`, shape (1, 1); saves nothing.
 
@@ -30,18 +46,20 @@ def quadratic(x):
 
 
 def quadratic_forward(x):
-    """Value of `quadratic` and the `saved` values `quadratic_backward` needs."""
+    """Value of `quadratic` and the `saved` `quadratic_backward` needs."""
     t0 = 2 * x.T
     y = t0 @ x
     saved = (x, t0, y)
     return y, saved
 
 
-def quadratic_backward(saved, d_value=None):
+def quadratic_backward(saved, d_value=None, accumulate_into=None):
     """Gradients of `quadratic` with respect to x, given `saved` from the forward.
 
     This is the vector-Jacobian product with `d_value`, the gradient of the final
     result with respect to the value (default 1 when the value has one element).
+    Given `accumulate_into` (arrays in wrt order), the gradients are added into
+    them in place, and they are returned.
     """
     x, t0, y = saved
     if d_value is None:
@@ -50,6 +68,8 @@ def quadratic_backward(saved, d_value=None):
     d_t0 = d_value @ x.T
     # add up the gradient's parts
     d_x = t0.T @ d_value + (2 * d_t0).T
+    if accumulate_into is not None:
+        return _accumulate((accumulate_into,), (d_x,))[0]
     return d_x
 
 
@@ -75,18 +95,20 @@ def scaled_square(x):
 
 
 def scaled_square_forward(x):
-    """Value of `scaled_square` and the `saved` values `scaled_square_backward` needs."""
+    """Value of `scaled_square` and the `saved` `scaled_square_backward` needs."""
     y = 2 * x
     z = y * x
     saved = (x, y)
     return z, saved
 
 
-def scaled_square_backward(saved, d_value=None):
+def scaled_square_backward(saved, d_value=None, accumulate_into=None):
     """Gradients of `scaled_square` with respect to x, given `saved` from the forward.
 
     This is the vector-Jacobian product with `d_value`, the gradient of the final
     result with respect to the value (default 1 when the value has one element).
+    Given `accumulate_into` (arrays in wrt order), the gradients are added into
+    them in place, and they are returned.
     """
     x, y = saved
     if d_value is None:
@@ -97,6 +119,8 @@ def scaled_square_backward(saved, d_value=None):
     d_y = d_value * x
     # add up the gradient's parts
     d_x = 2 * d_y + d_value * y
+    if accumulate_into is not None:
+        return _accumulate((accumulate_into,), (d_x,))[0]
     return d_x
 
 

@@ -16,11 +16,20 @@ from gradgen.shapes import ArraySpec
 
 _SCALAR_ANNOTATIONS = {float: ArraySpec((), False), int: ArraySpec((), True)}
 
+# What `emit=` may ask for: the gradient functions, and the optional derivative functions.
+EMIT_KINDS = ("grad", "jvp", "jacobian", "hessian", "hvp")
+
 
 class Function:
     """A user function marked for compilation, with its argument specs and `wrt`."""
 
-    def __init__(self, fn: Callable[..., Any], wrt: str | Sequence[str] | None) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        wrt: str | Sequence[str] | None,
+        emit: Sequence[str] = ("grad",),
+        has_aux: bool = False,
+    ) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn  # the user's function, unchanged
         self.location = SourceLocation(fn.__code__.co_filename, fn.__code__.co_firstlineno)
@@ -30,7 +39,10 @@ class Function:
             wrt = names[0] if names else ()
         self.wrt_is_sequence = not isinstance(wrt, str)  # grads returned as a tuple
         self.wrt: tuple[str, ...] = (wrt,) if isinstance(wrt, str) else tuple(wrt)
+        self.emit: tuple[str, ...] = (emit,) if isinstance(emit, str) else tuple(emit)
+        self.has_aux = has_aux  # returns (value, {name: array}); aux is only computed
         self._check_wrt()
+        self._check_emit()
 
     @property
     def name(self) -> str:
@@ -69,6 +81,19 @@ class Function:
                 "name each argument once.",
             )
 
+    def _check_emit(self) -> None:
+        unknown = [kind for kind in self.emit if kind not in EMIT_KINDS]
+        if unknown or not self.emit:
+            raise GradgenError(
+                (
+                    f"emit of {self.name} asks for {unknown[0]!r}, which gradgen does not make."
+                    if unknown
+                    else f"emit of {self.name} asks for nothing."
+                ),
+                self.location,
+                f"choose from {', '.join(map(repr, EMIT_KINDS))}, e.g. emit=('grad', 'hessian').",
+            )
+
 
 def _argument_specs(fn: Callable[..., Any], location: SourceLocation) -> dict[str, ArraySpec]:
     try:
@@ -103,15 +128,29 @@ def function(fn: Callable[..., Any], /) -> Function: ...
 
 @overload
 def function(
-    *, wrt: str | Sequence[str] | None = None
+    *,
+    wrt: str | Sequence[str] | None = None,
+    emit: Sequence[str] = ("grad",),
+    has_aux: bool = False,
 ) -> Callable[[Callable[..., Any]], Function]: ...
 
 
 def function(
-    fn: Callable[..., Any] | None = None, /, *, wrt: str | Sequence[str] | None = None
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    wrt: str | Sequence[str] | None = None,
+    emit: Sequence[str] = ("grad",),
+    has_aux: bool = False,
 ) -> Function | Callable[[Callable[..., Any]], Function]:
-    """Mark `fn` for compilation; `wrt` names the arguments to differentiate (default: the
-    first). A tuple or list gives gradients as a tuple, a single name one array."""
+    """Mark `fn` for compilation.
+
+    `wrt` names the arguments to differentiate (default: the first); a tuple or list gives
+    derivatives as a tuple, a single name one array. `emit` chooses the generated functions
+    among "grad" (f_forward, f_backward, f_value_and_grad, f_grad), "jvp", "jacobian",
+    "hessian" and "hvp". With `has_aux`, fn returns (value, {name: array}) and the aux arrays
+    are returned beside the value, never differentiated.
+    """
     if fn is not None:
-        return Function(fn, wrt)
-    return lambda f: Function(f, wrt)
+        return Function(fn, wrt, emit, has_aux)
+    return lambda f: Function(f, wrt, emit, has_aux)

@@ -14,7 +14,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -22,10 +22,12 @@ from typing import TypeVar
 
 from gradgen.api import Function
 from gradgen.codegen.emit import FunctionSource, format_module, graph_hash, render_module
+from gradgen.derivative_graphs import hessian_graph, hvp_graph, jacobian_graph, jvp_graph
 from gradgen.errors import GradgenError, NoFunctionsError, SourceLocation, innermost_location
 from gradgen.ir import Graph
 from gradgen.passes.pipeline import optimize, prepare
 from gradgen.reverse import reverse_mode
+from gradgen.shapes import format_shape
 from gradgen.tracing import trace
 from gradgen.version import __version__
 
@@ -53,13 +55,24 @@ class CompiledFunction:
     """One `@gg.function`, traced and differentiated."""
 
     function: Function  # the user's decorated function
-    forward: Graph  # the traced graph: inputs -> value
-    joint: Graph  # optimized: inputs + d_value -> value, gradients
+    forward: Graph  # the traced graph: inputs -> value (, aux values)
+    joint: Graph  # optimized: inputs + d_value -> value, gradients (, aux values)
+    aux_names: tuple[str, ...] = ()  # has_aux: the aux dict's keys
+    derived: tuple[tuple[str, Graph], ...] = ()  # (kind, optimized graph) as emit asks
 
     def source(self) -> FunctionSource:
         f = self.function
         return FunctionSource(
-            f.name, tuple(f.specs), f.wrt, f.wrt_is_sequence, self.forward, self.joint
+            f.name,
+            tuple(f.specs),
+            f.wrt,
+            f.wrt_is_sequence,
+            self.forward,
+            self.joint,
+            f.emit,
+            f.has_aux,
+            self.aux_names,
+            self.derived,
         )
 
 
@@ -105,13 +118,19 @@ def load_functions(path: str | os.PathLike[str]) -> list[Function]:
     return sorted(found, key=lambda f: f.fn.__code__.co_firstlineno)
 
 
-def trace_function(function: Function, report: PhaseReport | None = None) -> Graph:
+def trace_function(
+    function: Function, report: PhaseReport | None = None, aux_names: list[str] | None = None
+) -> Graph:
     """The traced graph of `function`: its arguments -> its value (named `value` unless the
-    user named it)."""
+    user named it), then its aux values when it has them (their keys go to `aux_names`)."""
     names = list(function.specs)
     shapes = [(spec.shape, spec.integer) for spec in function.specs.values()]
+    keys = (aux_names if aux_names is not None else []) if function.has_aux else None
     forward = _timed(
-        report, "trace", lambda: trace(function.fn, names, shapes), _size(function.name)
+        report,
+        "trace",
+        lambda: trace(function.fn, names, shapes, keys),
+        _size(function.name),
     )
     if forward.outputs[0] not in forward.hints:
         forward = forward.replace(hints={**forward.hints, forward.outputs[0]: "value"})
@@ -123,9 +142,11 @@ def differentiate(
     forward: Graph,
     check: Callable[[Graph], Graph] | None = None,
     report: PhaseReport | None = None,
+    aux_names: Sequence[str] = (),
 ) -> CompiledFunction:
-    """Apply reverse mode to a traced graph for the function's `wrt`, then optimize;
-    `check` runs on every intermediate graph (tests pass `verify`)."""
+    """Apply reverse mode to a traced graph for the function's `wrt`, build the derived
+    functions `emit` asks for, and optimize each; `check` runs on every intermediate graph
+    (tests pass `verify`). `aux_names` are the keys of a has_aux function's aux dict."""
     if check:
         check(forward)
     names = list(function.specs)
@@ -139,7 +160,39 @@ def differentiate(
     if check:
         check(joint)
     optimized = _timed(report, "optimize", lambda: optimize(joint, check), _size(function.name))
-    return CompiledFunction(function, forward, optimized)
+    derived = []
+    for kind in function.emit:
+        if kind != "grad":
+            graph = _timed(
+                report,
+                kind,
+                lambda kind=kind: optimize(_derived_graph(function, forward, kind), check),
+                _size(function.name),
+            )
+            derived.append((kind, graph))
+    return CompiledFunction(function, forward, optimized, tuple(aux_names), tuple(derived))
+
+
+def _derived_graph(function: Function, forward: Graph, kind: str) -> Graph:
+    """The unoptimized graph of f_<kind> (see gradgen.derivative_graphs)."""
+    names = list(function.specs)
+    wrt = [names.index(w) for w in function.wrt]
+    value = forward.outputs[0]
+    if kind in ("hessian", "hvp") and any(d != 1 for d in value.shape):
+        raise GradgenError(
+            f"emit={kind!r} needs a scalar value, but {function.name} returns shape "
+            f"{format_shape(value.shape)}.",
+            function.location,
+            "a Hessian is defined for a scalar function; use 'jacobian' for a vector value.",
+        )
+    prepared = prepare(forward.replace(outputs=(value,)))
+    if kind == "jvp":
+        return jvp_graph(prepared, wrt, [f"{w}_dot" for w in function.wrt])
+    if kind == "hvp":
+        return hvp_graph(prepared, wrt, [f"v_{w}" for w in function.wrt])
+    if kind == "hessian":
+        return hessian_graph(prepared, wrt)
+    return jacobian_graph(prepared, wrt)
 
 
 def compile_function(
@@ -148,7 +201,9 @@ def compile_function(
     report: PhaseReport | None = None,
 ) -> CompiledFunction:
     """Trace and differentiate `function` (see `trace_function` and `differentiate`)."""
-    return differentiate(function, trace_function(function, report), check, report)
+    aux_names: list[str] = []
+    forward = trace_function(function, report, aux_names)
+    return differentiate(function, forward, check, report, aux_names)
 
 
 def compile_source(path: str | os.PathLike[str], report: PhaseReport | None = None) -> str:
@@ -179,11 +234,20 @@ def load(function: Function) -> ModuleType:
     """Compile `function` in memory and return the generated module, imported (for
     notebooks and tests). Cached on the traced graph's hash: the second call for the same
     graph only traces."""
-    forward = trace_function(function)
-    key = (function.name, *function.wrt, str(function.wrt_is_sequence), graph_hash(forward))
+    aux_names: list[str] = []
+    forward = trace_function(function, aux_names=aux_names)
+    key = (
+        function.name,
+        *function.wrt,
+        str(function.wrt_is_sequence),
+        *function.emit,
+        *aux_names,
+        graph_hash(forward),
+    )
     if key not in _LOADED:
         source = display_path(function.fn.__code__.co_filename)
-        text = _emit([differentiate(function, forward).source()], source, None)
+        compiled = differentiate(function, forward, aux_names=aux_names)
+        text = _emit([compiled.source()], source, None)
         _LOADED[key] = _import_text(text, f"{function.name}_grad")
     return _LOADED[key]
 
@@ -216,7 +280,17 @@ def _import_text(text: str, name: str, filename: str | None = None) -> ModuleTyp
     return module
 
 
-GENERATED_SUFFIXES = ("", "_forward", "_backward", "_value_and_grad", "_grad")
+GENERATED_SUFFIXES = (
+    "",
+    "_forward",
+    "_backward",
+    "_value_and_grad",
+    "_grad",
+    "_jvp",
+    "_jacobian",
+    "_hessian",
+    "_hvp",
+)
 
 
 def _check_generated_names(functions: list[Function]) -> None:

@@ -216,14 +216,19 @@ def prod_rule(grad: Tracer, result: Tracer, x: Tracer, axis: Any, keepdims: Any)
     """d prod / d x_i = product of the other elements, also where elements are zero: P / x_i
     where there is no zero; at a zero, the product of the rest when it is the only zero;
     else 0. No division by zero happens."""
+    return (_restore_reduced_axes(grad, x, axis, keepdims) * _product_of_others(x, axis),)
+
+
+def _product_of_others(x: Tracer, axis: Any) -> Tracer:
+    """For each element of x, the product of the other elements along `axis`: P / x_i where
+    there is no zero; at a zero, the product of the rest when it is the only zero; else 0."""
     is_zero = x == 0
     nonzero = gg.where(is_zero, 1.0, x)
     rest = gg.prod(nonzero, axis=axis, keepdims=True)  # the product without the zeros
     zeros = gg.sum(is_zero, axis=axis, keepdims=True)
-    others = gg.where(
+    return gg.where(
         is_zero, gg.where(zeros == 1, rest, 0.0), gg.where(zeros == 0, rest / nonzero, 0.0)
     )
-    return (_restore_reduced_axes(grad, x, axis, keepdims) * others,)
 
 
 @reverse("max")
@@ -348,6 +353,16 @@ def zeros_like_rule(grad: Tracer, result: Tracer, x: Tracer) -> tuple[Any, ...]:
     return (None,)
 
 
+@reverse("ones_like")
+def ones_like_rule(grad: Tracer, result: Tracer, x: Tracer) -> tuple[Any, ...]:
+    return (None,)
+
+
+@reverse("zeros")
+def zeros_rule(grad: Tracer, result: Tracer, like: Tracer, shape: Any) -> tuple[Any, ...]:
+    return (None,)
+
+
 def elementwise_rule(builder: Builder, grad: Var, eq: Equation) -> list[Var | None]:
     """grad * d op / d a_i for each float input, summed back to the input's shape."""
     symbols = operand_symbols(len(eq.inputs))
@@ -395,15 +410,388 @@ def _emit_ew(builder: Builder, expr: sympy.Expr, atoms: dict[sympy.Symbol, Atom]
     return Tracer(builder.emit("ew", operands, {"expr": body}), builder)
 
 
+# -- forward mode ------------------------------------------------------------------------
+#
+# A forward rule receives `dots` (the tangent of each operand, None where it is zero),
+# `result` and the operands, and returns the tangent of the result (None for zero). With
+# `batched`, every tangent carries one extra leading axis (a batch of tangents at once:
+# Jacobians and Hessians), which the rule keeps in front. Linear ops re-apply themselves.
+
+ForwardRule = Callable[..., Any]
+FORWARD_RULES: dict[str, ForwardRule] = {}
+
+
+def forward(*op_names: str) -> Callable[[ForwardRule], ForwardRule]:
+    def register(rule: ForwardRule) -> ForwardRule:
+        for name in op_names:
+            FORWARD_RULES[name] = rule
+        return rule
+
+    return register
+
+
+def _lead(batched: bool) -> int:
+    """How many batch axes lead a tangent."""
+    return 1 if batched else 0
+
+
+def _lift(dot: Tracer, ndim: int, batched: bool) -> Tracer:
+    """A batched tangent given `ndim` axes after its batch axis (size-1 axes inserted after
+    it), so it broadcasts like its primal would; unbatched tangents broadcast by themselves."""
+    missing = ndim - (dot.ndim - _lead(batched))
+    if not batched or missing <= 0:
+        return dot
+    return apply("expand_dims", dot, axis=tuple(range(1, 1 + missing)))
+
+
+def _shift(axes: Any, ndim: int, batched: bool) -> Any:
+    """Reduction axes of a primal of `ndim` axes, as axes of its tangent."""
+    if not batched:
+        return axes
+    return tuple(a + 1 for a in (range(ndim) if axes is None else axes))
+
+
+def _batch_shape(dot: Tracer, shape: Any, batched: bool) -> tuple[Any, ...]:
+    return (dot.shape[0], *shape) if batched else tuple(shape)
+
+
+def _total_of(parts: list[Tracer | None]) -> Tracer | None:
+    present = [p for p in parts if p is not None]
+    if not present:
+        return None
+    total = present[0]
+    for part in present[1:]:
+        total = total + part
+    return total
+
+
+def _zero_tangent(primal: Tracer, like_dot: Tracer, batched: bool) -> Tracer:
+    """A zero tangent for `primal`, when an op needs every operand's tangent as an array."""
+    return apply("zeros", primal, shape=_batch_shape(like_dot, primal.shape, batched))
+
+
+@forward("matmul")
+def matmul_jvp(dots: tuple, result: Tracer, a: Tracer, b: Tracer, batched: bool) -> Any:
+    """d(a @ b) = da @ b + a @ db."""
+    da, db = dots
+    if not batched or (a.ndim <= 2 and b.ndim <= 2):
+        parts = [da @ b if da is not None else None]
+        if db is not None and batched and b.ndim == 1:  # a batch of vectors: rows of db
+            parts.append(db @ (a.T if a.ndim == 2 else a))
+        elif db is not None:
+            parts.append(a @ db)
+        return _total_of(parts)
+    # Batched with stacks of matrices: vectors become a row (a) or column (b) so the batch
+    # axis cannot be taken for a matrix axis, the batch axis goes in front of the operands'
+    # own batch axes, and the vectors' axes are squeezed away again.
+    a2 = a if a.ndim > 1 else apply("expand_dims", a, axis=(0,))
+    b2 = b if b.ndim > 1 else apply("expand_dims", b, axis=(1,))
+    ndim = max(a2.ndim, b2.ndim)
+    parts = []
+    if da is not None:
+        da2 = da if a.ndim > 1 else apply("expand_dims", da, axis=(1,))
+        parts.append(_lift(da2, ndim, batched) @ b2)
+    if db is not None:
+        db2 = db if b.ndim > 1 else apply("expand_dims", db, axis=(db.ndim,))
+        parts.append(a2 @ _lift(db2, ndim, batched))
+    total = _total_of(parts)
+    assert total is not None
+    if a.ndim == 1:
+        total = apply("squeeze", total, axis=(total.ndim - 2,))
+    if b.ndim == 1:
+        total = apply("squeeze", total, axis=(total.ndim - 1,))
+    return total
+
+
+@forward("outer")
+def outer_jvp(dots: tuple, result: Tracer, a: Tracer, b: Tracer, batched: bool) -> Any:
+    """d outer(a, b) = outer(da, b) + outer(a, db), written as broadcast products."""
+    da, db = dots
+    parts = []
+    if da is not None:
+        parts.append(apply("expand_dims", da, axis=(da.ndim,)) * b)
+    if db is not None:
+        row = apply("expand_dims", db, axis=(db.ndim - 1,))
+        parts.append(apply("expand_dims", a, axis=(1,)) * row)
+    return _total_of(parts)
+
+
+@forward("trace")
+def trace_jvp(dots: tuple, result: Tracer, x: Tracer, batched: bool) -> Any:
+    (dx,) = dots
+    if not batched:
+        return apply("trace", dx)
+    return gg.sum(dx * apply("eye", x, n=x.shape[0]), axis=(1, 2))
+
+
+@forward("inv")
+def inv_jvp(dots: tuple, result: Tracer, a: Tracer, batched: bool) -> Any:
+    """d(A^-1) = -A^-1 dA A^-1."""
+    return -(result @ dots[0] @ result)
+
+
+@forward("cholesky")
+def cholesky_jvp(dots: tuple, result: Tracer, a: Tracer, batched: bool) -> Any:
+    """dL = L phi(L^-1 dA L^-T), phi: the lower triangle with its diagonal halved."""
+    inverse = apply("inv", result)
+    inner = inverse @ dots[0] @ _mT(inverse)
+    phi = apply("tril", inner) * (1.0 - 0.5 * apply("eye", a, n=a.shape[-1]))
+    return result @ phi
+
+
+@forward("solve")
+def solve_jvp(dots: tuple, result: Tracer, a: Tracer, b: Tracer, batched: bool) -> Any:
+    """x = A^-1 b: dx = A^-1 (db - dA x)."""
+    da, db = dots
+    rhs = _total_of([db, -(da @ result) if da is not None else None])
+    assert rhs is not None
+    if batched and b.ndim == 1:  # a batch of right-hand sides: the columns of one matrix
+        return apply("solve", a, rhs.T).T
+    return apply("solve", a, rhs)
+
+
+def _last_two(t: Tracer) -> tuple[int, int]:
+    return (t.ndim - 2, t.ndim - 1)
+
+
+@forward("det")
+def det_jvp(dots: tuple, result: Tracer, a: Tracer, batched: bool) -> Any:
+    """d det(A) = det(A) tr(A^-1 dA)."""
+    (da,) = dots
+    return result * gg.sum(_mT(apply("inv", a)) * da, axis=_last_two(da))
+
+
+@forward("logabsdet")
+def logabsdet_jvp(dots: tuple, result: Tracer, a: Tracer, batched: bool) -> Any:
+    (da,) = dots
+    return gg.sum(_mT(apply("inv", a)) * da, axis=_last_two(da))
+
+
+@forward("det_sign", "eye", "stop_gradient", "one_hot", "zeros_like", "ones_like", "zeros")
+def zero_jvp(dots: tuple, result: Tracer, *operands: Any, batched: bool, **params: Any) -> Any:
+    # NOTE: det_sign is piecewise constant; eye and the zeros read only their operand's
+    # dtype; stop_gradient blocks the derivative by definition.
+    return None
+
+
+@forward("tril")
+def tril_jvp(dots: tuple, result: Tracer, x: Tracer, batched: bool) -> Any:
+    return apply("tril", dots[0])
+
+
+@forward("copy")
+def copy_jvp(dots: tuple, result: Tracer, x: Tracer, batched: bool) -> Any:
+    return dots[0]
+
+
+@forward("cast_like")
+def cast_like_jvp(dots: tuple, result: Tracer, a: Tracer, like: Tracer, batched: bool) -> Any:
+    return apply("cast_like", dots[0], like) if dots[0] is not None else None
+
+
+@forward("transpose")
+def transpose_jvp(dots: tuple, result: Tracer, x: Tracer, axes: Any, batched: bool) -> Any:
+    if batched:
+        axes = (0, *(a + 1 for a in axes))
+    return gg.transpose(dots[0], axes=axes)
+
+
+@forward("sum")
+def sum_jvp(dots: tuple, result: Tracer, x: Tracer, axis: Any, keepdims: Any, batched: bool) -> Any:
+    return gg.sum(dots[0], axis=_shift(axis, x.ndim, batched), keepdims=keepdims)
+
+
+@forward("mean")
+def mean_jvp(
+    dots: tuple, result: Tracer, x: Tracer, axis: Any, keepdims: Any, batched: bool
+) -> Any:
+    return gg.mean(dots[0], axis=_shift(axis, x.ndim, batched), keepdims=keepdims)
+
+
+@forward("prod")
+def prod_jvp(
+    dots: tuple, result: Tracer, x: Tracer, axis: Any, keepdims: Any, batched: bool
+) -> Any:
+    """The tangent weighted by the product of the other elements (exact at zeros)."""
+    weights = _product_of_others(x, axis)
+    return gg.sum(weights * dots[0], axis=_shift(axis, x.ndim, batched), keepdims=keepdims)
+
+
+@forward("max", "min")
+def extreme_jvp(
+    dots: tuple, result: Tracer, x: Tracer, axis: Any, keepdims: Any, batched: bool
+) -> Any:
+    # NOTE: ties share the tangent evenly, as they share the gradient in reverse mode.
+    hits = x == _restore_reduced_axes(result, x, axis, keepdims)
+    ties = apply("cast_like", gg.sum(hits, axis=axis, keepdims=True), x)
+    share = apply("cast_like", hits, x) / ties
+    return gg.sum(share * dots[0], axis=_shift(axis, x.ndim, batched), keepdims=keepdims)
+
+
+@forward("broadcast_to")
+def broadcast_to_jvp(dots: tuple, result: Tracer, x: Tracer, shape: Any, batched: bool) -> Any:
+    (dx,) = dots
+    lifted = _lift(dx, len(shape), batched)
+    return apply("broadcast_to", lifted, shape=_batch_shape(dx, shape, batched))
+
+
+@forward("expand_dims")
+def expand_dims_jvp(dots: tuple, result: Tracer, x: Tracer, axis: Any, batched: bool) -> Any:
+    shift = _lead(batched)
+    return apply("expand_dims", dots[0], axis=tuple(a + shift for a in axis))
+
+
+@forward("squeeze")
+def squeeze_jvp(dots: tuple, result: Tracer, x: Tracer, axis: Any, batched: bool) -> Any:
+    shift = _lead(batched)
+    return apply("squeeze", dots[0], axis=tuple(a + shift for a in axis))
+
+
+@forward("reshape")
+def reshape_jvp(dots: tuple, result: Tracer, x: Tracer, shape: Any, batched: bool) -> Any:
+    return apply("reshape", dots[0], shape=_batch_shape(dots[0], shape, batched))
+
+
+@forward("concatenate")
+def concatenate_jvp(dots: tuple, result: Tracer, *parts: Tracer, axis: Any, batched: bool) -> Any:
+    like = next(d for d in dots if d is not None)
+    pieces = [d if d is not None else _zero_tangent(p, like, batched) for p, d in zip(parts, dots)]
+    return apply("concatenate", *pieces, axis=axis + _lead(batched))
+
+
+_FULL = ("slice", None, None, None)
+
+
+@forward("getitem")
+def getitem_jvp(dots: tuple, result: Tracer, x: Tracer, index: Any, batched: bool) -> Any:
+    return apply("getitem", dots[0], index=(_FULL, *index) if batched else index)
+
+
+@forward("scatter")
+def scatter_jvp(
+    dots: tuple, result: Tracer, values: Tracer, index: Any, shape: Any, batched: bool
+) -> Any:
+    (dv,) = dots
+    index = (_FULL, *index) if batched else index
+    return apply("scatter", dv, index=index, shape=_batch_shape(dv, shape, batched))
+
+
+@forward("take")
+def take_jvp(
+    dots: tuple, result: Tracer, x: Tracer, indices: Tracer, axis: Any, batched: bool
+) -> Any:
+    return apply("take", dots[0], indices, axis=axis + _lead(batched))
+
+
+@forward("take_add")
+def take_add_jvp(
+    dots: tuple,
+    result: Tracer,
+    values: Tracer,
+    indices: Tracer,
+    axis: Any,
+    shape: Any,
+    batched: bool,
+) -> Any:
+    dv = dots[0]
+    shape = _batch_shape(dv, shape, batched)
+    return apply("take_add", dv, indices, axis=axis + _lead(batched), shape=shape)
+
+
+def _batched_indices(indices: Tracer, dot: Tracer, batched: bool) -> Tracer:
+    """Indices along an axis, repeated for each tangent of a batch."""
+    if not batched:
+        return indices
+    lifted = apply("expand_dims", indices, axis=(0,))
+    return apply("broadcast_to", lifted, shape=(dot.shape[0], *indices.shape))
+
+
+@forward("take_along_axis")
+def take_along_axis_jvp(
+    dots: tuple, result: Tracer, x: Tracer, indices: Tracer, axis: Any, batched: bool
+) -> Any:
+    dx, _ = dots
+    index = _batched_indices(indices, dx, batched)
+    return apply("take_along_axis", dx, index, axis=axis + _lead(batched))
+
+
+@forward("along_axis_add")
+def along_axis_add_jvp(
+    dots: tuple,
+    result: Tracer,
+    values: Tracer,
+    indices: Tracer,
+    axis: Any,
+    shape: Any,
+    batched: bool,
+) -> Any:
+    dv, _ = dots
+    index = _batched_indices(indices, dv, batched)
+    shape = _batch_shape(dv, shape, batched)
+    return apply("along_axis_add", dv, index, axis=axis + _lead(batched), shape=shape)
+
+
+@forward("einsum")
+def einsum_jvp(
+    dots: tuple, result: Tracer, *operands: Tracer, subscripts: str, batched: bool
+) -> Any:
+    """The product rule: one einsum per operand with a tangent, that operand replaced by it
+    (a batch axis gets a letter of its own)."""
+    inputs, output = subscripts.split("->")[0].split(","), subscripts.split("->")[1]
+    batch = next(c for c in "zyxwvutsrqponmlkjihgfedcba" if c not in subscripts)
+    parts = []
+    for i, dot in enumerate(dots):
+        if dot is None:
+            continue
+        specs = [batch + s if j == i and batched else s for j, s in enumerate(inputs)]
+        spec = ",".join(specs) + "->" + (batch if batched else "") + output
+        arrays = [dot if j == i else o for j, o in enumerate(operands)]
+        parts.append(apply("einsum", *arrays, subscripts=spec))
+    return _total_of(parts)
+
+
+def elementwise_jvp(
+    builder: Builder, dots: list[Var | None], eq: Equation, batched: bool
+) -> Var | None:
+    """sum_i d op / d a_i * (tangent of a_i), as one elementwise expression."""
+    symbols = operand_symbols(len(eq.inputs))
+    numbers, others = bind_operands(eq.inputs)
+    if eq.op == "ew":
+        expr = eq.param("expr").xreplace(numbers)
+        partials: list[Any] = list(expression_partials(expr, len(eq.inputs)))
+    else:
+        constants = tuple((i, a.value) for i, a in enumerate(eq.inputs) if isinstance(a, Lit))
+        partials = list(op_partials(eq.op, constants))
+    atoms: dict[sympy.Symbol, Atom] = {RESULT: eq.out}
+    atoms.update(others)
+    total = sympy.Integer(0)
+    for i, (dot, partial) in enumerate(zip(dots, partials)):
+        if dot is None or partial is None or symbols[i] in numbers:
+            continue
+        tangent = sympy.Symbol(f"dot{i}", real=True)
+        atoms[tangent] = _lift(Tracer(dot, builder), eq.out.ndim, batched).variable
+        total = total + partial * tangent
+    total = sympy.piecewise_fold(total)
+    if total == 0:
+        return None
+    return _emit_ew(builder, total, atoms).variable
+
+
 def rule_for(op_name: str) -> Rule | None:
     return REVERSE_RULES.get(op_name)
 
 
+def forward_rule_for(op_name: str) -> ForwardRule | None:
+    return FORWARD_RULES.get(op_name)
+
+
 def _check_table() -> None:
-    """Every differentiable op has a rule: elementwise ops derive theirs, others are listed."""
+    """Every differentiable op has a rule in both modes: elementwise ops derive theirs,
+    others are listed."""
     for name, op in OPS.items():
-        if not op.elementwise and name not in REVERSE_RULES:
-            raise RuntimeError(f"op {name!r} has no reverse-mode rule in gradgen.derivatives")
+        for mode, table in (("reverse", REVERSE_RULES), ("forward", FORWARD_RULES)):
+            if not op.elementwise and name not in table:
+                raise RuntimeError(f"op {name!r} has no {mode}-mode rule in gradgen.derivatives")
 
 
 _check_table()

@@ -61,7 +61,14 @@ class GradHint:
     partial: bool = False  # one contribution, to be summed with others
 
 
-NameHint = str | GradHint
+@dataclass(frozen=True)
+class TangentHint:
+    """Names the tangent (forward-mode derivative) of `of`: `<name of of>_dot`."""
+
+    of: Var  # the primal value this is the tangent of
+
+
+NameHint = str | GradHint | TangentHint
 
 
 @dataclass(frozen=True, eq=False)

@@ -4,6 +4,7 @@
   (a name bound again in a loop gets `_1`, `_2`, ... in order).
 - The gradient of a value `v` is `d_v`; when several contributions are summed, the parts
   are `d_v_1`, `d_v_2`, ... and the sum is `d_v`.
+- The tangent of a value `v` (forward mode) is `v_dot`.
 - True temporaries are `t0`, `t1`, ...; nothing collides with a keyword, a dimension
   name, the modules the code uses (`np`, `math`) or the cotangent argument `d_value`.
   (`saved` and `value` need no reserving: the generated code only rebinds them after
@@ -15,7 +16,7 @@ from __future__ import annotations
 import keyword
 from collections.abc import Collection, Iterable, Mapping
 
-from gradgen.ir import GradHint, Graph, NameHint, Var
+from gradgen.ir import GradHint, Graph, NameHint, TangentHint, Var
 from gradgen.shapes import dim_names
 
 RESERVED = frozenset(set(keyword.kwlist) | {"np", "math", "d_value"})
@@ -75,6 +76,8 @@ def assign_names(graph: Graph, skip: Collection[Var] = ()) -> dict[Var, str]:
         if isinstance(hint, GradHint) and hint.of in names:
             base = "d_" + names[hint.of]
             names[v] = space.numbered(base) if hint.partial else space.claim(base)
+        elif isinstance(hint, TangentHint) and hint.of in names:
+            names[v] = space.claim(names[hint.of] + "_dot")
         else:
             names[v] = space.temp()
     return names
@@ -87,5 +90,7 @@ def is_named(var: Var, hints: Mapping[Var, NameHint]) -> bool:
     if isinstance(hint, str):
         return True
     if isinstance(hint, GradHint) and not hint.partial:
+        return is_named(hint.of, hints)
+    if isinstance(hint, TangentHint):
         return is_named(hint.of, hints)
     return False

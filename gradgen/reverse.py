@@ -3,11 +3,13 @@
 `reverse_mode(graph, wrt)` walks the equations backwards once, calling each op's rule from
 `gradgen.derivatives` and summing the contributions a value receives from its consumers.
 The result is one joint graph: inputs are the originals plus `d_value` (the cotangent of the
-output), outputs are the value followed by the gradients of the `wrt` inputs.
+value, the first output), outputs are the value, the gradients of the `wrt` inputs, then
+the graph's other outputs (aux values, never differentiated).
 """
 
 from __future__ import annotations
 
+from gradgen.aliasing import owned_output
 from gradgen.derivatives import elementwise_rule, rule_for
 from gradgen.ir import Equation, GradHint, Graph, Var
 from gradgen.ops import OPS
@@ -16,7 +18,7 @@ from gradgen.tracing import Builder, Tracer
 
 def reverse_mode(graph: Graph, wrt: list[int]) -> Graph:
     """The joint forward + backward graph for the gradients of `graph.inputs[i]`, i in wrt."""
-    (value,) = graph.outputs
+    value, *aux = graph.outputs
     builder = Builder(frozenset())
     builder.equations = list(graph.equations)
     builder.hints = dict(graph.hints)
@@ -38,12 +40,9 @@ def reverse_mode(graph: Graph, wrt: list[int]) -> Graph:
     grads: list[Var] = []
     caller_memory = {*graph.inputs, d_value}  # arrays the caller owns
     for i in wrt:
-        grad = _gradient_output(builder, graph.inputs[i], contributions, caller_memory)
-        caller_memory.add(_base(grad, builder))  # later gradients may not share it either
-        grads.append(grad)
-    return Graph(
-        graph.inputs + (d_value,), tuple(builder.equations), (value, *grads), builder.hints
-    )
+        grads.append(_gradient_output(builder, graph.inputs[i], contributions, caller_memory))
+    outputs = (value, *grads, *aux)
+    return Graph(graph.inputs + (d_value,), tuple(builder.equations), outputs, builder.hints)
 
 
 def _depends_on(graph: Graph, sources: set[Var]) -> set[Var]:
@@ -81,23 +80,6 @@ def _total(builder: Builder, of: Var, parts: list[Var]) -> Var:
     return total
 
 
-# Ops whose NumPy result is a view of (or, for broadcast_to, a read-only view of) operand 0.
-VIEWS = frozenset(
-    {"getitem", "transpose", "reshape", "squeeze", "expand_dims", "broadcast_to", "stop_gradient"}
-)
-
-
-def _base(var: Var, builder: Builder) -> Var:
-    """The array `var` may be a view of: followed back through view ops."""
-    producers = {eq.out: eq for eq in builder.equations}
-    while var in producers and producers[var].op in VIEWS:
-        source = producers[var].inputs[0]
-        if not isinstance(source, Var):
-            break
-        var = source
-    return var
-
-
 def _gradient_output(
     builder: Builder, param: Var, contributions: dict[Var, list[Var]], caller_memory: set[Var]
 ) -> Var:
@@ -105,14 +87,12 @@ def _gradient_output(
     shares memory with no argument, no other gradient and is no read-only view."""
     if param not in contributions:
         grad = builder.emit("zeros_like", [param])
+        caller_memory.add(grad)
     else:
-        grad = _total(builder, param, contributions[param])
-        base = _base(grad, builder)
-        read_only = any(eq.out is grad and eq.op == "broadcast_to" for eq in builder.equations)
-        if base in caller_memory or read_only:  # the caller's memory, or a read-only view
-            if builder.hints.get(grad) == GradHint(param):
-                del builder.hints[grad]  # the copy takes the name d_<param>
-            grad = builder.emit("copy", [grad])
+        total = _total(builder, param, contributions[param])
+        grad = owned_output(builder, total, caller_memory)
+        if grad is not total and builder.hints.get(total) == GradHint(param):
+            del builder.hints[total]  # the copy takes the name d_<param>
     builder.hints.setdefault(grad, GradHint(param))
     return grad
 

@@ -120,3 +120,13 @@ def elementwise_expression(eq: Equation) -> tuple[sympy.Expr, list[Atom]]:
     expr = eq.param("expr") if eq.op == "ew" else op_expression(eq.op)
     numbers, operands = bind_operands(eq.inputs)
     return renumber_operands(expr.xreplace(numbers), operands)
+
+
+def operand_occurrences(eq: Equation, atom: Atom) -> int:
+    """How many times an elementwise equation's expression reads `atom` (x*(1 - x**2)
+    reads x twice: writing a computation in place of x would compute it twice)."""
+    expr, atoms = elementwise_expression(eq)
+    if atom not in atoms:
+        return 0
+    symbol = operand_symbols(len(atoms))[atoms.index(atom)]
+    return sum(1 for node in sympy.preorder_traversal(expr) if node == symbol)

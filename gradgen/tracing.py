@@ -455,10 +455,17 @@ class _NameRecorder:
         return self.on_event
 
 
-def trace(fn: Callable[..., Any], arg_names: list[str], shapes: list[tuple[Shape, bool]]) -> Graph:
+def trace(
+    fn: Callable[..., Any],
+    arg_names: list[str],
+    shapes: list[tuple[Shape, bool]],
+    aux_names: list[str] | None = None,
+) -> Graph:
     """Run `fn` once on tracers of the given (shape, integer) kinds; return its graph.
 
-    The graph has one input per argument, in order, and one output: the returned value.
+    The graph has one input per argument, in order, and as outputs the returned value
+    followed, when `aux_names` is a list (fn has has_aux=True), by the aux dict's arrays in
+    the dict's order; their keys are appended to `aux_names`.
     """
     user_files = frozenset({fn.__code__.co_filename})
     builder = Builder(user_files)
@@ -482,6 +489,9 @@ def trace(fn: Callable[..., Any], arg_names: list[str], shapes: list[tuple[Shape
     finally:
         sys.settrace(previous)
     where = SourceLocation(fn.__code__.co_filename, fn.__code__.co_firstlineno)
+    aux: list[Var] = []
+    if aux_names is not None:
+        result, aux = _split_aux(fn, result, where, builder, aux_names)
     if not isinstance(result, Tracer):
         raise GradgenError(
             f"{fn.__name__} returns {type(result).__name__}, not an array computed from its "
@@ -504,4 +514,41 @@ def trace(fn: Callable[..., Any], arg_names: list[str], shapes: list[tuple[Shape
             where,
             "return a float value computed from the float arguments.",
         )
-    return Graph(tuple(inputs), tuple(builder.equations), (result.variable,), builder.hints)
+    outputs = (result.variable, *aux)
+    return Graph(tuple(inputs), tuple(builder.equations), outputs, builder.hints)
+
+
+def _split_aux(
+    fn: Callable[..., Any],
+    result: Any,
+    where: SourceLocation,
+    builder: Builder,
+    keys: list[str],
+) -> tuple[Any, list[Var]]:
+    """(value, {name: array}) from a has_aux function's result, checked."""
+    hint = "return (loss, {'accuracy': accuracy}): the value, then a dict of arrays."
+    if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)):
+        kind = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
+        raise GradgenError(
+            f"{fn.__name__} has has_aux=True but returns {kind}, not a pair (value, aux dict).",
+            where,
+            hint,
+        )
+    value, aux = result
+    variables = []
+    for key, item in aux.items():
+        if not (isinstance(key, str) and key.isidentifier()):
+            raise GradgenError(
+                f"aux key {key!r} of {fn.__name__} is not a Python identifier.", where, hint
+            )
+        if not isinstance(item, Tracer):
+            raise GradgenError(
+                f"aux {key!r} of {fn.__name__} is {type(item).__name__}, not an array computed "
+                "from the arguments.",
+                where,
+                hint,
+            )
+        builder.hints.setdefault(item.variable, key)
+        variables.append(item.variable)
+        keys.append(key)
+    return value, variables

@@ -107,9 +107,10 @@ def test_training_script_lowers_the_loss() -> None:
 
 def test_readme_shows_the_real_generated_backward() -> None:
     readme = (REPO / "README.md").read_text()
-    snippet = readme.split("def loss_backward(saved, d_value=None):\n", 1)[1].split("```")[0]
+    header = "def loss_backward(saved, d_value=None, accumulate_into=None):\n"
+    snippet = readme.split(header, 1)[1].split("```")[0]
     generated = (GENERATED / "linear_regression_grad.py").read_text()
-    body = generated.split("def loss_backward(saved, d_value=None):\n", 1)[1]
+    body = generated.split(header, 1)[1]
     body = body.split('    """\n', 1)[1]  # skip the docstring
     assert body.startswith(snippet), "update the README's example of generated code"
 

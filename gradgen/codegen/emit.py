@@ -18,11 +18,12 @@ import black
 import jinja2
 
 from gradgen.codegen.printer import HELPER_IMPORTS, HELPERS, Code, NumPyCodePrinter, atom_code
-from gradgen.ir import DimSize, Equation, Graph, NameHint, Var, live_vars
+from gradgen.ir import DimSize, Equation, GradHint, Graph, NameHint, Var, live_vars
 from gradgen.naming import assign_names, is_named
 from gradgen.ops import OPS
 from gradgen.shapes import dim_names, format_shape
 from gradgen.source import statement_text
+from gradgen.symbolic import operand_occurrences
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,16 @@ class FunctionSource:
     wrt: tuple[str, ...]  # differentiated arguments, in order
     wrt_is_sequence: bool  # gradients returned as a tuple (else one array)
     forward: Graph  # as traced: the formula and the hash come from it
-    joint: Graph  # optimized forward + backward (inputs + d_value -> value, grads)
+    joint: Graph  # optimized forward + backward (inputs + d_value -> value, grads, aux)
+    emit: tuple[str, ...] = ("grad",)  # which functions to generate (api.EMIT_KINDS)
+    has_aux: bool = False  # the value comes with an aux dict
+    aux_names: tuple[str, ...] = ()  # the aux dict's keys, in order
+    derived: tuple[tuple[str, Graph], ...] = ()  # (kind, optimized graph): jvp, hessian, ...
+
+    def outputs(self) -> tuple[Var, list[Var], list[Var]]:
+        """The joint graph's value, gradients and aux values."""
+        value, *rest = self.joint.outputs
+        return value, rest[: len(self.wrt)], rest[len(self.wrt) :]
 
 
 @dataclass(frozen=True)
@@ -74,8 +84,8 @@ def render_module(functions: Sequence[FunctionSource], source_path: str, version
     ]
     for f in functions:
         header += ["", *_formula(f)]
-    standard_library = sorted({HELPER_IMPORTS[name] for name in printer.helpers})
-    numpy = ["import numpy as np"] if printer.uses_numpy else []
+    standard_library = sorted({HELPER_IMPORTS[n] for n in printer.helpers if n in HELPER_IMPORTS})
+    numpy = ["import numpy as np"] if printer.uses_numpy or "_accumulate" in printer.helpers else []
     imports = standard_library + [""] * bool(standard_library and numpy) + numpy
     helpers = [HELPERS[name] for name in sorted(printer.helpers)]
     return load_template("module.py.j2").render(
@@ -115,9 +125,10 @@ def _formula(f: FunctionSource) -> list[str]:
 _FREE_VIEWS = frozenset({"transpose", "expand_dims"})
 
 
-def _split(joint: Graph) -> _Split:
-    value, *grads = joint.outputs
-    forward_vars = live_vars(joint.equations, [value])
+def _split(f: FunctionSource) -> _Split:
+    joint = f.joint
+    value, grads, aux = f.outputs()
+    forward_vars = live_vars(joint.equations, [value, *aux])
     forward = [eq for eq in joint.equations if eq.out in forward_vars]
     needed = live_vars(joint.equations, grads)
     backward = [eq for eq in joint.equations if eq.out in needed and eq.out not in forward_vars]
@@ -184,6 +195,12 @@ def _inlined(
             or reader[0].inputs.count(eq.out) != 1
         ):
             continue
+        if (
+            OPS[eq.op].elementwise
+            and OPS[reader[0].op].elementwise
+            and operand_occurrences(reader[0], eq.out) > 1
+        ):
+            continue  # written into x * (1 - x**2), it would be computed twice
         if eq.op == "matmul" and OPS[reader[0].op].elementwise:
             if reader[0].op not in ("add", "sub"):
                 continue  # `x @ w + b` reads well; `(x @ w) * c` is better on its own line
@@ -265,11 +282,12 @@ def _default_cotangent(
 
 
 def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dict[str, object]]:
-    """Template contexts for f, f_forward, f_backward, f_value_and_grad and f_grad."""
+    """Template contexts for f and, as `emit` asks, f_forward, f_backward, f_value_and_grad,
+    f_grad and the derived functions (f_jvp, f_jacobian, f_hessian, f_hvp)."""
     joint = f.joint
-    value, *grads = joint.outputs
-    split = _split(joint)
-    fwd_inline = _inlined(split.forward, [value, *split.saved], joint.hints)
+    value, grads, aux = f.outputs()
+    split = _split(f)
+    fwd_inline = _inlined(split.forward, [value, *aux, *split.saved], joint.hints)
     bwd_inline = _inlined(split.backward, grads, joint.hints)
     in_forward = {eq.out for eq in split.forward}
     in_backward = {eq.out for eq in split.backward}
@@ -280,65 +298,140 @@ def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dic
     call = ", ".join(args)
     forward_lines = [t for _, t in _statements(split.forward, names, fwd_inline, printer)]
     # Inference saves nothing, so it may write more inline than the forward pass can.
-    inference_inline = _inlined(split.forward, [value], joint.hints)
+    inference_inline = _inlined(split.forward, [value, *aux], joint.hints)
     inference_lines = [t for _, t in _statements(split.forward, names, inference_inline, printer)]
     forward_dims = _dims_used(split.forward)
     saved_items = [names[v] for v in split.saved] + split.saved_dims
     backward_lines = _statements(split.backward, names, bwd_inline, printer)
     wrt = ", ".join(f.wrt)
     shapes = ", ".join(f"{names[v]} {format_shape(v.shape)}" for v in joint.inputs[:-1])
+    result = names[value]
+    if f.has_aux:
+        entries = ", ".join(f"{key!r}: {names[v]}" for key, v in zip(f.aux_names, aux))
+        result = f"{names[value]}, {{{entries}}}"
+    aux_note = " and the aux dict" if f.has_aux else ""
 
-    def context(suffix: str, params: list[str], doc: list[str], body: list[str]) -> dict:
-        return {"name": f.name + suffix, "params": params, "doc": doc, "body": body}
-
-    return [
-        context(
-            "",
+    contexts = [
+        _context(
+            f.name,
             args,
             [
-                f"Value of `{f.name}`, shape {format_shape(value.shape)}; saves nothing.",
+                f"Value of `{f.name}`{aux_note}, shape {format_shape(value.shape)}; saves nothing.",
                 "",
                 f"Argument shapes: {shapes}.",
             ],
             _dim_bindings(joint.inputs[:-1], names, forward_dims)
             + inference_lines
-            + [f"return {names[value]}"],
-        ),
-        context(
-            "_forward",
-            args,
-            [f"Value of `{f.name}` and the `saved` values `{f.name}_backward` needs."],
-            _dim_bindings(joint.inputs[:-1], names, forward_dims | set(split.saved_dims))
-            + forward_lines
-            + [f"saved = {_tuple_text(saved_items)}", f"return {names[value]}, saved"],
-        ),
-        context(
-            "_backward",
-            ["saved", "d_value=None"],
-            [
-                f"Gradients of `{f.name}` with respect to {wrt}, given `saved` from the forward.",
-                "",
-                "This is the vector-Jacobian product with `d_value`, the gradient of the final",
-                "result with respect to the value (default 1 when the value has one element).",
-            ],
-            _backward_body(f, saved_items, backward_lines, names, grads, printer),
-        ),
-        context(
-            "_value_and_grad",
-            args,
-            [f"Value of `{f.name}` and its gradients with respect to {wrt}."],
-            [
-                f"value, saved = {f.name}_forward({call})",
-                f"return value, {f.name}_backward(saved)",
-            ],
-        ),
-        context(
-            "_grad",
-            args,
-            [f"Gradients of `{f.name}` with respect to {wrt}."],
-            [f"return {f.name}_backward({f.name}_forward({call})[1])"],
-        ),
+            + [f"return {result}"],
+        )
     ]
+    if "grad" in f.emit:
+        value_and_aux = f"({result})" if f.has_aux else result
+        contexts += [
+            _context(
+                f.name + "_forward",
+                args,
+                [f"Value of `{f.name}`{aux_note} and the `saved` `{f.name}_backward` needs."],
+                _dim_bindings(joint.inputs[:-1], names, forward_dims | set(split.saved_dims))
+                + forward_lines
+                + [f"saved = {_tuple_text(saved_items)}", f"return {value_and_aux}, saved"],
+            ),
+            _context(
+                f.name + "_backward",
+                ["saved", "d_value=None", "accumulate_into=None"],
+                [
+                    f"Gradients of `{f.name}` with respect to {wrt}, given `saved` from the "
+                    "forward.",
+                    "",
+                    "This is the vector-Jacobian product with `d_value`, the gradient of the final",
+                    "result with respect to the value (default 1 when the value has one element).",
+                    "Given `accumulate_into` (arrays in wrt order), the gradients are added into",
+                    "them in place, and they are returned.",
+                ],
+                _backward_body(f, saved_items, backward_lines, names, grads, printer),
+            ),
+            _context(
+                f.name + "_value_and_grad",
+                args,
+                [f"Value of `{f.name}`{aux_note} and its gradients with respect to {wrt}."],
+                [
+                    f"value, saved = {f.name}_forward({call})",
+                    f"return value, {f.name}_backward(saved)",
+                ],
+            ),
+            _context(
+                f.name + "_grad",
+                args,
+                [f"Gradients of `{f.name}` with respect to {wrt}{aux_note}."],
+                (
+                    [
+                        f"(value, aux), saved = {f.name}_forward({call})",
+                        f"return {f.name}_backward(saved), aux",
+                    ]
+                    if f.has_aux
+                    else [f"return {f.name}_backward({f.name}_forward({call})[1])"]
+                ),
+            ),
+        ]
+    for kind, graph in f.derived:
+        contexts.append(_derived_context(f, kind, graph, printer))
+    return contexts
+
+
+def _context(name: str, params: list[str], doc: list[str], body: list[str]) -> dict[str, object]:
+    return {"name": name, "params": params, "doc": doc, "body": body}
+
+
+_DERIVED_DOCS = {
+    "jvp": "Value of `{f}` and its Jacobian-vector product with the tangents `{tangents}`\n"
+    "(forward mode, one pass): (value, value_dot).",
+    "jacobian": "Jacobian of `{f}` with respect to {wrt}: for each, an array of shape\n"
+    "value.shape + parameter.shape.",
+    "hessian": "Hessian of `{f}` with respect to {wrt}: the blocks H[i][j] of shape\n"
+    "param_i.shape + param_j.shape.",
+    "hvp": "Hessian-vector products of `{f}` with the vectors `{tangents}`, in the order\n"
+    "{wrt} (forward over reverse mode; the Hessian is never formed).",
+}
+
+
+def _derived_context(
+    f: FunctionSource, kind: str, graph: Graph, printer: NumPyCodePrinter
+) -> dict[str, object]:
+    """The context of f_<kind> for a derived graph (inputs -> outputs in straight line)."""
+    inline = _inlined(graph.equations, graph.outputs, graph.hints)
+    names = assign_names(graph, skip=inline)
+    params = [names[v] for v in graph.inputs]
+    tangents = ", ".join(params[len(f.arg_names) :])
+    statements = _statements(graph.equations, names, inline, printer)
+    body = _dim_bindings(graph.inputs, names, _dims_used(graph.equations))
+    body += _commented(statements, graph.hints)
+    outputs = [names[v] for v in graph.outputs]
+    if kind == "jvp":
+        returned = ", ".join(outputs)
+    elif kind == "hessian" and f.wrt_is_sequence:
+        n = len(f.wrt)
+        rows = [_tuple_text(outputs[i * n : (i + 1) * n]) for i in range(n)]
+        returned = _tuple_text(rows)
+    elif f.wrt_is_sequence:
+        returned = _tuple_text(outputs)
+    else:
+        returned = outputs[0]
+    doc = _DERIVED_DOCS[kind].format(f=f.name, wrt=", ".join(f.wrt), tangents=tangents)
+    return _context(f"{f.name}_{kind}", params, doc.split("\n"), body + [f"return {returned}"])
+
+
+def _commented(statements: list[tuple[Equation, str]], hints: Mapping[Var, NameHint]) -> list[str]:
+    """Statements grouped under comments naming the user's line each comes from."""
+    body: list[str] = []
+    previous_comment = None
+    for eq, text in statements:
+        summed = isinstance(hints.get(eq.out), GradHint) and eq.op in ("add", "ew")
+        comment = _step_comment(eq) or ("add up the gradient's parts" if summed else None)
+        if comment and comment != previous_comment:
+            body.append(f"# {comment}")
+            previous_comment = comment
+        body.append(text)
+    return body
 
 
 def _backward_body(
@@ -350,22 +443,15 @@ def _backward_body(
     printer: NumPyCodePrinter,
 ) -> list[str]:
     """Unpack `saved`, default `d_value`, the statements grouped under the user's line
-    each comes from, then the gradients in `wrt` order."""
+    each comes from, then the gradients in `wrt` order (added into `accumulate_into` when
+    it is given)."""
     body = [f"{', '.join(saved_items)}{',' if len(saved_items) == 1 else ''} = saved"]
     body = body if saved_items else []
     body.append("if d_value is None:")
     body += [
         "    " + line for line in _default_cotangent(f.name, f.joint.outputs[0], names, printer)
     ]
-    previous_comment = None
-    for eq, text in statements:
-        comment = _step_comment(eq) or (
-            "add up the gradient's parts" if eq.origin is None and eq.op in ("add", "ew") else None
-        )
-        if comment and comment != previous_comment:
-            body.append(f"# {comment}")
-            previous_comment = comment
-        body.append(text)
+    body += _commented(statements, f.joint.hints)
     # A gradient that is another value's gradient (d_x = d_q for q = x + y) gets its own name.
     taken = {names[eq.out] for eq, _ in statements} | set(saved_items) | {"saved", "d_value"}
     aliases = []
@@ -379,6 +465,12 @@ def _backward_body(
     if aliases:
         body += ["", *aliases]
     trailing_comma = "," if f.wrt_is_sequence and len(returned) == 1 else ""
+    printer.helpers.add("_accumulate")
+    body.append("if accumulate_into is not None:")
+    if f.wrt_is_sequence:
+        body.append(f"    return _accumulate(accumulate_into, {_tuple_text(returned)})")
+    else:
+        body.append(f"    return _accumulate((accumulate_into,), ({returned[0]},))[0]")
     body.append(f"return {', '.join(returned)}{trailing_comma}")
     return body
 

@@ -44,6 +44,7 @@ NUMPY_CALLS = {
     "tril": "tril",
     "copy": "copy",
     "zeros_like": "zeros_like",
+    "ones_like": "ones_like",
     "inv": "linalg.inv",
     "solve": "linalg.solve",
     "det": "linalg.det",
@@ -63,6 +64,22 @@ HELPERS = {
         "    return np.vectorize(math.erf, otypes=[x.dtype])(x)\n"
     ),
 }
+HELPERS["_accumulate"] = (
+    "def _accumulate(targets, grads):\n"
+    '    """Add each gradient into its target array in place (like PyTorch\'s .grad) and\n'
+    '    return the targets."""\n'
+    "    if len(targets) != len(grads):\n"
+    '        raise ValueError(f"accumulate_into: {len(grads)} arrays needed")\n'
+    "    for target, grad in zip(targets, grads):\n"
+    "        if not isinstance(target, np.ndarray) or target.shape != np.shape(grad):\n"
+    "            raise ValueError(\n"
+    '                f"accumulate_into: {type(target).__name__} of shape {np.shape(target)} "\n'
+    '                f"cannot take a gradient of shape {np.shape(grad)} in place; pass NumPy "\n'
+    '                "arrays of the parameters\' shapes (0-d arrays for scalars)"\n'
+    "            )\n"
+    "        target += grad\n"
+    "    return targets\n"
+)
 HELPER_IMPORTS = {"_erf": "import math"}
 
 # Order-keeping stand-ins for Max and Min (which sort their arguments) in forward code.
@@ -313,6 +330,10 @@ class NumPyCodePrinter(NumPyPrinter):
         parts = ", ".join(code.text for code in operands)
         axis_text = f", axis={axis}" if axis else ""
         return Code(f"{self.np('concatenate')}(({parts},){axis_text})", True)
+
+    def _emit_zeros(self, operands: list[Code], shape: Any) -> Code:
+        dtype = f"{operands[0].operand()}.dtype"
+        return Code(f"{self.np('zeros')}({self.shape(shape)}, dtype={dtype})", True)
 
     def _emit_eye(self, operands: list[Code], n: Any) -> Code:
         return Code(f"{self.np('eye')}({n}, dtype={operands[0].operand()}.dtype)", True)

@@ -1,6 +1,6 @@
 """Ops that move, reshape or copy data without arithmetic: transpose, broadcast_to,
 expand_dims, squeeze, reshape, concatenate, cast_like, copy, stop_gradient, one_hot and
-zeros_like."""
+zeros_like, ones_like and zeros."""
 
 from __future__ import annotations
 
@@ -141,3 +141,21 @@ register(
 register(Op("stop_gradient", 1, _identity_rule, lambda x: x, same_as_first))
 # zeros_like(x): the gradient of a parameter nothing depends on, in the parameter's dtype.
 register(Op("zeros_like", 1, _identity_rule, np.zeros_like, never_integer))
+# ones_like(x): the default cotangent 1 of a one-element value (Hessians), in x's dtype.
+register(Op("ones_like", 1, _identity_rule, np.ones_like, never_integer))
+
+
+def _zeros_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
+    return tuple(params["shape"]), params
+
+
+# zeros(like, shape): a zero block of a Jacobian or Hessian, in like's dtype.
+register(
+    Op(
+        "zeros",
+        1,
+        _zeros_rule,
+        lambda like, shape: np.zeros(shape, np.result_type(like)),
+        never_integer,
+    )
+)

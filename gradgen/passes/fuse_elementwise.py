@@ -2,7 +2,8 @@
 
 An elementwise derivative result that nobody reads by name (the gradient of a temporary, or
 one part of a summed gradient), used exactly once, by another elementwise equation, is
-substituted into that consumer; SymPy then simplifies the combined expression. The user's
+substituted into that consumer (unless the consumer reads it more than once and it calls
+a function: that would compute it twice); SymPy then simplifies the combined expression. The user's
 forward equations are left as written (the printer nests them without reordering), and
 user-named values keep their gradients, so the code still reads step by step. Expressions
 are capped at MAX_OPS operations to keep compile time and line length bounded.
@@ -18,7 +19,7 @@ from gradgen.ir import Atom, Equation, Graph, Var
 from gradgen.naming import is_named
 from gradgen.ops import OPS
 from gradgen.ops.elementwise import operand_symbols
-from gradgen.symbolic import elementwise_expression, renumber_operands
+from gradgen.symbolic import elementwise_expression, operand_occurrences, renumber_operands
 
 MAX_OPS = 24
 
@@ -39,6 +40,7 @@ def run(graph: Graph) -> Graph:
                     and uses.get(atom, 0) == 1
                     and atom not in outputs
                     and not is_named(atom, graph.hints)
+                    and (_cheap(producer) or operand_occurrences(eq, atom) == 1)
                 ):
                     candidate = fuse(producer, eq)
                     if sympy.count_ops(candidate.param("expr")) <= MAX_OPS:
@@ -48,6 +50,12 @@ def run(graph: Graph) -> Graph:
         equations.append(eq)
     kept = tuple(e for e in equations if e.out not in fused_away)
     return graph.replace(equations=kept)
+
+
+def _cheap(eq: Equation) -> bool:
+    """Arithmetic only (no function call): cheap enough to compute twice."""
+    expr, _ = elementwise_expression(eq)
+    return not any(isinstance(node, sympy.Function) for node in sympy.preorder_traversal(expr))
 
 
 def fuse(producer: Equation, consumer: Equation) -> Equation:

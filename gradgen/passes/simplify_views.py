@@ -1,7 +1,9 @@
 """Algebraic identities on shape ops, which the chain rule tends to produce:
 
 - transpose(transpose(x)) is one transpose, or x itself when the axes cancel;
-- squeeze(sum(x, axes, keepdims=True), axes) is sum(x, axes).
+- squeeze(sum(x, axes, keepdims=True), axes) is sum(x, axes);
+- a reshape (or broadcast_to) to the shape x already has is x; reshape(reshape(x)) is one;
+- eye @ x and x @ eye are x (basis tangents of Jacobians and Hessians start as eye).
 """
 
 from __future__ import annotations
@@ -22,7 +24,30 @@ def run(graph: Graph) -> Graph:
         source = (
             producers.get(eq.inputs[0]) if eq.inputs and isinstance(eq.inputs[0], Var) else None
         )
-        if eq.op == "transpose" and source is not None and source.op == "transpose":
+        if (
+            eq.op in ("reshape", "broadcast_to")
+            and isinstance(eq.inputs[0], Var)
+            and eq.inputs[0].shape == eq.param("shape")
+        ):
+            mapping[eq.out] = eq.inputs[0]
+            continue
+        if eq.op == "matmul":
+            for identity, other in ((0, 1), (1, 0)):
+                operand = eq.inputs[identity]
+                made = producers.get(operand) if isinstance(operand, Var) else None
+                kept = eq.inputs[other]
+                if (
+                    made is not None
+                    and made.op == "eye"
+                    and getattr(kept, "shape", None) == eq.out.shape
+                ):
+                    mapping[eq.out] = kept  # type: ignore[assignment]
+                    break
+            if eq.out in mapping:
+                continue
+        if eq.op == "reshape" and source is not None and source.op == "reshape":
+            eq = replace(eq, inputs=source.inputs)
+        elif eq.op == "transpose" and source is not None and source.op == "transpose":
             inner, outer = source.param("axes"), eq.param("axes")
             axes = tuple(inner[i] for i in outer)  # type: ignore[index]
             if axes == tuple(range(len(axes))):
@@ -45,4 +70,10 @@ def run(graph: Graph) -> Graph:
         producers[eq.out] = eq
         equations.append(eq)
     outputs = tuple(mapping.get(v, v) for v in graph.outputs)
-    return graph.replace(equations=tuple(equations), outputs=outputs)
+    hints = dict(graph.hints)
+    for old in graph.outputs:  # an output's name (hessian_w_b) goes to what replaces it
+        new = mapping.get(old)
+        if new is not None and isinstance(hints.get(old), str) and new not in graph.inputs:
+            if not isinstance(hints.get(new), str):
+                hints[new] = hints[old]
+    return graph.replace(equations=tuple(equations), outputs=outputs, hints=hints)

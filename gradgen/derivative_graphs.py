@@ -1,0 +1,197 @@
+"""The graphs of the optional derivative functions: JVP, Jacobian, Hessian and HVP.
+
+Each is built from the traced (prepared) graph with the two modes: `jvp` is forward mode;
+`hvp` and `hessian` are forward over reverse (the tangent of the gradient); `jacobian` is
+forward mode with a batch of basis tangents, or reverse mode with a batch of basis
+cotangents when the value is the smaller side. Every graph's outputs are fresh arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy
+
+from gradgen.aliasing import owned_output
+from gradgen.forward import push_tangents
+from gradgen.ir import Equation, Graph, Var
+from gradgen.reverse import reverse_mode
+from gradgen.shapes import Shape, dim_expr, dim_from_expr
+from gradgen.tracing import Builder
+
+
+def jvp_graph(forward: Graph, wrt: list[int], tangent_names: list[str]) -> Graph:
+    """inputs + one tangent per wrt input (named `tangent_names`) -> (value, value_dot)."""
+    builder = _builder(forward)
+    tangents = []
+    for i, name in zip(wrt, tangent_names):
+        tangent = builder.new_var(forward.inputs[i].shape)
+        builder.hints[tangent] = name
+        tangents.append(tangent)
+    (value,) = forward.outputs
+    dots = push_tangents(builder, forward.equations, dict(zip(_at(forward, wrt), tangents)), False)
+    caller_memory = {*forward.inputs, *tangents}
+    value_dot = dots.get(value) or builder.emit("zeros_like", [value])
+    value_dot = owned_output(builder, value_dot, caller_memory)
+    return _graph(builder, forward.inputs + tuple(tangents), (value, value_dot))
+
+
+def hvp_graph(forward: Graph, wrt: list[int], vector_names: list[str]) -> Graph:
+    """inputs + one vector per wrt input -> the Hessian-vector products, in wrt order: the
+    tangent of the gradient along the vectors (forward over reverse)."""
+    joint, builder = _gradient_builder(forward, wrt)
+    vectors = []
+    for i, name in zip(wrt, vector_names):
+        vector = builder.new_var(forward.inputs[i].shape)
+        builder.hints[vector] = name
+        vectors.append(vector)
+    grads = joint.outputs[1:]
+    dots = push_tangents(builder, joint.equations, dict(zip(_at(forward, wrt), vectors)), False)
+    caller_memory = {*forward.inputs, *vectors}
+    products = tuple(
+        _named(
+            builder,
+            owned_output(builder, dots.get(g) or builder.emit("zeros_like", [p]), caller_memory),
+            f"hvp_{name}",
+        )
+        for g, p, name in zip(grads, _at(forward, wrt), _names(forward, wrt))
+    )
+    return _graph(builder, forward.inputs + tuple(vectors), products)
+
+
+def hessian_graph(forward: Graph, wrt: list[int]) -> Graph:
+    """inputs -> the blocks H[i][j] (shape param_i + param_j), row by row. One batched
+    tangent pass per parameter j over its basis gives column j; by symmetry, reshaped,
+    that is row j."""
+    joint, builder = _gradient_builder(forward, wrt)
+    params = _at(forward, wrt)
+    grads = joint.outputs[1:]
+    blocks: dict[tuple[int, int], Var] = {}
+    for j, param in enumerate(params):
+        dots = _push_basis(builder, joint.equations, param)
+        for i, (grad, other) in enumerate(zip(grads, params)):
+            blocks[j, i] = _block(builder, dots.get(grad), param.shape + other.shape, other)
+    caller_memory = set(forward.inputs)
+    outputs = tuple(
+        _named(builder, owned_output(builder, blocks[i, j], caller_memory), f"hessian_{a}_{b}")
+        for i, a in enumerate(_names(forward, wrt))
+        for j, b in enumerate(_names(forward, wrt))
+    )
+    return _graph(builder, forward.inputs, outputs)
+
+
+def jacobian_graph(forward: Graph, wrt: list[int]) -> Graph:
+    """inputs -> for each wrt parameter the Jacobian, shape value.shape + param.shape.
+
+    A scalar value's Jacobian is its gradient. Otherwise each parameter takes the cheaper
+    side: reverse mode over a basis of the value's cotangents when the value has fewer
+    elements than the parameter, else forward mode over a basis of the parameter's tangents.
+    """
+    (value,) = forward.outputs
+    params = _at(forward, wrt)
+    joint, builder = _gradient_builder(forward, wrt)
+    if value.shape == ():
+        grads = joint.outputs[1:]
+        names = [f"jacobian_{name}" for name in _names(forward, wrt)]
+        return _graph(
+            builder, forward.inputs, tuple(map(_named, [builder] * len(grads), grads, names))
+        )
+    results: dict[int, Var] = {}
+    reverse = [k for k, p in enumerate(params) if _size(value.shape) < _size(p.shape)]
+    if reverse:  # one pass gives every such parameter's rows
+        d_value = joint.inputs[-1]
+        basis = _basis(builder, value)
+        dots = push_tangents(builder, joint.equations, {d_value: basis}, True)
+        for k in reverse:
+            shape = value.shape + params[k].shape
+            results[k] = _block(builder, dots.get(joint.outputs[1 + k]), shape, params[k])
+    for k, param in enumerate(params):
+        if k in reverse:
+            continue
+        dots = _push_basis(builder, forward.equations, param)
+        columns = dots.get(value)  # (K, *value.shape): one column per basis tangent
+        if columns is None:
+            results[k] = builder.emit("zeros", [param], {"shape": value.shape + param.shape})
+            continue
+        if param.shape == ():  # one tangent, unbatched: the column itself
+            results[k] = columns
+            continue
+        last = tuple(range(1, columns.ndim)) + (0,)
+        moved = builder.emit("transpose", [columns], {"axes": last})
+        results[k] = builder.emit("reshape", [moved], {"shape": value.shape + param.shape})
+    caller_memory = set(forward.inputs)
+    outputs = tuple(
+        _named(builder, owned_output(builder, results[k], caller_memory), f"jacobian_{name}")
+        for k, name in enumerate(_names(forward, wrt))
+    )
+    return _graph(builder, forward.inputs, outputs)
+
+
+# -- helpers
+
+
+def _at(graph: Graph, indices: list[int]) -> list[Var]:
+    return [graph.inputs[i] for i in indices]
+
+
+def _names(graph: Graph, indices: list[int]) -> list[str]:
+    return [str(graph.hints[graph.inputs[i]]) for i in indices]
+
+
+def _named(builder: Builder, var: Var, name: str) -> Var:
+    """Give an output a name of its own (hessian_w_b) in the generated code."""
+    builder.hints[var] = name
+    return var
+
+
+def _push_basis(builder: Builder, equations: tuple[Equation, ...], param: Var) -> dict[Var, Var]:
+    """The tangents made by seeding `param` with each of its basis arrays at once (a batch
+    of them), or, for a scalar parameter, with 1 (no batch)."""
+    if param.shape == ():
+        return push_tangents(builder, equations, {param: builder.emit("ones_like", [param])}, False)
+    return push_tangents(builder, equations, {param: _basis(builder, param)}, True)
+
+
+def _builder(graph: Graph) -> Builder:
+    builder = Builder(frozenset())
+    builder.equations = list(graph.equations)
+    builder.hints = dict(graph.hints)
+    return builder
+
+
+def _gradient_builder(forward: Graph, wrt: list[int]) -> tuple[Graph, Builder]:
+    """The joint forward + backward graph with its cotangent d_value (still listed last among
+    its inputs) bound to 1 by an equation, and a builder holding its equations."""
+    joint = reverse_mode(forward, wrt)
+    (value,) = forward.outputs
+    d_value = joint.inputs[-1]
+    ones = Equation("ones_like", (value,), d_value)
+    producers = [k for k, eq in enumerate(joint.equations) if eq.out is value]
+    at = producers[0] + 1 if producers else 0
+    joint = joint.replace(equations=joint.equations[:at] + (ones,) + joint.equations[at:])
+    builder = _builder(joint)
+    return joint, builder
+
+
+def _graph(builder: Builder, inputs: tuple[Var, ...], outputs: tuple[Var, ...]) -> Graph:
+    return Graph(inputs, tuple(builder.equations), outputs, builder.hints)
+
+
+def _size(shape: Shape) -> Any:
+    """The number of elements, with each named dim taken as 1000 to compare sizes."""
+    total = sympy.Mul(*(dim_expr(d) for d in shape))
+    return total.subs({s: 1000 for s in total.free_symbols})
+
+
+def _basis(builder: Builder, param: Var) -> Var:
+    """The K standard basis arrays of param's shape stacked: shape (K, *param.shape)."""
+    count = dim_from_expr(sympy.Mul(*(dim_expr(d) for d in param.shape)))
+    identity = builder.emit("eye", [param], {"n": count})
+    return builder.emit("reshape", [identity], {"shape": (count, *param.shape)})
+
+
+def _block(builder: Builder, batched: Var | None, shape: Shape, like: Var) -> Var:
+    """A batch of tangents (K, ...) laid out as `shape`, or zeros when there is none."""
+    if batched is None:
+        return builder.emit("zeros", [like], {"shape": shape})
+    return builder.emit("reshape", [batched], {"shape": shape})
