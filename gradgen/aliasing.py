@@ -28,12 +28,24 @@ def base_of(var: Var, builder: Builder) -> Var:
     return var
 
 
+def _read_only(var: Var, builder: Builder) -> bool:
+    """Whether `var` is (a view of) a broadcast_to result, which NumPy makes read-only."""
+    producers = {eq.out: eq for eq in builder.equations}
+    while var in producers and producers[var].op in VIEWS:
+        if producers[var].op == "broadcast_to":
+            return True
+        source = producers[var].inputs[0]
+        if not isinstance(source, Var):
+            break
+        var = source
+    return False
+
+
 def owned_output(builder: Builder, var: Var, caller_memory: set[Var]) -> Var:
     """`var`, or a copy of it when it is (a view of) one of `caller_memory` or a read-only
     broadcast; the returned array's base is added to `caller_memory` so later outputs do
     not share it either."""
-    read_only = any(eq.out is var and eq.op == "broadcast_to" for eq in builder.equations)
-    if base_of(var, builder) in caller_memory or read_only:
+    if base_of(var, builder) in caller_memory or _read_only(var, builder):
         var = builder.emit("copy", [var])
     caller_memory.add(base_of(var, builder))
     return var

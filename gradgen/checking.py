@@ -2,8 +2,9 @@
 
 Inputs are drawn from the annotations (named dims get distinct default sizes unless given);
 each gradient of the generated module is compared with central finite differences of the
-generated value function, and the value with the model run eagerly on NumPy. One checker per
-emitted transform lives in CHECKERS (only "grad" so far).
+generated value function, and the value with the model run eagerly on NumPy; the derived
+functions (jvp, jacobian, hessian, hvp) are checked along random directions. The checkers
+live in CHECKERS.
 """
 
 from __future__ import annotations
@@ -81,13 +82,16 @@ def check_grad(
     """The value against the eager model, and each `wrt` gradient from `f_backward`
     against central differences of <d_value, f(args)>."""
     name = function.name
-    value_of: Callable[..., Any] = getattr(module, name)
+    value_of = _value_function(function, module)
     value = value_of(*args)
-    error = _relative(value, function(*args))
+    eager = function(*args)
+    error = _relative(value, eager[0] if function.has_aux else eager)
     results = [CheckResult(name, "value", error, 0.0, error <= tolerance)]
     if not np.all(np.isfinite(value)):
         note = "the value is not finite at the sampled inputs (try --positive or --seed)"
         return [CheckResult(name, "value", float("inf"), 0.0, False, note)]
+    if "grad" not in function.emit:
+        return results
     head = rng.normal(size=np.shape(value))
     _, saved = getattr(module, f"{name}_forward")(*args)
     grads = getattr(module, f"{name}_backward")(saved, head)
@@ -138,8 +142,95 @@ def _differences(
     return expected, got, note
 
 
-# One checker per emitted transform.
-CHECKERS: dict[str, Callable[..., list[CheckResult]]] = {"grad": check_grad}
+def _value_function(function: Function, module: ModuleType) -> Callable[..., Any]:
+    """The generated value function (without its aux dict)."""
+    value_of: Callable[..., Any] = getattr(module, function.name)
+    if function.has_aux:
+        return lambda *args: value_of(*args)[0]
+    return value_of
+
+
+def _moved(args: list[Any], indices: list[int], steps: list[Any]) -> list[Any]:
+    """args with args[i] + step for each (i, step)."""
+    trial = list(args)
+    for i, step in zip(indices, steps):
+        moved = np.asarray(args[i], dtype=float) + step
+        trial[i] = moved if moved.shape else float(moved)
+    return trial
+
+
+def check_derived(
+    function: Function,
+    module: ModuleType,
+    args: list[Any],
+    rng: np.random.Generator,
+    tolerance: float,
+) -> list[CheckResult]:
+    """f_jvp, f_jacobian, f_hessian and f_hvp (those emitted) along random directions,
+    against central differences of the generated value: first derivatives along t,
+    t^T H t from second differences, and t^T H v by polarization."""
+    name, value_of = function.name, _value_function(function, module)
+    names = list(function.specs)
+    wrt = [names.index(w) for w in function.wrt]
+    shapes = [np.shape(args[i]) for i in wrt]
+    t = [rng.normal(size=s) for s in shapes]
+    v = [rng.normal(size=s) for s in shapes]
+    as_tuple = (lambda r: r) if function.wrt_is_sequence else (lambda r: (r,))
+    h1, h2 = float(np.cbrt(np.finfo(float).eps)), float(np.finfo(float).eps ** 0.25)
+
+    def along(direction: list[Any], h: float) -> Any:
+        return np.asarray(value_of(*_moved(args, wrt, [h * d for d in direction])), dtype=float)
+
+    def scaled(direction: list[Any], c: float) -> list[Any]:
+        return [c * d for d in direction]
+
+    directional = (along(t, h1) - along(t, -h1)) / (2 * h1)
+    results = []
+
+    def record(kind: str, got: Any, expected: Any, step: float) -> None:
+        error = _relative(got, expected)
+        results.append(CheckResult(name, kind, error, step, error <= tolerance))
+
+    if "jvp" in function.emit:
+        _, value_dot = getattr(module, f"{name}_jvp")(*args, *t)
+        record("jvp", value_dot, directional, h1)
+    if "jacobian" in function.emit:
+        blocks = as_tuple(getattr(module, f"{name}_jacobian")(*args))
+        got = sum(
+            np.tensordot(block, d, axes=d.ndim) if d.ndim else block * d
+            for block, d in zip(blocks, t)
+        )
+        record("jacobian", got, directional, h1)
+    if "hessian" in function.emit or "hvp" in function.emit:
+        center = np.asarray(value_of(*args), dtype=float)
+        second = (along(t, h2) - 2 * center + along(t, -h2)) / h2**2
+        plus, minus = [a + b for a, b in zip(t, v)], [a - b for a, b in zip(t, v)]
+        polar = (
+            along(plus, h2)
+            - along(minus, h2)
+            - along(scaled(minus, -1.0), h2)
+            + along(scaled(plus, -1.0), h2)
+        ) / (4 * h2**2)
+        if "hessian" in function.emit:
+            rows = getattr(module, f"{name}_hessian")(*args)
+            rows = rows if function.wrt_is_sequence else ((rows,),)
+            quadratic = sum(
+                float(np.sum(np.tensordot(rows[i][j], t[j], axes=t[j].ndim) * t[i]))
+                for i in range(len(t))
+                for j in range(len(t))
+            )
+            record("hessian", quadratic, second, h2)
+        if "hvp" in function.emit:
+            products = as_tuple(getattr(module, f"{name}_hvp")(*args, *v))
+            record("hvp", sum(float(np.sum(p * d)) for p, d in zip(products, t)), polar, h2)
+    return results
+
+
+# One checker per group of emitted functions.
+CHECKERS: dict[str, Callable[..., list[CheckResult]]] = {
+    "grad": check_grad,
+    "derived": check_derived,
+}
 
 
 def check_function(

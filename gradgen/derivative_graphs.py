@@ -13,6 +13,7 @@ from typing import Any
 import sympy
 
 from gradgen.aliasing import owned_output
+from gradgen.errors import GradgenError
 from gradgen.forward import push_tangents
 from gradgen.ir import Equation, Graph, Var
 from gradgen.reverse import reverse_mode
@@ -22,6 +23,7 @@ from gradgen.tracing import Builder
 
 def jvp_graph(forward: Graph, wrt: list[int], tangent_names: list[str]) -> Graph:
     """inputs + one tangent per wrt input (named `tangent_names`) -> (value, value_dot)."""
+    _no_custom_vjp(forward)
     builder = _builder(forward)
     tangents = []
     for i, name in zip(wrt, tangent_names):
@@ -30,10 +32,11 @@ def jvp_graph(forward: Graph, wrt: list[int], tangent_names: list[str]) -> Graph
         tangents.append(tangent)
     (value,) = forward.outputs
     dots = push_tangents(builder, forward.equations, dict(zip(_at(forward, wrt), tangents)), False)
-    caller_memory = {*forward.inputs, *tangents}
     value_dot = dots.get(value) or builder.emit("zeros_like", [value])
+    caller_memory = {*forward.inputs, *tangents}
+    owned_value = owned_output(builder, value, caller_memory)  # x[1:] is a view of x
     value_dot = owned_output(builder, value_dot, caller_memory)
-    return _graph(builder, forward.inputs + tuple(tangents), (value, value_dot))
+    return _graph(builder, forward.inputs + tuple(tangents), (owned_value, value_dot))
 
 
 def hvp_graph(forward: Graph, wrt: list[int], vector_names: list[str]) -> Graph:
@@ -85,7 +88,8 @@ def jacobian_graph(forward: Graph, wrt: list[int]) -> Graph:
 
     A scalar value's Jacobian is its gradient. Otherwise each parameter takes the cheaper
     side: reverse mode over a basis of the value's cotangents when the value has fewer
-    elements than the parameter, else forward mode over a basis of the parameter's tangents.
+    elements than the parameter (or a custom_vjp rule must be used), else forward mode over
+    a basis of the parameter's tangents.
     """
     (value,) = forward.outputs
     params = _at(forward, wrt)
@@ -97,7 +101,11 @@ def jacobian_graph(forward: Graph, wrt: list[int]) -> Graph:
             builder, forward.inputs, tuple(map(_named, [builder] * len(grads), grads, names))
         )
     results: dict[int, Var] = {}
-    reverse = [k for k, p in enumerate(params) if _size(value.shape) < _size(p.shape)]
+    reverse = [
+        k
+        for k, p in enumerate(params)
+        if _size(value.shape) < _size(p.shape) or _custom_vjps(forward)
+    ]
     if reverse:  # one pass gives every such parameter's rows
         d_value = joint.inputs[-1]
         basis = _basis(builder, value)
@@ -128,6 +136,23 @@ def jacobian_graph(forward: Graph, wrt: list[int]) -> Graph:
 
 
 # -- helpers
+
+
+def _custom_vjps(graph: Graph) -> list[Equation]:
+    return [eq for eq in graph.equations if eq.op == "custom_vjp"]
+
+
+def _no_custom_vjp(graph: Graph) -> None:
+    """Forward mode cannot use a reverse-mode rule (as in JAX): a clear error instead."""
+    for eq in _custom_vjps(graph):
+        name = eq.param("rule")
+        raise GradgenError(
+            f"forward mode (jvp) cannot use the custom_vjp rule of {name}: it only says how "
+            "gradients flow backwards.",
+            eq.source,
+            f"give {name} a custom_jvp rule instead (reverse mode transposes it), or use "
+            "'jacobian', 'hvp' or 'hessian', which work with custom_vjp.",
+        )
 
 
 def _at(graph: Graph, indices: list[int]) -> list[Var]:
@@ -165,10 +190,10 @@ def _gradient_builder(forward: Graph, wrt: list[int]) -> tuple[Graph, Builder]:
     joint = reverse_mode(forward, wrt)
     (value,) = forward.outputs
     d_value = joint.inputs[-1]
-    ones = Equation("ones_like", (value,), d_value)
-    producers = [k for k, eq in enumerate(joint.equations) if eq.out is value]
-    at = producers[0] + 1 if producers else 0
-    joint = joint.replace(equations=joint.equations[:at] + (ones,) + joint.equations[at:])
+    # 1 in the dtype of the first parameter (the value's, for float inputs), made without
+    # the value so that nothing computes the value only to read its dtype.
+    ones = Equation("ones", (forward.inputs[wrt[0]],), d_value, (("shape", value.shape),))
+    joint = joint.replace(equations=(ones, *joint.equations))
     builder = _builder(joint)
     return joint, builder
 

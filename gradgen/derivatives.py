@@ -15,7 +15,7 @@ from typing import Any
 import sympy
 
 from gradgen import functions as gg
-from gradgen.ir import Atom, DimSize, Equation, Lit, Var
+from gradgen.ir import Atom, DimSize, Equation, Var
 from gradgen.ops import OPS
 from gradgen.ops.elementwise import operand_symbols
 from gradgen.shapes import dim_expr, dim_from_expr
@@ -23,6 +23,7 @@ from gradgen.symbolic import (
     COTANGENT,
     RESULT,
     bind_operands,
+    constant_operands,
     expression_partials,
     op_partials,
     renumber_operands,
@@ -246,7 +247,8 @@ def _to_extremes(grad: Tracer, result: Tracer, x: Tracer, axis: Any, keepdims: A
     """grad, restored to x's shape, where x equals the extreme, divided among the ties."""
     hits = x == _restore_reduced_axes(result, x, axis, keepdims)
     ties = apply("cast_like", gg.sum(hits, axis=axis, keepdims=True), x)  # float32 stays
-    return _restore_reduced_axes(grad, x, axis, keepdims) * hits / ties
+    share = apply("cast_like", hits, x) / ties  # a float mask: no int64 when differentiated
+    return _restore_reduced_axes(grad, x, axis, keepdims) * share
 
 
 @reverse("stop_gradient")
@@ -359,8 +361,9 @@ def ones_like_rule(grad: Tracer, result: Tracer, x: Tracer) -> tuple[Any, ...]:
 
 
 @reverse("zeros")
-def zeros_rule(grad: Tracer, result: Tracer, like: Tracer, shape: Any) -> tuple[Any, ...]:
-    return (None,)
+@reverse("ones")
+def fill_rule(grad: Tracer, result: Tracer, like: Tracer, shape: Any) -> tuple[Any, ...]:
+    return (None,)  # only like's dtype is read
 
 
 def elementwise_rule(builder: Builder, grad: Var, eq: Equation) -> list[Var | None]:
@@ -375,8 +378,7 @@ def elementwise_rule(builder: Builder, grad: Var, eq: Equation) -> list[Var | No
             for s, p in zip(symbols, expression_partials(expr, len(eq.inputs)))
         ]
     else:
-        constants = tuple((i, a.value) for i, a in enumerate(eq.inputs) if isinstance(a, Lit))
-        partials = list(op_partials(eq.op, constants))
+        partials = list(op_partials(eq.op, constant_operands(eq)))
     atoms: dict[sympy.Symbol, Atom] = {COTANGENT: grad, RESULT: eq.out}
     atoms.update(others)
     # A value in several operand slots (x * x) gets one contribution: the partials' sum.
@@ -403,6 +405,7 @@ def elementwise_rule(builder: Builder, grad: Var, eq: Equation) -> list[Var | No
 def _emit_ew(builder: Builder, expr: sympy.Expr, atoms: dict[sympy.Symbol, Atom]) -> Tracer:
     """Emit `expr` (over symbols bound in `atoms`) as one `ew` equation, or reuse a var when
     the expression is just that var."""
+    expr = expr.xreplace({sympy.Float(1.0): sympy.S.One})  # 1.0*g is g: a view, not new
     if expr in atoms and isinstance(atoms[expr], Var):
         return Tracer(atoms[expr], builder)  # type: ignore[arg-type]
     used = [(s, a) for s, a in atoms.items() if s in expr.free_symbols]
@@ -567,7 +570,7 @@ def logabsdet_jvp(dots: tuple, result: Tracer, a: Tracer, batched: bool) -> Any:
     return gg.sum(_mT(apply("inv", a)) * da, axis=_last_two(da))
 
 
-@forward("det_sign", "eye", "stop_gradient", "one_hot", "zeros_like", "ones_like", "zeros")
+@forward("det_sign", "eye", "stop_gradient", "one_hot", "zeros_like", "ones_like", "zeros", "ones")
 def zero_jvp(dots: tuple, result: Tracer, *operands: Any, batched: bool, **params: Any) -> Any:
     # NOTE: det_sign is piecewise constant; eye and the zeros read only their operand's
     # dtype; stop_gradient blocks the derivative by definition.
@@ -760,8 +763,7 @@ def elementwise_jvp(
         expr = eq.param("expr").xreplace(numbers)
         partials: list[Any] = list(expression_partials(expr, len(eq.inputs)))
     else:
-        constants = tuple((i, a.value) for i, a in enumerate(eq.inputs) if isinstance(a, Lit))
-        partials = list(op_partials(eq.op, constants))
+        partials = list(op_partials(eq.op, constant_operands(eq)))
     atoms: dict[sympy.Symbol, Atom] = {RESULT: eq.out}
     atoms.update(others)
     total = sympy.Integer(0)
@@ -771,10 +773,17 @@ def elementwise_jvp(
         tangent = sympy.Symbol(f"dot{i}", real=True)
         atoms[tangent] = _lift(Tracer(dot, builder), eq.out.ndim, batched).variable
         total = total + partial * tangent
-    total = sympy.piecewise_fold(total)
+    # 1.0 * dot prints as dot (x * 1.0): then it is that var, which aliasing must see.
+    total = sympy.piecewise_fold(total).xreplace({sympy.Float(1.0): sympy.S.One})
     if total == 0:
         return None
-    return _emit_ew(builder, total, atoms).variable
+    tangent = _emit_ew(builder, total, atoms)
+    # Made only of operands smaller than the output (a + b with b's tangent alone), the
+    # tangent is broadcast to the output's shape, as the output itself is.
+    shape = _batch_shape(tangent, eq.out.shape, batched)
+    if tuple(tangent.shape) != shape:
+        tangent = apply("broadcast_to", tangent, shape=shape)
+    return tangent.variable
 
 
 def rule_for(op_name: str) -> Rule | None:

@@ -9,6 +9,8 @@ the graph's other outputs (aux values, never differentiated).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from gradgen.aliasing import owned_output
 from gradgen.derivatives import elementwise_rule, rule_for
 from gradgen.ir import Equation, GradHint, Graph, Var
@@ -25,9 +27,29 @@ def reverse_mode(graph: Graph, wrt: list[int]) -> Graph:
     d_value = builder.new_var(value.shape)
     builder.hints[d_value] = "d_value"
 
-    needs_grad = _depends_on(graph, {graph.inputs[i] for i in wrt})
-    contributions: dict[Var, list[Var]] = {value: [d_value]}
-    for eq in reversed(graph.equations):
+    needs_grad = _depends_on(graph.equations, {graph.inputs[i] for i in wrt})
+    contributions = backpropagate(builder, graph.equations, {value: [d_value]}, needs_grad)
+    grads: list[Var] = []
+    caller_memory = {*graph.inputs, d_value}  # arrays the caller owns
+    for i in wrt:
+        grads.append(_gradient_output(builder, graph.inputs[i], contributions, caller_memory))
+    owned = owned_output(builder, value, set(graph.inputs))  # f(x) = x[1:] is a view of x
+    if owned is not value and value in builder.hints:
+        builder.hints[owned] = builder.hints.pop(value)  # the copy takes the value's name
+    outputs = (owned, *grads, *aux)
+    return Graph(graph.inputs + (d_value,), tuple(builder.equations), outputs, builder.hints)
+
+
+def backpropagate(
+    builder: Builder,
+    equations: Sequence[Equation],
+    contributions: dict[Var, list[Var]],
+    needs_grad: set[Var],
+) -> dict[Var, list[Var]]:
+    """The reversed loop: from the seeded `contributions` (var -> cotangent parts), emit
+    into `builder` each equation's rule, adding the parts each input of `needs_grad`
+    receives; returns `contributions`."""
+    for eq in reversed(list(equations)):
         if eq.out not in contributions or not any(v in needs_grad for v in eq.vars()):
             continue
         builder.origin, builder.source = eq, eq.source
@@ -35,20 +57,27 @@ def reverse_mode(graph: Graph, wrt: list[int]) -> Graph:
         for atom, contribution in zip(eq.inputs, _apply_rule(builder, grad, eq)):
             if isinstance(atom, Var) and atom in needs_grad and contribution is not None:
                 contributions.setdefault(atom, []).append(contribution)
-
     builder.origin = builder.source = None
-    grads: list[Var] = []
-    caller_memory = {*graph.inputs, d_value}  # arrays the caller owns
-    for i in wrt:
-        grads.append(_gradient_output(builder, graph.inputs[i], contributions, caller_memory))
-    outputs = (value, *grads, *aux)
-    return Graph(graph.inputs + (d_value,), tuple(builder.equations), outputs, builder.hints)
+    return contributions
 
 
-def _depends_on(graph: Graph, sources: set[Var]) -> set[Var]:
+def transpose_linear(
+    builder: Builder, equations: Sequence[Equation], out: Var, grad: Var, wrt: Sequence[Var]
+) -> list[Var | None]:
+    """For equations computing `out` linearly from `wrt` (a user's JVP rule), the
+    cotangents of `wrt` given `grad` for `out`: the transposed map (None where zero)."""
+    needs_grad = _depends_on(equations, set(wrt))
+    contributions = backpropagate(builder, equations, {out: [grad]}, needs_grad)
+    step, builder.origin = builder.origin, None
+    totals = [_total(builder, v, contributions[v]) if v in contributions else None for v in wrt]
+    builder.origin = step
+    return totals
+
+
+def _depends_on(equations: Sequence[Equation], sources: set[Var]) -> set[Var]:
     """The float values computed from `sources`: the ones gradients flow through."""
     reached = set(sources)
-    for eq in graph.equations:
+    for eq in equations:
         if not eq.out.integer and any(v in reached for v in eq.vars()):
             reached.add(eq.out)
     return reached
@@ -97,4 +126,4 @@ def _gradient_output(
     return grad
 
 
-__all__ = ["reverse_mode"]
+__all__ = ["backpropagate", "reverse_mode", "transpose_linear"]

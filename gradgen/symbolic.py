@@ -43,16 +43,25 @@ def op_expression(op_name: str) -> sympy.Expr:
     return op.expr(*operand_symbols(op.arity))
 
 
+def constant_operands(eq: Equation) -> tuple[tuple[int, str, int | float], ...]:
+    """The literal operands of an elementwise equation as (index, type name, value): the
+    type name keeps 2 and 2.0 apart in caches (they are equal as Python keys)."""
+    return tuple(
+        (i, type(a.value).__name__, a.value) for i, a in enumerate(eq.inputs) if isinstance(a, Lit)
+    )
+
+
 @functools.cache
 def op_partials(
-    op_name: str, constants: tuple[tuple[int, int | float], ...] = ()
+    op_name: str, constants: tuple[tuple[int, str, int | float], ...] = ()
 ) -> tuple[sympy.Expr | None, ...]:
     """d op / d a_i for each operand, in terms of the operands and `RESULT`, with the
-    operands listed in `constants` (index, value) fixed to those numbers first (so x**2
-    differentiates to 2*x, not to the general b*x**b/x); None for a constant operand."""
+    operands listed in `constants` (see `constant_operands`) fixed to those numbers first
+    (so x**2 differentiates to 2*x, not to the general b*x**b/x); None for a constant
+    operand."""
     op = OPS[op_name]
     symbols = operand_symbols(op.arity)
-    fixed = {symbols[i]: literal(value) for i, value in constants}
+    fixed = {symbols[i]: literal(value) for i, _, value in constants}
     expr = op_expression(op_name).xreplace(fixed)
     identities = op.result_identities(*symbols, RESULT) if op.result_identities else {}
     if op.partials is not None:

@@ -144,7 +144,8 @@ def _draw(compiled: CompiledFunction) -> _Drawing:
     joint = compiled.joint
     names = assign_names(joint)
     cotangent = joint.inputs[-1]
-    forward = live_vars(joint.equations, [joint.outputs[0]])
+    aux = joint.outputs[1 + len(compiled.function.wrt) :]
+    forward = live_vars(joint.equations, [joint.outputs[0], *aux])
     roles = _output_roles(compiled)
     nodes: list[_Node] = []
     edges: list[tuple[str, str]] = []
@@ -179,14 +180,16 @@ def _draw(compiled: CompiledFunction) -> _Drawing:
 
 
 def _output_roles(compiled: CompiledFunction) -> dict[Var, list[str]]:
-    """Each output var and what it is returned as: `value`, or `d_<argument>` for the
-    gradient with respect to an argument (one var may be several gradients)."""
-    value, *grads = compiled.joint.outputs
+    """Each output var and what it is returned as: `value`, `d_<argument>` for the
+    gradient with respect to an argument (one var may be several gradients), or
+    `aux <key>`."""
+    value, *rest = compiled.joint.outputs
     wrt = list(compiled.function.wrt)
     roles: dict[Var, list[str]] = {value: ["value"]}
-    for i, var in enumerate(grads):
-        role = f"d_{wrt[i]}" if i < len(wrt) else f"gradient {i}"
-        roles.setdefault(var, []).append(role)
+    for param, var in zip(wrt, rest):
+        roles.setdefault(var, []).append(f"d_{param}")
+    for key, var in zip(compiled.aux_names, rest[len(wrt) :]):
+        roles.setdefault(var, []).append(f"aux {key}")
     return roles
 
 

@@ -84,3 +84,41 @@ ORACLES.update(
         ("mlp", "loss"): _mlp_loss,
     }
 )
+
+
+def _newton_loss(w, b, x, y, l2):
+    z = anp.dot(x, w) + b
+    return anp.mean(anp.logaddexp(0.0, z) - y * z) + 0.5 * l2 * anp.sum(w**2)
+
+
+def _sin(x):
+    return anp.sin(x)
+
+
+def _layers(x, w1, b1, w2):
+    return anp.dot(anp.tanh(anp.dot(x, w1) + b1), w2)
+
+
+def _classifier_loss(w, b, x, y):
+    """The value only; its aux is in AUX_ORACLES."""
+    z = anp.dot(x, w) + b
+    return anp.mean(anp.logaddexp(0.0, z) - y * z)
+
+
+ORACLES.update(
+    {
+        ("newton", "loss"): _newton_loss,
+        ("sin_derivative", "f"): _sin,
+        ("vector_jacobian", "layers"): _layers,
+        ("classifier_with_accuracy", "loss"): _classifier_loss,
+    }
+)
+
+
+def _classifier_aux(w, b, x, y):
+    z = x @ w + b
+    return {"accuracy": anp.mean((z > 0) == (y > 0.5)), "positive_rate": anp.mean(z > 0)}
+
+
+# The aux dict of each has_aux example, computed with plain NumPy.
+AUX_ORACLES = {("classifier_with_accuracy", "loss"): _classifier_aux}

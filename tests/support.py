@@ -88,6 +88,24 @@ def numerical_vjp(
     return grad
 
 
+def numerical_jvp(
+    f: Callable[..., Any], args: list[Any], tangents: Sequence[Any], step: float = 1e-3
+) -> np.ndarray:
+    """Five-point central differences of f along the line args + s * tangents (one tangent
+    per argument, None where it stays fixed): the Jacobian-vector product."""
+
+    def along(s: float) -> np.ndarray:
+        trial = [
+            a if t is None else (np.asarray(a, float) + s * np.asarray(t, float))
+            for a, t in zip(args, tangents)
+        ]
+        trial = [t if np.ndim(t) else float(t) for t in trial]
+        return np.asarray(f(*trial), dtype=float)
+
+    far_right, right, left, far_left = (along(k * step) for k in (2, 1, -1, -2))
+    return (8 * (right - left) - (far_right - far_left)) / (12 * step)
+
+
 def oracle_vjp(f: Callable[..., Any], args: list[Any], index: int, d_value: Any) -> np.ndarray:
     """The VJP from HIPS autograd, an independent reverse-mode implementation."""
     import autograd
@@ -99,6 +117,31 @@ def oracle_vjp(f: Callable[..., Any], args: list[Any], index: int, d_value: Any)
 
     vjp, _ = autograd.make_vjp(along)(args[index])
     return np.asarray(vjp(np.asarray(d_value, dtype=float)))
+
+
+def oracle_jvp(f: Callable[..., Any], args: list[Any], tangents: Sequence[Any]) -> np.ndarray:
+    """The JVP from HIPS autograd: its forward mode, one argument at a time, or where
+    autograd has no forward rule (its linalg), the transpose of its reverse mode."""
+    import autograd
+    from autograd.differential_operators import make_jvp_reversemode
+
+    total = np.zeros(np.shape(f(*args)))
+    for index, tangent in enumerate(tangents):
+        if tangent is None:
+            continue
+
+        def along(x: Any, index: int = index) -> Any:
+            trial = list(args)
+            trial[index] = x
+            return f(*trial)
+
+        tangent = np.asarray(tangent, dtype=float)
+        try:
+            _, dot = autograd.make_jvp(along)(args[index])(tangent)
+        except NotImplementedError:
+            dot = make_jvp_reversemode(along)(args[index])(tangent)
+        total = total + np.asarray(dot)
+    return total
 
 
 def import_blocked_modules_snippet(blocked: Sequence[str]) -> str:

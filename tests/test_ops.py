@@ -72,8 +72,11 @@ defvjp(_erf, lambda ans, x: lambda g: g * 2.0 / np.sqrt(np.pi) * anp.exp(-(x**2)
 
 
 def _detached(x: Any) -> Any:
-    """x with no gradient in autograd: its value only."""
-    return getattr(x, "_value", x)
+    """x with no gradient in autograd: its value only, under every level of nesting (a
+    Hessian traces twice)."""
+    while hasattr(x, "_value"):
+        x = x._value
+    return x
 
 
 @dataclass(frozen=True)
@@ -436,6 +439,11 @@ MADE_BY_COMPILER = {
     "expand_dims": "mean-last",
     "copy": "sum-all",
     "zeros_like": None,  # see test_gradient_of_an_unused_parameter_is_zeros
+    "ones_like": None,  # the tangent 1 of a scalar parameter: see test_forward.py
+    "zeros": None,  # zero Jacobian and Hessian blocks: see test_forward.py
+    "ones": None,  # the cotangent 1 in Hessians: see test_forward.py
+    "custom_vjp": None,  # user rules: see test_autodiff_controls.py
+    "custom_jvp": None,
 }
 
 

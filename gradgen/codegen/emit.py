@@ -82,10 +82,13 @@ def render_module(functions: Sequence[FunctionSource], source_path: str, version
         "f_backward(saved, d_value=None) -> gradients, f_value_and_grad(...) -> (value, grads),",
         "f_grad(...) -> gradients.",
     ]
+    if any(f.derived for f in functions):
+        header.append("Also, where asked for: f_jvp, f_jacobian, f_hessian and f_hvp.")
     for f in functions:
         header += ["", *_formula(f)]
     standard_library = sorted({HELPER_IMPORTS[n] for n in printer.helpers if n in HELPER_IMPORTS})
-    numpy = ["import numpy as np"] if printer.uses_numpy or "_accumulate" in printer.helpers else []
+    needs_numpy = printer.uses_numpy or bool(printer.helpers & {"_accumulate", "_check_shapes"})
+    numpy = ["import numpy as np"] if needs_numpy else []
     imports = standard_library + [""] * bool(standard_library and numpy) + numpy
     helpers = [HELPERS[name] for name in sorted(printer.helpers)]
     return load_template("module.py.j2").render(
@@ -309,14 +312,15 @@ def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dic
     if f.has_aux:
         entries = ", ".join(f"{key!r}: {names[v]}" for key, v in zip(f.aux_names, aux))
         result = f"{names[value]}, {{{entries}}}"
-    aux_note = " and the aux dict" if f.has_aux else ""
+    aux_note = ", with the aux dict," if f.has_aux else ""
 
     contexts = [
         _context(
             f.name,
             args,
             [
-                f"Value of `{f.name}`{aux_note}, shape {format_shape(value.shape)}; saves nothing.",
+                f"Value of `{f.name}`, shape {format_shape(value.shape)}{aux_note.rstrip(',')}; "
+                "saves nothing.",
                 "",
                 f"Argument shapes: {shapes}.",
             ],
@@ -362,10 +366,10 @@ def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dic
             _context(
                 f.name + "_grad",
                 args,
-                [f"Gradients of `{f.name}` with respect to {wrt}{aux_note}."],
+                [f"Gradients of `{f.name}` with respect to {wrt}{aux_note.rstrip(',')}."],
                 (
                     [
-                        f"(value, aux), saved = {f.name}_forward({call})",
+                        f"(_, aux), saved = {f.name}_forward({call})",
                         f"return {f.name}_backward(saved), aux",
                     ]
                     if f.has_aux
@@ -403,7 +407,16 @@ def _derived_context(
     params = [names[v] for v in graph.inputs]
     tangents = ", ".join(params[len(f.arg_names) :])
     statements = _statements(graph.equations, names, inline, printer)
-    body = _dim_bindings(graph.inputs, names, _dims_used(graph.equations))
+    body = []
+    if kind in ("jvp", "hvp"):
+        printer.helpers.add("_check_shapes")
+        vectors = params[len(f.arg_names) :]
+        primals = [params[f.arg_names.index(w)] for w in f.wrt]
+        body.append(
+            f"_check_shapes({f.name + '_' + kind!r}, {_tuple_text([repr(v) for v in vectors])}, "
+            f"{_tuple_text(primals)}, {_tuple_text(vectors)})"
+        )
+    body += _dim_bindings(graph.inputs, names, _dims_used(graph.equations))
     body += _commented(statements, graph.hints)
     outputs = [names[v] for v in graph.outputs]
     if kind == "jvp":

@@ -80,6 +80,17 @@ HELPERS["_accumulate"] = (
     "        target += grad\n"
     "    return targets\n"
 )
+HELPERS["_check_shapes"] = (
+    "def _check_shapes(function, names, primals, vectors):\n"
+    '    """Each tangent or vector must have its parameter\'s shape (NumPy would broadcast\n'
+    '    a wrong one without a word)."""\n'
+    "    for name, primal, vector in zip(names, primals, vectors):\n"
+    "        if np.shape(vector) != np.shape(primal):\n"
+    "            raise ValueError(\n"
+    '                f"{function}: {name} has shape {np.shape(vector)}, but its parameter "\n'
+    '                f"has shape {np.shape(primal)}"\n'
+    "            )\n"
+)
 HELPER_IMPORTS = {"_erf": "import math"}
 
 # Order-keeping stand-ins for Max and Min (which sort their arguments) in forward code.
@@ -307,6 +318,11 @@ class NumPyCodePrinter(NumPyPrinter):
     def _emit_stop_gradient(self, operands: list[Code]) -> Code:
         return operands[0]  # only the derivative differs
 
+    def _emit_custom_vjp(self, operands: list[Code], rule: Any) -> Code:
+        return operands[0]  # the value is the function's result; the rule is inlined
+
+    _emit_custom_jvp = _emit_custom_vjp
+
     def _emit_cast_like(self, operands: list[Code]) -> Code:
         a, like = operands
         return Code(f"{a.operand()}.astype({like.operand()}.dtype)", True)
@@ -331,12 +347,16 @@ class NumPyCodePrinter(NumPyPrinter):
         axis_text = f", axis={axis}" if axis else ""
         return Code(f"{self.np('concatenate')}(({parts},){axis_text})", True)
 
-    def _emit_zeros(self, operands: list[Code], shape: Any) -> Code:
-        dtype = f"{operands[0].operand()}.dtype"
-        return Code(f"{self.np('zeros')}({self.shape(shape)}, dtype={dtype})", True)
+    def _emit_zeros(self, operands: list[Code], shape: Any, fill: str = "zeros") -> Code:
+        dtype = f"{self.np('result_type')}({operands[0].text})"  # a Python float has none
+        return Code(f"{self.np(fill)}({self.shape(shape)}, dtype={dtype})", True)
+
+    def _emit_ones(self, operands: list[Code], shape: Any) -> Code:
+        return self._emit_zeros(operands, shape, "ones")
 
     def _emit_eye(self, operands: list[Code], n: Any) -> Code:
-        return Code(f"{self.np('eye')}({n}, dtype={operands[0].operand()}.dtype)", True)
+        size = n if isinstance(n, int) else self.doprint(dim_expr(n))  # ceiling(N / 2)
+        return Code(f"{self.np('eye')}({size}, dtype={operands[0].operand()}.dtype)", True)
 
     def _emit_einsum(self, operands: list[Code], subscripts: str) -> Code:
         arrays = ", ".join(code.text for code in operands)

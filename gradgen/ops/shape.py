@@ -1,6 +1,6 @@
 """Ops that move, reshape or copy data without arithmetic: transpose, broadcast_to,
 expand_dims, squeeze, reshape, concatenate, cast_like, copy, stop_gradient, one_hot and
-zeros_like, ones_like and zeros."""
+zeros_like, ones_like, zeros and ones."""
 
 from __future__ import annotations
 
@@ -149,13 +149,23 @@ def _zeros_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dic
     return tuple(params["shape"]), params
 
 
-# zeros(like, shape): a zero block of a Jacobian or Hessian, in like's dtype.
+# zeros(like, shape): a zero block of a Jacobian or Hessian, in like's dtype; ones(like,
+# shape): the cotangent 1 of a scalar value in Hessians, without computing the value.
 register(
     Op(
         "zeros",
         1,
         _zeros_rule,
         lambda like, shape: np.zeros(shape, np.result_type(like)),
+        never_integer,
+    )
+)
+register(
+    Op(
+        "ones",
+        1,
+        _zeros_rule,
+        lambda like, shape: np.ones(shape, np.result_type(like)),
         never_integer,
     )
 )

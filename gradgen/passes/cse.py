@@ -1,6 +1,6 @@
 """Common-subexpression elimination: an equation that repeats an earlier one (same op,
 same inputs, same params) is dropped and its uses read the earlier result. Ops whose
-purpose is a fresh buffer (copy, zeros_like, ones_like, zeros) are never merged."""
+purpose is a fresh buffer (copy, zeros_like, ones_like, zeros, ones) are never merged."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from gradgen.ir import Atom, Equation, Graph, Var
 
-FRESH_BUFFERS = frozenset({"copy", "zeros_like", "ones_like", "zeros"})
+FRESH_BUFFERS = frozenset({"copy", "zeros_like", "ones_like", "zeros", "ones"})
 
 
 def run(graph: Graph) -> Graph:

@@ -19,6 +19,7 @@ from gradgen.ir import Atom, Equation, Graph, Var
 from gradgen.naming import is_named
 from gradgen.ops import OPS
 from gradgen.ops.elementwise import operand_symbols
+from gradgen.shapes import broadcast_shapes
 from gradgen.symbolic import elementwise_expression, operand_occurrences, renumber_operands
 
 MAX_OPS = 24
@@ -43,13 +44,26 @@ def run(graph: Graph) -> Graph:
                     and (_cheap(producer) or operand_occurrences(eq, atom) == 1)
                 ):
                     candidate = fuse(producer, eq)
-                    if sympy.count_ops(candidate.param("expr")) <= MAX_OPS:
+                    if sympy.count_ops(candidate.param("expr")) <= MAX_OPS and _keeps_shape(
+                        candidate
+                    ):
                         eq = candidate
                         fused_away.add(atom)
             current[eq.out] = eq
         equations.append(eq)
     kept = tuple(e for e in equations if e.out not in fused_away)
     return graph.replace(equations=kept)
+
+
+def _keeps_shape(eq: Equation) -> bool:
+    """Whether the fused expression still makes a new array of the output's shape (2*t*g /
+    (2*t) simplifies to g, which may have lost the axes t carried, and would be g itself)."""
+    if isinstance(eq.param("expr"), sympy.Symbol):
+        return False  # a bare operand would print as an alias of it, not a new array
+    used = eq.param("expr").free_symbols  # type: ignore[attr-defined]
+    symbols = operand_symbols(len(eq.inputs))
+    shapes = [a.shape for s, a in zip(symbols, eq.inputs) if isinstance(a, Var) and s in used]
+    return broadcast_shapes(*shapes) == eq.out.shape if shapes else eq.out.shape == ()
 
 
 def _cheap(eq: Equation) -> bool:

@@ -3,6 +3,7 @@
 - transpose(transpose(x)) is one transpose, or x itself when the axes cancel;
 - squeeze(sum(x, axes, keepdims=True), axes) is sum(x, axes);
 - a reshape (or broadcast_to) to the shape x already has is x; reshape(reshape(x)) is one;
+- stop_gradient(x) and the custom-rule markers are x once differentiated;
 - eye @ x and x @ eye are x (basis tangents of Jacobians and Hessians start as eye).
 """
 
@@ -11,6 +12,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gradgen.ir import Equation, Graph, Var
+
+# Ops whose value is their first operand's; they matter only while differentiating.
+_PASS_THROUGH = frozenset({"stop_gradient", "custom_vjp", "custom_jvp"})
 
 
 def run(graph: Graph) -> Graph:
@@ -24,6 +28,9 @@ def run(graph: Graph) -> Graph:
         source = (
             producers.get(eq.inputs[0]) if eq.inputs and isinstance(eq.inputs[0], Var) else None
         )
+        if eq.op in _PASS_THROUGH and isinstance(eq.inputs[0], Var):
+            mapping[eq.out] = eq.inputs[0]  # their derivatives are made: only the value is left
+            continue
         if (
             eq.op in ("reshape", "broadcast_to")
             and isinstance(eq.inputs[0], Var)
@@ -71,9 +78,8 @@ def run(graph: Graph) -> Graph:
         equations.append(eq)
     outputs = tuple(mapping.get(v, v) for v in graph.outputs)
     hints = dict(graph.hints)
-    for old in graph.outputs:  # an output's name (hessian_w_b) goes to what replaces it
-        new = mapping.get(old)
-        if new is not None and isinstance(hints.get(old), str) and new not in graph.inputs:
+    for old, new in mapping.items():  # a name (the user's, hessian_w_b) goes to the stand-in
+        if isinstance(hints.get(old), str) and new not in graph.inputs:
             if not isinstance(hints.get(new), str):
                 hints[new] = hints[old]
     return graph.replace(equations=tuple(equations), outputs=outputs, hints=hints)
