@@ -51,14 +51,14 @@ def loss(w_q, w_k, w_v, gamma, beta, x, target):
     v = x @ w_v
     t0 = q @ k.T
     scores = 0.35355339059327373 * t0
-    t1 = np.exp(scores - np.max(scores, axis=1, keepdims=True))
-    attended = (t1 / np.sum(t1, axis=1, keepdims=True)) @ v
+    t1 = np.exp(scores - scores.max(axis=1, keepdims=True))
+    attended = (t1 / t1.sum(axis=1, keepdims=True)) @ v
     y = x + attended
-    mean = np.mean(y, axis=1, keepdims=True)
+    mean = y.mean(axis=1, keepdims=True)
     t4 = y - mean
-    variance = np.mean(t4**2, axis=1, keepdims=True)
+    variance = (t4**2).mean(axis=1, keepdims=True)
     normalized = t4 * gamma / np.sqrt(variance + 1e-05) + beta
-    value = np.mean((normalized - target) ** 2)
+    value = ((normalized - target) ** 2).mean()
     return value
 
 
@@ -70,19 +70,19 @@ def loss_forward(w_q, w_k, w_v, gamma, beta, x, target):
     v = x @ w_v
     t0 = q @ k.T
     scores = 0.35355339059327373 * t0
-    t1 = np.exp(scores - np.max(scores, axis=1, keepdims=True))
-    t2 = np.sum(t1, axis=1, keepdims=True)
+    t1 = np.exp(scores - scores.max(axis=1, keepdims=True))
+    t2 = t1.sum(axis=1, keepdims=True)
     t3 = t1 / t2
     attended = t3 @ v
     y = x + attended
-    mean = np.mean(y, axis=1, keepdims=True)
+    mean = y.mean(axis=1, keepdims=True)
     t4 = y - mean
-    variance = np.mean(t4**2, axis=1, keepdims=True)
+    variance = (t4**2).mean(axis=1, keepdims=True)
     t5 = np.sqrt(variance + 1e-05)
     t6 = t4 / t5
     normalized = t6 * gamma + beta
     t7 = normalized - target
-    value = np.mean(t7**2)
+    value = (t7**2).mean()
     saved = (gamma, x, q, k, v, t1, t2, t3, t4, t5, t6, t7, value, T)
     return value, saved
 
@@ -99,24 +99,24 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     if d_value is None:
         d_value = np.ones_like(value)
     # return gg.mse_loss(normalized, target)
-    d_t7 = (1 / 4) * t7 * d_value / T
+    d_t7 = (1 / 4) * d_value / T * t7
     # normalized = (y - mean) / gg.sqrt(variance + 1e-5) * gamma + beta
-    d_beta = np.sum(d_t7, axis=0)
+    d_beta = d_t7.sum(axis=0)
     d_t6 = d_t7 * gamma
-    d_gamma = np.sum(d_t7 * t6, axis=0)
+    d_gamma = (d_t7 * t6).sum(axis=0)
     t8 = d_t6 / t5
-    d_mean = np.sum(-t8, axis=1, keepdims=True)
+    d_mean = (-t8).sum(axis=1, keepdims=True)
     # variance = gg.var(y, axis=-1, keepdims=True)
-    d_t4 = (1 / 8) * t4 * np.sum(-d_t6 * t6 / t5, axis=1, keepdims=True) / t5
+    d_t4 = (1 / 8) * t4 * (-d_t6 * t6 / t5).sum(axis=1, keepdims=True) / t5
     # add up the gradient's parts
-    d_y = t8 + d_t4 + (1 / 8) * np.sum(-d_t4, axis=1, keepdims=True) + (1 / 8) * d_mean
+    d_y = t8 + d_t4 + (1 / 8) * (-d_t4).sum(axis=1, keepdims=True) + (1 / 8) * d_mean
     # attended = gg.softmax(scores, axis=-1) @ v
     d_t3 = d_y @ v.T
     d_v = t3.T @ d_y
     # scores = q @ k.T / 8**0.5
     d_t0 = (
         0.35355339059327373
-        * (np.sum(-d_t3 * t3 / t2, axis=1, keepdims=True) + d_t3 / t2)
+        * ((-d_t3 * t3 / t2).sum(axis=1, keepdims=True) + d_t3 / t2)
         * t1
     )
     d_q = d_t0 @ k
@@ -134,11 +134,62 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
 
 
 def loss_value_and_grad(w_q, w_k, w_v, gamma, beta, x, target):
-    """Value of `loss` and its gradients with respect to w_q, w_k, w_v, gamma, beta."""
-    value, saved = loss_forward(w_q, w_k, w_v, gamma, beta, x, target)
-    return value, loss_backward(saved)
+    """Value of `loss` and its gradients with respect to w_q, w_k, w_v, gamma, beta.
+
+    The forward and backward passes in one function, the value's cotangent 1 folded in.
+    """
+    T = x.shape[0]
+    q = x @ w_q
+    k = x @ w_k
+    v = x @ w_v
+    t0 = q @ k.T
+    scores = 0.35355339059327373 * t0
+    t1 = np.exp(scores - scores.max(axis=1, keepdims=True))
+    t2 = t1.sum(axis=1, keepdims=True)
+    t3 = t1 / t2
+    attended = t3 @ v
+    y = x + attended
+    mean = y.mean(axis=1, keepdims=True)
+    t4 = y - mean
+    variance = (t4**2).mean(axis=1, keepdims=True)
+    t5 = np.sqrt(variance + 1e-05)
+    t6 = t4 / t5
+    normalized = t6 * gamma + beta
+    t7 = normalized - target
+    value = (t7**2).mean()
+    # return gg.mse_loss(normalized, target)
+    d_t7 = (1 / 4) / T * t7
+    # normalized = (y - mean) / gg.sqrt(variance + 1e-5) * gamma + beta
+    d_beta = d_t7.sum(axis=0)
+    d_t6 = d_t7 * gamma
+    d_gamma = (d_t7 * t6).sum(axis=0)
+    t8 = d_t6 / t5
+    d_mean = (-t8).sum(axis=1, keepdims=True)
+    # variance = gg.var(y, axis=-1, keepdims=True)
+    d_t4 = (1 / 8) * t4 * (-d_t6 * t6 / t5).sum(axis=1, keepdims=True) / t5
+    # add up the gradient's parts
+    d_y = t8 + d_t4 + (1 / 8) * (-d_t4).sum(axis=1, keepdims=True) + (1 / 8) * d_mean
+    # attended = gg.softmax(scores, axis=-1) @ v
+    d_t3 = d_y @ v.T
+    d_v = t3.T @ d_y
+    # scores = q @ k.T / 8**0.5
+    d_t0 = (
+        0.35355339059327373
+        * ((-d_t3 * t3 / t2).sum(axis=1, keepdims=True) + d_t3 / t2)
+        * t1
+    )
+    d_q = d_t0 @ k
+    d_k = (q.T @ d_t0).T
+    # v = x @ w_v
+    t9 = x.T
+    d_w_v = t9 @ d_v
+    # k = x @ w_k
+    d_w_k = t9 @ d_k
+    # q = x @ w_q
+    d_w_q = t9 @ d_q
+    return value, (d_w_q, d_w_k, d_w_v, d_gamma, d_beta)
 
 
 def loss_grad(w_q, w_k, w_v, gamma, beta, x, target):
     """Gradients of `loss` with respect to w_q, w_k, w_v, gamma, beta."""
-    return loss_backward(loss_forward(w_q, w_k, w_v, gamma, beta, x, target)[1])
+    return loss_value_and_grad(w_q, w_k, w_v, gamma, beta, x, target)[1]

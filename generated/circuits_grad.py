@@ -83,14 +83,25 @@ def add_mul_backward(saved, d_value=None, accumulate_into=None):
 
 
 def add_mul_value_and_grad(x, y, z):
-    """Value of `add_mul` and its gradients with respect to x, y, z."""
-    value, saved = add_mul_forward(x, y, z)
-    return value, add_mul_backward(saved)
+    """Value of `add_mul` and its gradients with respect to x, y, z.
+
+    The forward and backward passes in one function, the value's cotangent 1 folded in.
+    """
+    q = x + y
+    f = q * z
+    # f = q * z
+    t0 = z
+    d_z = q
+    d_y = np.copy(t0)
+    d_q = np.copy(t0)
+
+    d_x = d_q
+    return f, (d_x, d_y, d_z)
 
 
 def add_mul_grad(x, y, z):
     """Gradients of `add_mul` with respect to x, y, z."""
-    return add_mul_backward(add_mul_forward(x, y, z)[1])
+    return add_mul_value_and_grad(x, y, z)[1]
 
 
 def max_circuit(x, y, z, w):
@@ -132,14 +143,24 @@ def max_circuit_backward(saved, d_value=None, accumulate_into=None):
 
 
 def max_circuit_value_and_grad(x, y, z, w):
-    """Value of `max_circuit` and its gradients with respect to x, y, z, w."""
-    value, saved = max_circuit_forward(x, y, z, w)
-    return value, max_circuit_backward(saved)
+    """Value of `max_circuit` and its gradients with respect to x, y, z, w.
+
+    The forward and backward passes in one function, the value's cotangent 1 folded in.
+    """
+    d_value = np.ones((), dtype=np.result_type(x))
+    value = 2 * (np.maximum(z, w) + x * y)
+    # return 2 * (gg.maximum(z, w) + x * y)
+    t0 = 2 * d_value
+    d_x = t0 * y
+    d_y = t0 * x
+    d_z = t0 * np.heaviside(z - w, 0.5)
+    d_w = t0 * np.heaviside(w - z, 0.5)
+    return value, (d_x, d_y, d_z, d_w)
 
 
 def max_circuit_grad(x, y, z, w):
     """Gradients of `max_circuit` with respect to x, y, z, w."""
-    return max_circuit_backward(max_circuit_forward(x, y, z, w)[1])
+    return max_circuit_value_and_grad(x, y, z, w)[1]
 
 
 def neuron(w0, x0, w1, x1, w2):
@@ -187,11 +208,25 @@ def neuron_backward(saved, d_value=None, accumulate_into=None):
 
 
 def neuron_value_and_grad(w0, x0, w1, x1, w2):
-    """Value of `neuron` and its gradients with respect to w0, x0, w1, x1, w2."""
-    value, saved = neuron_forward(w0, x0, w1, x1, w2)
-    return value, neuron_backward(saved)
+    """Value of `neuron` and its gradients with respect to w0, x0, w1, x1, w2.
+
+    The forward and backward passes in one function, the value's cotangent 1 folded in.
+    """
+    dot = w0 * x0 + w1 * x1 + w2
+    t0 = np.exp(-dot)
+    f = 1 / (1 + t0)
+    # f = 1 / (1 + gg.exp(-dot))
+    d_dot = t0 * f**2
+    # dot = w0 * x0 + w1 * x1 + w2
+    d_w1 = d_dot * x1
+    d_x1 = d_dot * w1
+    d_w0 = d_dot * x0
+    d_x0 = d_dot * w0
+
+    d_w2 = d_dot
+    return f, (d_w0, d_x0, d_w1, d_x1, d_w2)
 
 
 def neuron_grad(w0, x0, w1, x1, w2):
     """Gradients of `neuron` with respect to w0, x0, w1, x1, w2."""
-    return neuron_backward(neuron_forward(w0, x0, w1, x1, w2)[1])
+    return neuron_value_and_grad(w0, x0, w1, x1, w2)[1]

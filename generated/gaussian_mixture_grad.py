@@ -43,15 +43,15 @@ def nll(logits, means, log_stds, x):
     """
     z = (x[:, None] - means[None]) / np.exp(log_stds)[None]
     per_dim = 0.5 * z**2 + log_stds[None] + 0.9189385332046727
-    log_prob = -np.sum(per_dim, axis=2)
-    t2 = np.max(logits, keepdims=True)
-    joint = (logits - (np.log(np.sum(np.exp(logits - t2), keepdims=True)) + t2))[
+    log_prob = -per_dim.sum(axis=2)
+    t2 = logits.max(keepdims=True)
+    joint = (logits - (np.log(np.exp(logits - t2).sum(keepdims=True)) + t2))[
         None
     ] + log_prob
-    t5 = np.max(joint, axis=1, keepdims=True)
-    value = -np.mean(
-        np.squeeze(np.log(np.sum(np.exp(joint - t5), axis=1, keepdims=True)) + t5, 1)
-    )
+    t5 = joint.max(axis=1, keepdims=True)
+    value = -np.squeeze(
+        np.log(np.exp(joint - t5).sum(axis=1, keepdims=True)) + t5, 1
+    ).mean()
     return value
 
 
@@ -64,15 +64,15 @@ def nll_forward(logits, means, log_stds, x):
     t1 = t0[None]
     z = (x[:, None] - means[None]) / t1
     per_dim = 0.5 * z**2 + log_stds[None] + 0.9189385332046727
-    log_prob = -np.sum(per_dim, axis=2)
-    t2 = np.max(logits, keepdims=True)
+    log_prob = -per_dim.sum(axis=2)
+    t2 = logits.max(keepdims=True)
     t3 = np.exp(logits - t2)
-    t4 = np.sum(t3, keepdims=True)
+    t4 = t3.sum(keepdims=True)
     joint = (logits - (np.log(t4) + t2))[None] + log_prob
-    t5 = np.max(joint, axis=1, keepdims=True)
+    t5 = joint.max(axis=1, keepdims=True)
     t6 = np.exp(joint - t5)
-    t7 = np.sum(t6, axis=1, keepdims=True)
-    value = -np.mean(np.squeeze(np.log(t7) + t5, 1))
+    t7 = t6.sum(axis=1, keepdims=True)
+    value = -np.squeeze(np.log(t7) + t5, 1).mean()
     saved = (t0, t1, z, t3, t4, t6, t7, value, D, K, N)
     return value, saved
 
@@ -91,28 +91,61 @@ def nll_backward(saved, d_value=None, accumulate_into=None):
     # return -gg.mean(gg.logsumexp(joint, axis=1))
     t8 = t6 * np.expand_dims(np.broadcast_to(-d_value / N, (N,)), 1) / t7
     # joint = gg.log_softmax(logits)[None, :] + log_prob
-    t9 = np.sum(t8, axis=0)
+    t9 = t8.sum(axis=0)
     # log_prob = -gg.sum(per_dim, axis=2)
     t10 = np.expand_dims(-t8, 2)
     d_per_dim = np.broadcast_to(t10, (N, K, D))
     # per_dim = 0.5 * z**2 + log_stds[None, :, :] + 0.5 * gg.log(2 * gg.pi)
     d_z = z * t10
     # z = (x[:, None, :] - means[None, :, :]) / gg.exp(log_stds)[None, :, :]
-    d_means = np.sum(-d_z / t1, axis=0)
+    d_means = (-d_z / t1).sum(axis=0)
     # add up the gradient's parts
-    d_logits = t9 + t3 * np.sum(-t9, keepdims=True) / t4
-    d_log_stds = np.sum(d_per_dim, axis=0) + np.sum(-d_z * z / t1, axis=0) * t0
+    d_logits = t9 + t3 * (-t9).sum(keepdims=True) / t4
+    d_log_stds = d_per_dim.sum(axis=0) + (-d_z * z / t1).sum(axis=0) * t0
     if accumulate_into is not None:
         return _accumulate(accumulate_into, (d_logits, d_means, d_log_stds))
     return d_logits, d_means, d_log_stds
 
 
 def nll_value_and_grad(logits, means, log_stds, x):
-    """Value of `nll` and its gradients with respect to logits, means, log_stds."""
-    value, saved = nll_forward(logits, means, log_stds, x)
-    return value, nll_backward(saved)
+    """Value of `nll` and its gradients with respect to logits, means, log_stds.
+
+    The forward and backward passes in one function, the value's cotangent 1 folded in.
+    """
+    K = logits.shape[0]
+    D = means.shape[1]
+    N = x.shape[0]
+    d_value = np.ones((), dtype=np.result_type(logits))
+    t0 = np.exp(log_stds)
+    t1 = t0[None]
+    z = (x[:, None] - means[None]) / t1
+    per_dim = 0.5 * z**2 + log_stds[None] + 0.9189385332046727
+    log_prob = -per_dim.sum(axis=2)
+    t2 = logits.max(keepdims=True)
+    t3 = np.exp(logits - t2)
+    t4 = t3.sum(keepdims=True)
+    joint = (logits - (np.log(t4) + t2))[None] + log_prob
+    t5 = joint.max(axis=1, keepdims=True)
+    t6 = np.exp(joint - t5)
+    t7 = t6.sum(axis=1, keepdims=True)
+    value = -np.squeeze(np.log(t7) + t5, 1).mean()
+    # return -gg.mean(gg.logsumexp(joint, axis=1))
+    t8 = t6 * np.expand_dims(np.broadcast_to(-d_value / N, (N,)), 1) / t7
+    # joint = gg.log_softmax(logits)[None, :] + log_prob
+    t9 = t8.sum(axis=0)
+    # log_prob = -gg.sum(per_dim, axis=2)
+    t10 = np.expand_dims(-t8, 2)
+    d_per_dim = np.broadcast_to(t10, (N, K, D))
+    # per_dim = 0.5 * z**2 + log_stds[None, :, :] + 0.5 * gg.log(2 * gg.pi)
+    d_z = z * t10
+    # z = (x[:, None, :] - means[None, :, :]) / gg.exp(log_stds)[None, :, :]
+    d_means = (-d_z / t1).sum(axis=0)
+    # add up the gradient's parts
+    d_logits = t9 + t3 * (-t9).sum(keepdims=True) / t4
+    d_log_stds = d_per_dim.sum(axis=0) + (-d_z * z / t1).sum(axis=0) * t0
+    return value, (d_logits, d_means, d_log_stds)
 
 
 def nll_grad(logits, means, log_stds, x):
     """Gradients of `nll` with respect to logits, means, log_stds."""
-    return nll_backward(nll_forward(logits, means, log_stds, x)[1])
+    return nll_value_and_grad(logits, means, log_stds, x)[1]

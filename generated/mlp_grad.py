@@ -40,16 +40,14 @@ def loss(w1, b1, w2, b2, x, labels):
     """
     hidden = np.tanh(x @ w1 + b1)
     logits = hidden @ w2 + b2
-    t1 = np.max(logits, axis=1, keepdims=True)
-    value = -np.mean(
-        np.sum(
+    t1 = logits.max(axis=1, keepdims=True)
+    value = (
+        -(
             (labels[..., None] == np.arange(10))
-            * (
-                logits
-                - (np.log(np.sum(np.exp(logits - t1), axis=1, keepdims=True)) + t1)
-            ),
-            axis=1,
+            * (logits - (np.log(np.exp(logits - t1).sum(axis=1, keepdims=True)) + t1))
         )
+        .sum(axis=1)
+        .mean()
     )
     return value
 
@@ -60,10 +58,10 @@ def loss_forward(w1, b1, w2, b2, x, labels):
     hidden = np.tanh(x @ w1 + b1)
     logits = hidden @ w2 + b2
     t0 = labels[..., None] == np.arange(10)
-    t1 = np.max(logits, axis=1, keepdims=True)
+    t1 = logits.max(axis=1, keepdims=True)
     t2 = np.exp(logits - t1)
-    t3 = np.sum(t2, axis=1, keepdims=True)
-    value = -np.mean(np.sum(t0 * (logits - (np.log(t3) + t1)), axis=1))
+    t3 = t2.sum(axis=1, keepdims=True)
+    value = -(t0 * (logits - (np.log(t3) + t1))).sum(axis=1).mean()
     saved = (w2, x, hidden, t0, t2, t3, value, N)
     return value, saved
 
@@ -82,14 +80,14 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     # return gg.cross_entropy(logits, labels)
     t4 = np.expand_dims(np.broadcast_to(-d_value / N, (N,)), 1) * t0
     # add up the gradient's parts
-    d_logits = t4 + t2 * np.sum(-t4, axis=1, keepdims=True) / t3
+    d_logits = t4 + t2 * (-t4).sum(axis=1, keepdims=True) / t3
     # logits = hidden @ w2 + b2
-    d_b2 = np.sum(d_logits, axis=0)
+    d_b2 = d_logits.sum(axis=0)
     d_hidden = d_logits @ w2.T
     d_w2 = hidden.T @ d_logits
     # hidden = gg.tanh(x @ w1 + b1)
     t5 = d_hidden * (1 - hidden**2)
-    d_b1 = np.sum(t5, axis=0)
+    d_b1 = t5.sum(axis=0)
     d_w1 = x.T @ t5
     if accumulate_into is not None:
         return _accumulate(accumulate_into, (d_w1, d_b1, d_w2, d_b2))
@@ -97,11 +95,34 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
 
 
 def loss_value_and_grad(w1, b1, w2, b2, x, labels):
-    """Value of `loss` and its gradients with respect to w1, b1, w2, b2."""
-    value, saved = loss_forward(w1, b1, w2, b2, x, labels)
-    return value, loss_backward(saved)
+    """Value of `loss` and its gradients with respect to w1, b1, w2, b2.
+
+    The forward and backward passes in one function, the value's cotangent 1 folded in.
+    """
+    N = x.shape[0]
+    d_value = np.ones((), dtype=np.result_type(w1))
+    hidden = np.tanh(x @ w1 + b1)
+    logits = hidden @ w2 + b2
+    t0 = labels[..., None] == np.arange(10)
+    t1 = logits.max(axis=1, keepdims=True)
+    t2 = np.exp(logits - t1)
+    t3 = t2.sum(axis=1, keepdims=True)
+    value = -(t0 * (logits - (np.log(t3) + t1))).sum(axis=1).mean()
+    # return gg.cross_entropy(logits, labels)
+    t4 = np.expand_dims(np.broadcast_to(-d_value / N, (N,)), 1) * t0
+    # add up the gradient's parts
+    d_logits = t4 + t2 * (-t4).sum(axis=1, keepdims=True) / t3
+    # logits = hidden @ w2 + b2
+    d_b2 = d_logits.sum(axis=0)
+    d_hidden = d_logits @ w2.T
+    d_w2 = hidden.T @ d_logits
+    # hidden = gg.tanh(x @ w1 + b1)
+    t5 = d_hidden * (1 - hidden**2)
+    d_b1 = t5.sum(axis=0)
+    d_w1 = x.T @ t5
+    return value, (d_w1, d_b1, d_w2, d_b2)
 
 
 def loss_grad(w1, b1, w2, b2, x, labels):
     """Gradients of `loss` with respect to w1, b1, w2, b2."""
-    return loss_backward(loss_forward(w1, b1, w2, b2, x, labels)[1])
+    return loss_value_and_grad(w1, b1, w2, b2, x, labels)[1]

@@ -39,8 +39,8 @@ def loss(w, b, x, y, l2):
     Argument shapes: w (D,), b (), x (N, D), y (N,), l2 ().
     """
     z = x @ w + b
-    data_loss = np.mean(np.logaddexp(0, z) - y * z)
-    value = data_loss + 0.5 * l2 * np.sum(w**2)
+    data_loss = (np.logaddexp(0, z) - y * z).mean()
+    value = data_loss + 0.5 * l2 * (w**2).sum()
     return value
 
 
@@ -49,9 +49,9 @@ def loss_forward(w, b, x, y, l2):
     N = x.shape[0]
     z = x @ w + b
     t0 = np.logaddexp(0, z)
-    data_loss = np.mean(t0 - y * z)
+    data_loss = (t0 - y * z).mean()
     t1 = 0.5 * l2
-    value = data_loss + t1 * np.sum(w**2)
+    value = data_loss + t1 * (w**2).sum()
     saved = (w, x, y, t0, t1, value, N)
     return value, saved
 
@@ -68,26 +68,41 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     if d_value is None:
         d_value = np.ones_like(value)
     # add up the gradient's parts
-    d_z = -y * d_value / N - d_value * np.expm1(-t0) / N
+    d_z = -d_value / N * y - d_value / N * np.expm1(-t0)
     # z = x @ w + b
-    d_b = np.sum(d_z)
+    d_b = d_z.sum()
     d_w_1 = x.T @ d_z
     # add up the gradient's parts
-    d_w = d_w_1 + 2 * w * d_value * t1
+    d_w = d_w_1 + 2 * d_value * t1 * w
     if accumulate_into is not None:
         return _accumulate(accumulate_into, (d_w, d_b))
     return d_w, d_b
 
 
 def loss_value_and_grad(w, b, x, y, l2):
-    """Value of `loss` and its gradients with respect to w, b."""
-    value, saved = loss_forward(w, b, x, y, l2)
-    return value, loss_backward(saved)
+    """Value of `loss` and its gradients with respect to w, b.
+
+    The forward and backward passes in one function, the value's cotangent 1 folded in.
+    """
+    N = x.shape[0]
+    z = x @ w + b
+    t0 = np.logaddexp(0, z)
+    data_loss = (t0 - y * z).mean()
+    t1 = 0.5 * l2
+    value = data_loss + t1 * (w**2).sum()
+    # add up the gradient's parts
+    d_z = -y / N - np.expm1(-t0) / N
+    # z = x @ w + b
+    d_b = d_z.sum()
+    d_w_1 = x.T @ d_z
+    # add up the gradient's parts
+    d_w = d_w_1 + 2 * t1 * w
+    return value, (d_w, d_b)
 
 
 def loss_grad(w, b, x, y, l2):
     """Gradients of `loss` with respect to w, b."""
-    return loss_backward(loss_forward(w, b, x, y, l2)[1])
+    return loss_value_and_grad(w, b, x, y, l2)[1]
 
 
 def loss_hessian(w, b, x, y, l2):
@@ -106,12 +121,12 @@ def loss_hessian(w, b, x, y, l2):
     # data_loss = gg.mean(gg.softplus(z) - y * z)
     t3 = -t1 * t2 * np.exp(-t0) * np.expm1(-t0)
     # z = x @ w + b
-    hessian_w_b = np.sum(t3, axis=1)
+    hessian_w_b = t3.sum(axis=1)
     t4 = t3 @ x
-    hessian_w_w = t4 + 2 * np.eye(D, dtype=w.dtype) * d_value * (0.5 * l2)
+    hessian_w_w = t4 + 1.0 * d_value * l2 * np.eye(D, dtype=w.dtype)
     # data_loss = gg.mean(gg.softplus(z) - y * z)
-    t5 = -t1 * np.ones_like(b) * np.exp(-t0) * np.expm1(-t0)
+    t5 = -np.ones_like(b) * t1 * (np.exp(-t0) * np.expm1(-t0))
     # z = x @ w + b
-    hessian_b_b = np.sum(t5)
+    hessian_b_b = t5.sum()
     hessian_b_w = t2 @ t5
     return ((hessian_w_w, hessian_w_b), (hessian_b_w, hessian_b_b))

@@ -36,7 +36,7 @@ def rosenbrock(x):
     Argument shapes: x (N,).
     """
     t0 = x[:-1]
-    value = np.sum(100.0 * (x[1:] - t0**2) ** 2 + (1.0 - t0) ** 2)
+    value = (100.0 * (x[1:] - t0**2) ** 2 + (1.0 - t0) ** 2).sum()
     return value
 
 
@@ -46,7 +46,7 @@ def rosenbrock_forward(x):
     t0 = x[:-1]
     t1 = x[1:] - t0**2
     t2 = 1.0 - t0
-    value = np.sum(100.0 * t1**2 + t2**2)
+    value = (100.0 * t1**2 + t2**2).sum()
     saved = (t0, t1, t2, value, N)
     return value, saved
 
@@ -66,7 +66,7 @@ def rosenbrock_backward(saved, d_value=None, accumulate_into=None):
     t3 = -2 * d_value * t2
     d_x_1 = np.zeros((N,), np.result_type(t3))
     d_x_1[:-1] = t3
-    d_t1 = 200.0 * t1 * d_value
+    d_t1 = 200.0 * d_value * t1
     d_t0 = -2 * t0 * d_t1
     d_x_2 = np.zeros((N,), np.result_type(d_t0))
     d_x_2[:-1] = d_t0
@@ -80,11 +80,30 @@ def rosenbrock_backward(saved, d_value=None, accumulate_into=None):
 
 
 def rosenbrock_value_and_grad(x):
-    """Value of `rosenbrock` and its gradients with respect to x."""
-    value, saved = rosenbrock_forward(x)
-    return value, rosenbrock_backward(saved)
+    """Value of `rosenbrock` and its gradients with respect to x.
+
+    The forward and backward passes in one function, the value's cotangent 1 folded in.
+    """
+    N = x.shape[0]
+    t0 = x[:-1]
+    t1 = x[1:] - t0**2
+    t2 = 1.0 - t0
+    value = (100.0 * t1**2 + t2**2).sum()
+    # return gg.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+    t3 = -2 * t2
+    d_x_1 = np.zeros((N,), np.result_type(t3))
+    d_x_1[:-1] = t3
+    d_t1 = 200.0 * t1
+    d_t0 = -2 * t0 * d_t1
+    d_x_2 = np.zeros((N,), np.result_type(d_t0))
+    d_x_2[:-1] = d_t0
+    d_x_3 = np.zeros((N,), np.result_type(d_t1))
+    d_x_3[1:] = d_t1
+    # add up the gradient's parts
+    d_x = d_x_1 + d_x_2 + d_x_3
+    return value, d_x
 
 
 def rosenbrock_grad(x):
     """Gradients of `rosenbrock` with respect to x."""
-    return rosenbrock_backward(rosenbrock_forward(x)[1])
+    return rosenbrock_value_and_grad(x)[1]

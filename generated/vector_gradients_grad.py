@@ -74,14 +74,24 @@ def quadratic_backward(saved, d_value=None, accumulate_into=None):
 
 
 def quadratic_value_and_grad(x):
-    """Value of `quadratic` and its gradients with respect to x."""
-    value, saved = quadratic_forward(x)
-    return value, quadratic_backward(saved)
+    """Value of `quadratic` and its gradients with respect to x.
+
+    The forward and backward passes in one function, the value's cotangent 1 folded in.
+    """
+    d_value = np.ones((1, 1), dtype=np.result_type(x))
+    t0 = x.T
+    t1 = 2 * t0
+    y = t1 @ x
+    # y = 2 * x.T @ x
+    d_t1 = d_value @ t0
+    # add up the gradient's parts
+    d_x = t1.T @ d_value + (2 * d_t1).T
+    return y, d_x
 
 
 def quadratic_grad(x):
     """Gradients of `quadratic` with respect to x."""
-    return quadratic_backward(quadratic_forward(x)[1])
+    return quadratic_value_and_grad(x)[1]
 
 
 def scaled_square(x):

@@ -8,7 +8,9 @@ memory the caller owns, or a read-only broadcast.
 
 from __future__ import annotations
 
-from gradgen.ir import Var
+import sympy
+
+from gradgen.ir import Equation, Graph, Var
 from gradgen.tracing import Builder
 
 # Ops whose NumPy result is a view of (or, for broadcast_to, a read-only view of) operand 0.
@@ -49,3 +51,45 @@ def owned_output(builder: Builder, var: Var, caller_memory: set[Var]) -> Var:
         var = builder.emit("copy", [var])
     caller_memory.add(base_of(var, builder))
     return var
+
+
+def _source_of(eq: Equation) -> Var | None:
+    """The operand whose memory `eq`'s NumPy result may be: a view's source, or the operand
+    an elementwise expression reduced to (`1 * x` prints as `x`)."""
+    if eq.op in VIEWS and isinstance(eq.inputs[0], Var):
+        return eq.inputs[0]
+    expr = eq.param("expr")
+    if eq.op == "ew" and isinstance(expr, sympy.Symbol):
+        index = int(expr.name[1:])  # a0, a1, ...
+        operand = eq.inputs[index]
+        return operand if isinstance(operand, Var) else None
+    return None
+
+
+def own_outputs(graph: Graph, count: int) -> Graph:
+    """The graph with its first `count` outputs made fresh arrays: each one that is (a view
+    of) an input or of an earlier output, or read-only, is copied. For graphs whose passes
+    may have turned an output into an alias (d_value = 1 folded away: `1 * x` is `x`)."""
+    producers = {eq.out: eq for eq in graph.equations}
+
+    def trace_back(var: Var) -> tuple[Var, bool]:
+        read_only = False
+        while var in producers and (source := _source_of(producers[var])) is not None:
+            read_only |= producers[var].op == "broadcast_to"
+            var = source
+        return var, read_only
+
+    taken = set(graph.inputs)
+    equations = list(graph.equations)
+    outputs = list(graph.outputs)
+    hints = dict(graph.hints)
+    for k in range(min(count, len(outputs))):
+        base, read_only = trace_back(outputs[k])
+        if base in taken or read_only:
+            copy = Var(next(Builder._ids), outputs[k].shape, outputs[k].integer)
+            equations.append(Equation("copy", (outputs[k],), copy))
+            if outputs[k] in hints and outputs[k] not in graph.inputs:
+                hints[copy] = hints.pop(outputs[k])
+            outputs[k] = base = copy
+        taken.add(base)
+    return graph.replace(equations=tuple(equations), outputs=tuple(outputs), hints=hints)

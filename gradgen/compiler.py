@@ -20,9 +20,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import TypeVar
 
+from gradgen.aliasing import own_outputs
 from gradgen.api import Function
 from gradgen.codegen.emit import FunctionSource, format_module, graph_hash, render_module
-from gradgen.derivative_graphs import hessian_graph, hvp_graph, jacobian_graph, jvp_graph
+from gradgen.derivative_graphs import (
+    hessian_graph,
+    hvp_graph,
+    jacobian_graph,
+    jvp_graph,
+    value_and_grad_graph,
+)
 from gradgen.errors import GradgenError, NoFunctionsError, SourceLocation, innermost_location
 from gradgen.ir import Graph
 from gradgen.passes.pipeline import optimize, prepare
@@ -161,6 +168,17 @@ def differentiate(
         check(joint)
     optimized = _timed(report, "optimize", lambda: optimize(joint, check), _size(function.name))
     derived = []
+    value = forward.outputs[0]
+    if "grad" in function.emit and all(d == 1 for d in value.shape):
+        graph = _timed(
+            report,
+            "value_and_grad",
+            lambda: own_outputs(
+                optimize(value_and_grad_graph(optimized, wrt), check), 1 + len(wrt)
+            ),
+            _size(function.name),
+        )
+        derived.append(("value_and_grad", graph))
     for kind in function.emit:
         if kind != "grad":
             graph = _timed(

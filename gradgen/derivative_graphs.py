@@ -8,6 +8,7 @@ cotangents when the value is the smaller side. Every graph's outputs are fresh a
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import sympy
@@ -15,9 +16,11 @@ import sympy
 from gradgen.aliasing import owned_output
 from gradgen.errors import GradgenError
 from gradgen.forward import push_tangents
-from gradgen.ir import Equation, Graph, Var
+from gradgen.ir import Equation, Graph, Lit, Var
+from gradgen.ops import OPS
 from gradgen.reverse import reverse_mode
 from gradgen.shapes import Shape, dim_expr, dim_from_expr
+from gradgen.symbolic import elementwise_expression
 from gradgen.tracing import Builder
 
 
@@ -135,7 +138,40 @@ def jacobian_graph(forward: Graph, wrt: list[int]) -> Graph:
     return _graph(builder, forward.inputs, outputs)
 
 
+def value_and_grad_graph(joint: Graph, wrt: list[int]) -> Graph:
+    """The joint graph of a one-element value with its cotangent fixed to 1: inputs ->
+    value, gradients (, aux). Elementwise equations take the number 1 in place of d_value
+    (SymPy then folds it away); other readers get ones in the first parameter's dtype."""
+    d_value = joint.inputs[-1]
+    value = joint.outputs[0]
+    equations = []
+    still_read = False
+    for eq in joint.equations:
+        if any(a is d_value for a in eq.inputs):
+            folded = _with_one(eq, d_value) if OPS[eq.op].elementwise else None
+            if folded is not None:
+                eq = folded
+            else:
+                still_read = True
+        equations.append(eq)
+    if still_read:
+        like = joint.inputs[wrt[0]]
+        equations.insert(0, Equation("ones", (like,), d_value, (("shape", value.shape),)))
+    return joint.replace(inputs=joint.inputs[:-1], equations=tuple(equations))
+
+
 # -- helpers
+
+
+def _with_one(eq: Equation, d_value: Var) -> Equation | None:
+    """An elementwise equation with 1 written in for d_value and folded (2*g*e/N becomes
+    2*e/N), or None when nothing array-valued would be left to give the result its dtype
+    and shape (the 1 then stays an array of ones)."""
+    eq = replace(eq, inputs=tuple(Lit(1) if a is d_value else a for a in eq.inputs))
+    expr, atoms = elementwise_expression(eq)
+    if not any(isinstance(a, Var) for a in atoms):
+        return None
+    return replace(eq, op="ew", inputs=tuple(atoms), params=(("expr", expr),))
 
 
 def _custom_vjps(graph: Graph) -> list[Equation]:

@@ -29,7 +29,8 @@ def loss(w: Array["D"], b: Array[()], x: Array["N", "D"], y: Array["N"]):
 def energy(x: Array["N"]):
     return gg.sum(gg.sin(x) * x)
 """
-CORRUPTION = (re.compile(r"(\n    d_w = .*)\n"), r"\1 * 1.001\n")  # one wrong backward line
+# One wrong line in loss_backward (the first d_w = ...; value_and_grad has its own).
+CORRUPTION = (re.compile(r"(\n    d_w = .*)\n"), r"\1 * 1.001\n")
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -120,7 +121,7 @@ def test_check_catches_a_corrupted_generated_line(model: Path, tmp_path: Path) -
     ok = run("check", "model.py:loss", "--module", str(generated), cwd=tmp_path)
     assert ok.returncode == 0, ok.stdout
     pattern, replacement = CORRUPTION
-    corrupted, count = pattern.subn(replacement, generated.read_text())
+    corrupted, count = pattern.subn(replacement, generated.read_text(), count=1)
     assert count == 1
     generated.write_text(corrupted)
     result = run("check", "model.py:loss", "--module", str(generated), cwd=tmp_path)

@@ -97,13 +97,14 @@ def test_entry_points_agree_and_backward_is_linear_in_d_value(modules, path, nam
     if np.size(value) == 1:
         v2, grads = getattr(module, f"{name}_value_and_grad")(*args)
         np.testing.assert_array_equal(value_only(v2), value)
-        for a, b, c in zip(as_tuple(grads), as_tuple(backward(saved)), unit, strict=True):
-            np.testing.assert_array_equal(a, b)
-            np.testing.assert_allclose(a, c, rtol=1e-15)
+        # value_and_grad is its own straight-line code (the cotangent 1 folded in): equal
+        # to backward's up to rounding.
+        for a, b in zip(as_tuple(grads), as_tuple(backward(saved)), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
         only_grads = getattr(module, f"{name}_grad")(*args)
         only_grads = as_tuple(only_grads[0] if function.has_aux else only_grads)
         for a, b in zip(only_grads, unit, strict=True):
-            np.testing.assert_allclose(a, b, rtol=1e-15)
+            np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
     else:
         with pytest.raises(ValueError, match="needs d_value"):
             getattr(module, f"{name}_backward")(saved)

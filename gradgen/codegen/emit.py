@@ -82,7 +82,7 @@ def render_module(functions: Sequence[FunctionSource], source_path: str, version
         "f_backward(saved, d_value=None) -> gradients, f_value_and_grad(...) -> (value, grads),",
         "f_grad(...) -> gradients.",
     ]
-    if any(f.derived for f in functions):
+    if any(kind != "value_and_grad" for f in functions for kind, _ in f.derived):
         header.append("Also, where asked for: f_jvp, f_jacobian, f_hessian and f_hvp.")
     for f in functions:
         header += ["", *_formula(f)]
@@ -290,6 +290,7 @@ def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dic
     joint = f.joint
     value, grads, aux = f.outputs()
     split = _split(f)
+    fused = dict(f.derived).get("value_and_grad")
     fwd_inline = _inlined(split.forward, [value, *aux, *split.saved], joint.hints)
     bwd_inline = _inlined(split.backward, grads, joint.hints)
     in_forward = {eq.out for eq in split.forward}
@@ -354,32 +355,41 @@ def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dic
                 ],
                 _backward_body(f, saved_items, backward_lines, names, grads, printer),
             ),
-            _context(
-                f.name + "_value_and_grad",
-                args,
-                [f"Value of `{f.name}`{aux_note} and its gradients with respect to {wrt}."],
-                [
-                    f"value, saved = {f.name}_forward({call})",
-                    f"return value, {f.name}_backward(saved)",
-                ],
+            (
+                _value_and_grad_context(f, fused, printer)
+                if fused is not None
+                else _context(
+                    f.name + "_value_and_grad",
+                    args,
+                    [f"Value of `{f.name}`{aux_note} and its gradients with respect to {wrt}."],
+                    [
+                        f"value, saved = {f.name}_forward({call})",
+                        f"return value, {f.name}_backward(saved)",
+                    ],
+                )
             ),
             _context(
                 f.name + "_grad",
                 args,
                 [f"Gradients of `{f.name}` with respect to {wrt}{aux_note.rstrip(',')}."],
-                (
-                    [
-                        f"(_, aux), saved = {f.name}_forward({call})",
-                        f"return {f.name}_backward(saved), aux",
-                    ]
-                    if f.has_aux
-                    else [f"return {f.name}_backward({f.name}_forward({call})[1])"]
-                ),
+                _grad_body(f, call, fused is not None),
             ),
         ]
     for kind, graph in f.derived:
-        contexts.append(_derived_context(f, kind, graph, printer))
+        if kind != "value_and_grad":
+            contexts.append(_derived_context(f, kind, graph, printer))
     return contexts
+
+
+def _grad_body(f: FunctionSource, call: str, fused: bool) -> list[str]:
+    source = f"{f.name}_value_and_grad({call})" if fused else f"{f.name}_forward({call})"
+    if f.has_aux:
+        if fused:
+            return [f"(_, aux), grads = {source}", "return grads, aux"]
+        return [f"(_, aux), saved = {source}", f"return {f.name}_backward(saved), aux"]
+    if fused:
+        return [f"return {source}[1]"]
+    return [f"return {f.name}_backward({source}[1])"]
 
 
 def _context(name: str, params: list[str], doc: list[str], body: list[str]) -> dict[str, object]:
@@ -465,16 +475,8 @@ def _backward_body(
         "    " + line for line in _default_cotangent(f.name, f.joint.outputs[0], names, printer)
     ]
     body += _commented(statements, f.joint.hints)
-    # A gradient that is another value's gradient (d_x = d_q for q = x + y) gets its own name.
     taken = {names[eq.out] for eq, _ in statements} | set(saved_items) | {"saved", "d_value"}
-    aliases = []
-    returned = [names[g] for g in grads]
-    for i, param in enumerate(f.wrt):
-        wanted = f"d_{param}"
-        if returned[i] != wanted and wanted not in taken:
-            aliases.append(f"{wanted} = {returned[i]}")
-            returned[i] = wanted
-            taken.add(wanted)
+    aliases, returned = _gradient_names(f, [names[g] for g in grads], taken)
     if aliases:
         body += ["", *aliases]
     trailing_comma = "," if f.wrt_is_sequence and len(returned) == 1 else ""
@@ -486,6 +488,54 @@ def _backward_body(
         body.append(f"    return _accumulate((accumulate_into,), ({returned[0]},))[0]")
     body.append(f"return {', '.join(returned)}{trailing_comma}")
     return body
+
+
+def _gradient_names(
+    f: FunctionSource, returned: list[str], taken: set[str]
+) -> tuple[list[str], list[str]]:
+    """A gradient that is another value's gradient (d_x = d_q for q = x + y) gets its own
+    name: (alias statements, the names returned)."""
+    aliases = []
+    returned = list(returned)
+    for i, param in enumerate(f.wrt):
+        wanted = f"d_{param}"
+        if returned[i] != wanted and wanted not in taken:
+            aliases.append(f"{wanted} = {returned[i]}")
+            returned[i] = wanted
+            taken.add(wanted)
+    return aliases, returned
+
+
+def _value_and_grad_context(
+    f: FunctionSource, graph: Graph, printer: NumPyCodePrinter
+) -> dict[str, object]:
+    """f_value_and_grad as one straight-line function (forward, then backward with the
+    cotangent 1 folded in): no call overhead, no saved tuple, no d_value array."""
+    inline = _inlined(graph.equations, graph.outputs, graph.hints)
+    names = assign_names(graph, skip=inline)
+    value, *rest = graph.outputs
+    grads, aux = rest[: len(f.wrt)], rest[len(f.wrt) :]
+    statements = _statements(graph.equations, names, inline, printer)
+    body = _dim_bindings(graph.inputs, names, _dims_used(graph.equations))
+    body += _commented(statements, graph.hints)
+    taken = {names[eq.out] for eq, _ in statements} | {names[v] for v in graph.inputs}
+    aliases, returned = _gradient_names(f, [names[g] for g in grads], taken)
+    if aliases:
+        body += ["", *aliases]
+    result = names[value]
+    if f.has_aux:
+        entries = ", ".join(f"{key!r}: {names[v]}" for key, v in zip(f.aux_names, aux))
+        result = f"({names[value]}, {{{entries}}})"
+    gradients = _tuple_text(returned) if f.wrt_is_sequence else returned[0]
+    aux_note = ", with the aux dict," if f.has_aux else ""
+    doc = [
+        f"Value of `{f.name}`{aux_note} and its gradients with respect to {', '.join(f.wrt)}.",
+        "",
+        "The forward and backward passes in one function, the value's cotangent 1 folded in.",
+    ]
+    params = [names[v] for v in graph.inputs]
+    body.append(f"return {result}, {gradients}")
+    return _context(f"{f.name}_value_and_grad", params, doc, body)
 
 
 def _step_comment(eq: Equation) -> str | None:
