@@ -23,6 +23,8 @@ neuron(w0: (), x0: (), w1: (), x1: (), w2: ()) with respect to w0, x0, w1, x1, w
     return f
 """
 
+import math
+
 import numpy as np
 
 
@@ -94,7 +96,6 @@ def add_mul_value_and_grad(x, y, z):
     d_z = q
     d_y = np.copy(t0)
     d_q = np.copy(t0)
-
     d_x = d_q
     return f, (d_x, d_y, d_z)
 
@@ -109,6 +110,12 @@ def max_circuit(x, y, z, w):
 
     Argument shapes: x (), y (), z (), w ().
     """
+    if type(x) is float:  # Python floats: math, not NumPy's 0-d arrays
+        try:
+            value = 2 * (max(z, w) + x * y)
+            return value
+        except (ArithmeticError, ValueError):
+            pass  # math raised where NumPy gives inf or nan: NumPy's code below runs
     value = 2 * (np.maximum(z, w) + x * y)
     return value
 
@@ -147,14 +154,23 @@ def max_circuit_value_and_grad(x, y, z, w):
 
     The forward and backward passes in one function, the value's cotangent 1 folded in.
     """
-    d_value = np.ones((), dtype=np.result_type(x))
+    if type(x) is float:  # Python floats: math, not NumPy's 0-d arrays
+        try:
+            value = 2 * (max(z, w) + x * y)
+            # return 2 * (gg.maximum(z, w) + x * y)
+            d_x = 2 * y
+            d_y = 2 * x
+            d_z = 2 * np.heaviside(z - w, 0.5)
+            d_w = 2 * np.heaviside(w - z, 0.5)
+            return value, (d_x, d_y, d_z, d_w)
+        except (ArithmeticError, ValueError):
+            pass  # math raised where NumPy gives inf or nan: NumPy's code below runs
     value = 2 * (np.maximum(z, w) + x * y)
     # return 2 * (gg.maximum(z, w) + x * y)
-    t0 = 2 * d_value
-    d_x = t0 * y
-    d_y = t0 * x
-    d_z = t0 * np.heaviside(z - w, 0.5)
-    d_w = t0 * np.heaviside(w - z, 0.5)
+    d_x = 2 * y
+    d_y = 2 * x
+    d_z = 2 * np.heaviside(z - w, 0.5)
+    d_w = 2 * np.heaviside(w - z, 0.5)
     return value, (d_x, d_y, d_z, d_w)
 
 
@@ -168,6 +184,13 @@ def neuron(w0, x0, w1, x1, w2):
 
     Argument shapes: w0 (), x0 (), w1 (), x1 (), w2 ().
     """
+    if type(w0) is float:  # Python floats: math, not NumPy's 0-d arrays
+        try:
+            dot = w0 * x0 + w1 * x1 + w2
+            f = 1 / (1 + math.exp(-dot))
+            return f
+        except (ArithmeticError, ValueError):
+            pass  # math raised where NumPy gives inf or nan: NumPy's code below runs
     dot = w0 * x0 + w1 * x1 + w2
     f = 1 / (1 + np.exp(-dot))
     return f
@@ -212,6 +235,22 @@ def neuron_value_and_grad(w0, x0, w1, x1, w2):
 
     The forward and backward passes in one function, the value's cotangent 1 folded in.
     """
+    if type(w0) is float:  # Python floats: math, not NumPy's 0-d arrays
+        try:
+            dot = w0 * x0 + w1 * x1 + w2
+            t0 = math.exp(-dot)
+            f = 1 / (1 + t0)
+            # f = 1 / (1 + gg.exp(-dot))
+            d_dot = t0 * f**2
+            # dot = w0 * x0 + w1 * x1 + w2
+            d_w1 = d_dot * x1
+            d_x1 = d_dot * w1
+            d_w0 = d_dot * x0
+            d_x0 = d_dot * w0
+            d_w2 = d_dot
+            return f, (d_w0, d_x0, d_w1, d_x1, d_w2)
+        except (ArithmeticError, ValueError):
+            pass  # math raised where NumPy gives inf or nan: NumPy's code below runs
     dot = w0 * x0 + w1 * x1 + w2
     t0 = np.exp(-dot)
     f = 1 / (1 + t0)
@@ -222,7 +261,6 @@ def neuron_value_and_grad(w0, x0, w1, x1, w2):
     d_x1 = d_dot * w1
     d_w0 = d_dot * x0
     d_x0 = d_dot * w0
-
     d_w2 = d_dot
     return f, (d_w0, d_x0, d_w1, d_x1, d_w2)
 

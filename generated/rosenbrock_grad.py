@@ -63,17 +63,11 @@ def rosenbrock_backward(saved, d_value=None, accumulate_into=None):
     if d_value is None:
         d_value = np.ones_like(value)
     # return gg.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-    t3 = -2 * d_value * t2
-    d_x_1 = np.zeros((N,), np.result_type(t3))
-    d_x_1[:-1] = t3
     d_t1 = 200.0 * d_value * t1
-    d_t0 = -2 * t0 * d_t1
-    d_x_2 = np.zeros((N,), np.result_type(d_t0))
-    d_x_2[:-1] = d_t0
-    d_x_3 = np.zeros((N,), np.result_type(d_t1))
-    d_x_3[1:] = d_t1
-    # add up the gradient's parts
-    d_x = d_x_1 + d_x_2 + d_x_3
+    t3 = -2 * d_value * t2 - 2 * t0 * d_t1
+    d_x = np.zeros((N,), np.result_type(t3))
+    d_x[:-1] = t3
+    d_x[1:] += d_t1
     if accumulate_into is not None:
         return _accumulate((accumulate_into,), (d_x,))[0]
     return d_x
@@ -90,17 +84,11 @@ def rosenbrock_value_and_grad(x):
     t2 = 1.0 - t0
     value = (100.0 * t1**2 + t2**2).sum()
     # return gg.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-    t3 = -2 * t2
-    d_x_1 = np.zeros((N,), np.result_type(t3))
-    d_x_1[:-1] = t3
     d_t1 = 200.0 * t1
-    d_t0 = -2 * t0 * d_t1
-    d_x_2 = np.zeros((N,), np.result_type(d_t0))
-    d_x_2[:-1] = d_t0
-    d_x_3 = np.zeros((N,), np.result_type(d_t1))
-    d_x_3[1:] = d_t1
-    # add up the gradient's parts
-    d_x = d_x_1 + d_x_2 + d_x_3
+    t3 = -2 * t2 - 2 * t0 * d_t1
+    d_x = np.zeros((N,), np.result_type(t3))
+    d_x[:-1] = t3
+    d_x[1:] += d_t1
     return value, d_x
 
 

@@ -18,6 +18,7 @@ from gradgen.errors import GradgenError
 from gradgen.forward import push_tangents
 from gradgen.ir import Equation, Graph, Lit, Var
 from gradgen.ops import OPS
+from gradgen.passes.fuse_elementwise import fuse
 from gradgen.reverse import reverse_mode
 from gradgen.shapes import Shape, dim_expr, dim_from_expr
 from gradgen.symbolic import elementwise_expression
@@ -141,20 +142,26 @@ def jacobian_graph(forward: Graph, wrt: list[int]) -> Graph:
 def value_and_grad_graph(joint: Graph, wrt: list[int]) -> Graph:
     """The joint graph of a one-element value with its cotangent fixed to 1: inputs ->
     value, gradients (, aux). Elementwise equations take the number 1 in place of d_value
-    (SymPy then folds it away); other readers get ones in the first parameter's dtype."""
+    (SymPy then folds it away: 2*g*e/N becomes 2*e/N); a result left without any array
+    operand (2*g becomes 2) is written into its elementwise readers in turn. Other readers
+    get ones in the first parameter's dtype."""
     d_value = joint.inputs[-1]
     value = joint.outputs[0]
+    folded: dict[Var, Equation] = {}  # array-free results, written into their readers
     equations = []
-    still_read = False
     for eq in joint.equations:
-        if any(a is d_value for a in eq.inputs):
-            folded = _with_one(eq, d_value) if OPS[eq.op].elementwise else None
-            if folded is not None:
-                eq = folded
-            else:
-                still_read = True
+        if OPS[eq.op].elementwise:
+            for atom in dict.fromkeys(eq.vars()):
+                if atom in folded:
+                    eq = fuse(folded[atom], eq)
+            if any(a is d_value for a in eq.inputs):
+                with_one = _with_one(eq, d_value)
+                if any(isinstance(a, Var) for a in with_one.inputs):
+                    eq = with_one
+                else:  # kept as it is too, for readers that need an array
+                    folded[eq.out] = with_one
         equations.append(eq)
-    if still_read:
+    if any(a is d_value for eq in equations for a in eq.inputs):
         like = joint.inputs[wrt[0]]
         equations.insert(0, Equation("ones", (like,), d_value, (("shape", value.shape),)))
     return joint.replace(inputs=joint.inputs[:-1], equations=tuple(equations))
@@ -163,14 +170,11 @@ def value_and_grad_graph(joint: Graph, wrt: list[int]) -> Graph:
 # -- helpers
 
 
-def _with_one(eq: Equation, d_value: Var) -> Equation | None:
-    """An elementwise equation with 1 written in for d_value and folded (2*g*e/N becomes
-    2*e/N), or None when nothing array-valued would be left to give the result its dtype
-    and shape (the 1 then stays an array of ones)."""
+def _with_one(eq: Equation, d_value: Var) -> Equation:
+    """An elementwise equation with 1 written in for d_value, as an `ew` (2*g*e/N is
+    2*e/N)."""
     eq = replace(eq, inputs=tuple(Lit(1) if a is d_value else a for a in eq.inputs))
     expr, atoms = elementwise_expression(eq)
-    if not any(isinstance(a, Var) for a in atoms):
-        return None
     return replace(eq, op="ew", inputs=tuple(atoms), params=(("expr", expr),))
 
 

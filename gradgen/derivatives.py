@@ -298,6 +298,13 @@ def scatter_rule(
     return (apply("getitem", grad, index=index),)
 
 
+@reverse("scatter_sum")
+def scatter_sum_rule(
+    grad: Tracer, result: Tracer, *values: Tracer, indices: Any, shape: Any
+) -> tuple[Any, ...]:
+    return tuple(apply("getitem", grad, index=index) for index in indices)
+
+
 @reverse("reshape")
 def reshape_rule(grad: Tracer, result: Tracer, x: Tracer, shape: Any) -> tuple[Any, ...]:
     return (apply("reshape", grad, shape=x.shape),)
@@ -677,6 +684,17 @@ def scatter_jvp(
     (dv,) = dots
     index = (_FULL, *index) if batched else index
     return apply("scatter", dv, index=index, shape=_batch_shape(dv, shape, batched))
+
+
+@forward("scatter_sum")
+def scatter_sum_jvp(
+    dots: tuple, result: Tracer, *values: Tracer, indices: Any, shape: Any, batched: bool
+) -> Any:
+    present = [(d, i) for d, i in zip(dots, indices) if d is not None]
+    like = present[0][0]
+    indices = tuple((_FULL, *i) if batched else i for _, i in present)
+    shape = _batch_shape(like, shape, batched)
+    return apply("scatter_sum", *(d for d, _ in present), indices=indices, shape=shape)
 
 
 @forward("take")

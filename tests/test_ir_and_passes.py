@@ -5,11 +5,21 @@ from __future__ import annotations
 import os
 
 import pytest
+import sympy
 from support import REPO
 
+from gradgen.aliasing import own_outputs
 from gradgen.compiler import compile_function, load_functions
+from gradgen.derivative_graphs import value_and_grad_graph
 from gradgen.ir import Graph, Var
-from gradgen.passes import cse, dce, fold_broadcasts, fuse_elementwise
+from gradgen.passes import (
+    cse,
+    dce,
+    fold_broadcasts,
+    fuse_elementwise,
+    merge_scatters,
+    simplify_views,
+)
 from gradgen.passes.pipeline import optimize
 from gradgen.reverse import reverse_mode
 from gradgen.tracing import Builder
@@ -165,3 +175,80 @@ def test_reverse_mode_builds_nothing_for_data_inputs() -> None:
     printed = str(joint)
     assert "outer" not in printed  # the gradient of x is never built after DCE
     assert "d_b" not in printed and joint.outputs[1:] and len(joint.outputs) == 2
+
+
+FULL = ("slice", None, None, None)
+HEAD = (("slice", None, -1, None),)  # x[:-1]
+TAIL = (("slice", 1, None, None),)  # x[1:]
+
+
+def test_merge_scatters_sums_parts_at_one_slice_and_adds_the_others() -> None:
+    g = GraphMaker()
+    a = g.input("a", ("N - 1",))
+    b = g.input("b", ("N - 1",))
+    c = g.input("c", ("N - 1",))
+    parts = [
+        g("scatter", a, index=HEAD, shape=("N",)),
+        g("scatter", b, index=HEAD, shape=("N",)),
+        g("scatter", c, index=TAIL, shape=("N",)),
+    ]
+    total = g("add", g("add", parts[0], parts[1]), parts[2], name="d_x")
+    after = verify(dce.run(merge_scatters.run(merge_scatters.run(g.graph(total)))))
+    assert str(after) == (
+        "{ lambda a:f[N - 1] b:f[N - 1] c:f[N - 1] .\n"
+        "    t0:f[N - 1] = add a b\n"
+        "    d_x:f[N] = scatter_sum[indices=((('slice', None, -1, None),),"
+        "(('slice', 1, None, None),)) shape=(N,)] t0 c\n"
+        "  in (d_x) }"
+    )
+
+
+def test_merge_scatters_leaves_a_scatter_read_elsewhere() -> None:
+    g = GraphMaker()
+    a = g.input("a", ("N - 1",))
+    first = g("scatter", a, index=HEAD, shape=("N",))
+    second = g("scatter", a, index=TAIL, shape=("N",))
+    total = g("add", first, second)
+    graph = g.graph(total, first)  # `first` is an output too: its buffer must stay its own
+    assert str(merge_scatters.run(graph)) == str(graph)
+
+
+def test_simplify_views_drops_identities() -> None:
+    g = GraphMaker()
+    x = g.input("x", ("N", "D"))
+    same = g("reshape", x, shape=("N", "D"))
+    eye = g("eye", x, n="N")
+    product = g("matmul", eye, same)
+    y = g("mul", g("stop_gradient", product), 2.0, name="y")
+    after = verify(dce.run(simplify_views.run(g.graph(y))))
+    assert str(after) == "{ lambda x:f[N,D] .\n    y:f[N,D] = mul x 2.0\n  in (y) }"
+
+
+def test_own_outputs_copies_aliases_of_inputs_and_of_each_other() -> None:
+    g = GraphMaker()
+    x = g.input("x")
+    alias = g("ew", x, expr=sympy.Symbol("a0", real=True), name="d_x")  # prints as `x`
+    view = g("transpose", alias)
+    fresh = g("exp", x, name="e")
+    graph = g.graph(alias, view, fresh, fresh)
+    after = verify(own_outputs(graph, 4))
+    copies = [eq for eq in after.equations if eq.op == "copy"]
+    assert [eq.inputs[0] for eq in copies] == [alias, view, fresh]  # the second `fresh`
+    assert after.outputs[2] is fresh and len(set(after.outputs)) == 4
+
+
+def test_value_and_grad_folds_the_cotangent_one() -> None:
+    g = GraphMaker()
+    x = g.input("x")
+    y = g("exp", x, name="y")
+    value = g("sum", y)
+    joint = optimize(reverse_mode(g.graph(value), [0]))  # as the compiler does
+    assert "d_value" in str(joint)
+    fused = verify(optimize(value_and_grad_graph(joint, [0])))
+    assert str(fused) == (
+        "{ lambda x:f[N] .\n"
+        "    y:f[N] = exp x\n"
+        "    t0:f[] = sum[axis=None keepdims=False] y\n"
+        "    d_x:f[N] = ew[expr=a0] y\n"  # 1 * y: printed `d_x = y`, no multiply
+        "  in (t0, d_x) }"
+    )

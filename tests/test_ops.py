@@ -430,7 +430,8 @@ MADE_BY_COMPILER = {
     "along_axis_add": None,
     "eye": "trace",
     "det_sign": "logabsdet",
-    "scatter": "getitem-slices",
+    "scatter": "getitem-step",
+    "scatter_sum": "getitem-slices",  # the two slices' gradients in one buffer
     "cast_like": "max-all",
     "one_hot": None,  # see test_cross_entropy_with_integer_labels
     "ew": "tanh",

@@ -9,7 +9,7 @@ needs; `saved` holds exactly the forward values (and dimension sizes) backward r
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -86,7 +86,8 @@ def render_module(functions: Sequence[FunctionSource], source_path: str, version
         header.append("Also, where asked for: f_jvp, f_jacobian, f_hessian and f_hvp.")
     for f in functions:
         header += ["", *_formula(f)]
-    standard_library = sorted({HELPER_IMPORTS[n] for n in printer.helpers if n in HELPER_IMPORTS})
+    standard_library = {HELPER_IMPORTS[n] for n in printer.helpers if n in HELPER_IMPORTS}
+    standard_library = sorted(standard_library | ({"import math"} if printer.uses_math else set()))
     needs_numpy = printer.uses_numpy or bool(printer.helpers & {"_accumulate", "_check_shapes"})
     numpy = ["import numpy as np"] if needs_numpy else []
     imports = standard_library + [""] * bool(standard_library and numpy) + numpy
@@ -164,13 +165,15 @@ def _dims_used(equations: Iterable[Equation]) -> set[str]:
                 dims |= dim_names(d)
         dims |= dim_names(eq.param("classes"))  # type: ignore[arg-type]
         dims |= dim_names(eq.param("n"))  # type: ignore[arg-type]
-        for entry in eq.param("index") or ():  # type: ignore[attr-defined]
-            for bound in entry[1:]:
-                dims |= dim_names(bound)
+        indices = eq.param("indices") or (eq.param("index") or (),)  # type: ignore[operator]
+        for index in indices:  # type: ignore[union-attr]
+            for entry in index:
+                for bound in entry[1:]:
+                    dims |= dim_names(bound)
     return dims
 
 
-_STATEMENT_OPS = frozenset({"scatter", "take_add", "along_axis_add"})
+_STATEMENT_OPS = frozenset({"scatter", "scatter_sum", "take_add", "along_axis_add"})
 
 
 def _inlined(
@@ -303,7 +306,9 @@ def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dic
     forward_lines = [t for _, t in _statements(split.forward, names, fwd_inline, printer)]
     # Inference saves nothing, so it may write more inline than the forward pass can.
     inference_inline = _inlined(split.forward, [value, *aux], joint.hints)
-    inference_lines = [t for _, t in _statements(split.forward, names, inference_inline, printer)]
+    inference_lines = lambda: [  # noqa: E731
+        t for _, t in _statements(split.forward, names, inference_inline, printer)
+    ]
     forward_dims = _dims_used(split.forward)
     saved_items = [names[v] for v in split.saved] + split.saved_dims
     backward_lines = _statements(split.backward, names, bwd_inline, printer)
@@ -326,8 +331,14 @@ def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dic
                 f"Argument shapes: {shapes}.",
             ],
             _dim_bindings(joint.inputs[:-1], names, forward_dims)
-            + inference_lines
-            + [f"return {result}"],
+            + _floats_first(
+                printer,
+                joint.inputs[:-1],
+                split.forward,
+                inference_lines,
+                [f"return {result}"],
+                names,
+            ),
         )
     ]
     if "grad" in f.emit:
@@ -490,6 +501,49 @@ def _backward_body(
     return body
 
 
+def _floats_first(
+    printer: NumPyCodePrinter,
+    inputs: Sequence[Var],
+    equations: Sequence[Equation],
+    lines: Callable[[], list[str]],
+    tail: list[str],
+    names: dict[Var, str],
+) -> list[str]:
+    """`lines()` then `tail` (which returns). When every value is a scalar and the first
+    float argument is a Python float, the lines are first printed for Python floats with
+    `math`, which skips NumPy's 0-d overhead; math raises on overflow and at domain edges
+    where NumPy gives inf or nan, and then the NumPy lines run."""
+    floats = [v for v in inputs if not v.integer]
+    if (
+        not floats
+        or any(v.shape != () for v in inputs)
+        or any(eq.out.shape != () for eq in equations)
+    ):
+        return lines() + tail
+    printer.scalar = True
+    try:
+        fast = lines()
+    finally:
+        printer.scalar = False
+    slow = lines()
+    if fast == slow:
+        return slow + tail
+
+    def indented(block: list[str], depth: int) -> list[str]:
+        pad = "    " * depth
+        return [pad + line.replace("\n", "\n" + pad) for line in block]
+
+    return [
+        f"if type({names[floats[0]]}) is float:  # Python floats: math, not NumPy's 0-d arrays",
+        "    try:",
+        *indented(fast + tail, 2),
+        "    except (ArithmeticError, ValueError):",
+        "        pass  # math raised where NumPy gives inf or nan: NumPy's code below runs",
+        *slow,
+        *tail,
+    ]
+
+
 def _gradient_names(
     f: FunctionSource, returned: list[str], taken: set[str]
 ) -> tuple[list[str], list[str]]:
@@ -516,17 +570,22 @@ def _value_and_grad_context(
     value, *rest = graph.outputs
     grads, aux = rest[: len(f.wrt)], rest[len(f.wrt) :]
     statements = _statements(graph.equations, names, inline, printer)
-    body = _dim_bindings(graph.inputs, names, _dims_used(graph.equations))
-    body += _commented(statements, graph.hints)
     taken = {names[eq.out] for eq, _ in statements} | {names[v] for v in graph.inputs}
     aliases, returned = _gradient_names(f, [names[g] for g in grads], taken)
-    if aliases:
-        body += ["", *aliases]
     result = names[value]
     if f.has_aux:
         entries = ", ".join(f"{key!r}: {names[v]}" for key, v in zip(f.aux_names, aux))
         result = f"({names[value]}, {{{entries}}})"
     gradients = _tuple_text(returned) if f.wrt_is_sequence else returned[0]
+    body = _dim_bindings(graph.inputs, names, _dims_used(graph.equations))
+    body += _floats_first(
+        printer,
+        graph.inputs,
+        graph.equations,
+        lambda: _commented(_statements(graph.equations, names, inline, printer), graph.hints),
+        [*aliases, f"return {result}, {gradients}"],
+        names,
+    )
     aux_note = ", with the aux dict," if f.has_aux else ""
     doc = [
         f"Value of `{f.name}`{aux_note} and its gradients with respect to {', '.join(f.wrt)}.",
@@ -534,7 +593,6 @@ def _value_and_grad_context(
         "The forward and backward passes in one function, the value's cotangent 1 folded in.",
     ]
     params = [names[v] for v in graph.inputs]
-    body.append(f"return {result}, {gradients}")
     return _context(f"{f.name}_value_and_grad", params, doc, body)
 
 

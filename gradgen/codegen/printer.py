@@ -93,6 +93,14 @@ HELPERS["_check_shapes"] = (
 )
 HELPER_IMPORTS = {"_erf": "import math"}
 
+# NumPy functions with a `math` twin, used when every value is a Python float (a scalar
+# function): math.exp on a float is about 4x faster than np.exp, and keeps floats floats.
+MATH_FUNCTIONS = {
+    **{name: name for name in ("exp", "expm1", "log", "log1p", "log2", "log10", "sqrt")},
+    **{name: name for name in ("sin", "cos", "tan", "sinh", "cosh", "tanh", "erf")},
+    **{f"arc{name}": f"a{name}" for name in ("sin", "cos", "tan", "tan2", "sinh")},
+}
+
 # Order-keeping stand-ins for Max and Min (which sort their arguments) in forward code.
 MAXIMUM = sympy.Function("maximum")
 MINIMUM = sympy.Function("minimum")
@@ -144,11 +152,18 @@ class NumPyCodePrinter(NumPyPrinter):
         self.plain = plain  # math-style names (exp, not np.exp) for docstrings
         self.uses_numpy = False  # set when a printed expression needs `import numpy as np`
         self.helpers: set[str] = set()  # module-level helpers (HELPERS) the code calls
+        self.scalar = False  # printing code whose every value is a Python float: use `math`
+        self.uses_math = False  # set when printed code calls `math.<function>`
 
     # -- names of NumPy functions
     def np(self, name: str) -> str:
         if self.plain:
             return name
+        if self.scalar and name in MATH_FUNCTIONS:
+            self.uses_math = True
+            return f"math.{MATH_FUNCTIONS[name]}"
+        if self.scalar and name in ("maximum", "minimum", "abs"):
+            return name[:3]  # the builtins max, min and abs
         self.uses_numpy = True
         return f"np.{name}"
 
@@ -204,15 +219,19 @@ class NumPyCodePrinter(NumPyPrinter):
             cond = branch.cond
             if isinstance(cond, sympy.Ne) and cond.rhs == 0:
                 cond = cond.lhs  # a mask, used as it is
-            text = f"{self.np('where')}({self._print(cond)}, {self._print(branch.expr)}, {text})"
+            if self.scalar:  # Python floats: only the branch taken is computed
+                text = f"({self._print(branch.expr)} if {self._print(cond)} else {text})"
+            else:
+                where = self.np("where")
+                text = f"{where}({self._print(cond)}, {self._print(branch.expr)}, {text})"
         return text
 
     def _print_Softplus(self, expr: sympy.Expr) -> str:
         return f"{self.np('logaddexp')}(0, {self._print(expr.args[0])})"
 
     def _print_erf(self, expr: sympy.Expr) -> str:
-        if self.plain:
-            return f"erf({self._print(expr.args[0])})"
+        if self.plain or self.scalar:  # erf, or math.erf on a float
+            return f"{self.np('erf')}({self._print(expr.args[0])})"
         self.helpers.add("_erf")
         self.uses_numpy = True
         return f"_erf({self._print(expr.args[0])})"
@@ -381,6 +400,14 @@ class NumPyCodePrinter(NumPyPrinter):
     def _emit_scatter(self, operands: list[Code], index: Any, shape: Any) -> Code:
         (values,) = operands
         return self._zeros_then(values, shape, f"{{name}}[{index_text(index)}] = {values.text}")
+
+    def _emit_scatter_sum(self, operands: list[Code], indices: Any, shape: Any) -> Code:
+        """zeros, the first part written, the others added: `d_x[1:] += d_t1`."""
+        writes = [
+            f"{{name}}[{index_text(index)}] {'=' if k == 0 else '+='} {code.text}"
+            for k, (code, index) in enumerate(zip(operands, indices))
+        ]
+        return self._zeros_then(operands[0], shape, "\n".join(writes))
 
     def _emit_reshape(self, operands: list[Code], shape: Any) -> Code:
         return Code(f"{self.np('reshape')}({operands[0].text}, {self.shape(shape)})", True)

@@ -131,6 +131,28 @@ register(
 register(Op("scatter", 1, _scatter_rule, _eager_scatter, same_as_first))
 
 
+def _scatter_sum_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
+    target = tuple(params["shape"])
+    if len(shapes) != len(params["indices"]):
+        raise ShapeError("scatter_sum needs one index per array")
+    for values, index in zip(shapes, params["indices"]):
+        if indexed_shape(target, index) != values:
+            raise ShapeError(f"cannot scatter {format_shape(values)} into {format_shape(target)}")
+    return target, params
+
+
+def _eager_scatter_sum(*values: Any, indices: tuple[Any, ...], shape: tuple[int, ...]) -> Any:
+    out = np.zeros(shape, np.result_type(*values))
+    for part, index in zip(values, indices):
+        out[as_numpy_index(index)] += part
+    return out
+
+
+# scatter_sum(v1, v2, ..., indices, shape): zeros with each v_i added at its index; what the
+# gradient of several slices of one array becomes (passes/merge_scatters.py): one buffer.
+register(Op("scatter_sum", -1, _scatter_sum_rule, _eager_scatter_sum, same_as_first))
+
+
 # -- gathering with integer data: take and take_along_axis, and their scatter-adds
 
 

@@ -12,6 +12,7 @@ from gradgen.passes import (
     fold_broadcasts,
     fuse_elementwise,
     guard_where,
+    merge_scatters,
     simplify_views,
 )
 
@@ -22,6 +23,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("cse", cse.run),
     ("simplify_views", simplify_views.run),
     ("fold_broadcasts", fold_broadcasts.run),
+    ("merge_scatters", merge_scatters.run),
     ("dce", dce.run),
     ("fuse_elementwise", fuse_elementwise.run),
     ("dce", dce.run),
