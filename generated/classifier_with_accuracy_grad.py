@@ -97,7 +97,7 @@ def loss_value_and_grad(w, b, x, y):
     accuracy = np.where(correct, 1.0, 0.0).mean()
     positive_rate = np.where(t1, 1.0, 0.0).mean()
     # add up the gradient's parts
-    d_z = -y / N - np.expm1(-t0) / N
+    d_z = -1 / N * y - 1 / N * np.expm1(-t0)
     # z = x @ w + b
     d_b = d_z.sum()
     d_w = x.T @ d_z

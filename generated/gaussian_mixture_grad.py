@@ -89,7 +89,7 @@ def nll_backward(saved, d_value=None, accumulate_into=None):
     if d_value is None:
         d_value = np.ones_like(value)
     # return -gg.mean(gg.logsumexp(joint, axis=1))
-    t8 = t6 * np.expand_dims(np.broadcast_to(-d_value / N, (N,)), 1) / t7
+    t8 = -d_value / N * (t6 / t7)
     # joint = gg.log_softmax(logits)[None, :] + log_prob
     t9 = t8.sum(axis=0)
     # log_prob = -gg.sum(per_dim, axis=2)
@@ -115,7 +115,6 @@ def nll_value_and_grad(logits, means, log_stds, x):
     K = logits.shape[0]
     D = means.shape[1]
     N = x.shape[0]
-    d_value = np.ones((), dtype=np.result_type(logits))
     t0 = np.exp(log_stds)
     t1 = t0[None]
     z = (x[:, None] - means[None]) / t1
@@ -130,7 +129,7 @@ def nll_value_and_grad(logits, means, log_stds, x):
     t7 = t6.sum(axis=1, keepdims=True)
     value = -np.squeeze(np.log(t7) + t5, 1).mean()
     # return -gg.mean(gg.logsumexp(joint, axis=1))
-    t8 = t6 * np.expand_dims(np.broadcast_to(-d_value / N, (N,)), 1) / t7
+    t8 = -1 / N * (t6 / t7)
     # joint = gg.log_softmax(logits)[None, :] + log_prob
     t9 = t8.sum(axis=0)
     # log_prob = -gg.sum(per_dim, axis=2)

@@ -69,7 +69,7 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     # return gg.mean(softplus - y * z)
     t2 = d_value / N
     # add up the gradient's parts
-    d_z = -y * t2 - t2 * t0 * np.sign(z) / t1 + t2 * (z > 0)
+    d_z = -t2 * y - t2 * (t0 * np.sign(z) / t1) + t2 * (z > 0)
     # z = x @ w + b
     d_b = d_z.sum()
     d_w = x.T @ d_z
@@ -90,7 +90,7 @@ def loss_value_and_grad(w, b, x, y):
     softplus = np.maximum(z, 0) + np.log(t1)
     value = (softplus - y * z).mean()
     # add up the gradient's parts
-    d_z = -y / N - t0 * np.sign(z) / (t1 * N) + (z > 0) / N
+    d_z = -1 / N * y - 1 / N * (t0 * np.sign(z) / t1) + (z > 0) / N
     # z = x @ w + b
     d_b = d_z.sum()
     d_w = x.T @ d_z

@@ -91,7 +91,7 @@ def loss_value_and_grad(w, b, x, y, l2):
     t1 = 0.5 * l2
     value = data_loss + t1 * (w**2).sum()
     # add up the gradient's parts
-    d_z = -y / N - np.expm1(-t0) / N
+    d_z = -1 / N * y - 1 / N * np.expm1(-t0)
     # z = x @ w + b
     d_b = d_z.sum()
     d_w_1 = x.T @ d_z
@@ -119,7 +119,7 @@ def loss_hessian(w, b, x, y, l2):
     # z = x @ w + b
     t2 = x.T
     # data_loss = gg.mean(gg.softplus(z) - y * z)
-    t3 = -t1 * t2 * np.exp(-t0) * np.expm1(-t0)
+    t3 = -t1 * (t2 * np.exp(-t0) * np.expm1(-t0))
     # z = x @ w + b
     hessian_w_b = t3.sum(axis=1)
     t4 = t3 @ x

@@ -111,6 +111,11 @@ class ScalarSymbol(sympy.Symbol):
     scalars together before the arrays."""
 
 
+class MaskSymbol(sympy.Symbol):
+    """An operand that is integer or boolean data (a one-hot mask): `-mask` is an error in
+    NumPy for booleans, so a negated mask prints as `-1 * mask`."""
+
+
 def _is_scalar(expr: sympy.Expr) -> bool:
     return all(isinstance(s, ScalarSymbol) for s in expr.free_symbols)
 
@@ -283,7 +288,8 @@ class NumPyCodePrinter(NumPyPrinter):
             else:
                 in_sum = eq.op in ("add", "sub")  # `x @ w + b`: @ binds tighter than + and -
                 scalar = isinstance(atom, DimSize) or (isinstance(atom, Var) and atom.shape == ())
-                kind = ScalarSymbol if scalar else sympy.Symbol
+                mask = isinstance(atom, Var) and atom.integer
+                kind = ScalarSymbol if scalar else MaskSymbol if mask else sympy.Symbol
                 values[symbol] = kind(code.operand(in_sum), real=True)
         # Unevaluated, so SymPy keeps the user's order and grouping: z + b, not b + z.
         if eq.op == "ew":  # (0.5 * 2) * z would print as 1.0 * z
@@ -309,14 +315,16 @@ class NumPyCodePrinter(NumPyPrinter):
         """With several scalar factors (numbers, 0-d values, dims) and an array, the scalars
         go first, `2 * d_value / N * e`: Python then multiplies scalars before touching the
         array, one pass over it instead of three."""
-        if not getattr(self, "group_scalars", False):
-            return super()._print_Mul(expr)
         scalars = [f for f in expr.args if _is_scalar(f)]
         arrays = [f for f in expr.args if not _is_scalar(f)]
-        if not arrays or len(scalars) < 2:
+        grouped = getattr(self, "group_scalars", False) and arrays and len(scalars) >= 2
+        if not grouped:
+            if expr.args[0] == -1 and expr.atoms(MaskSymbol):  # NumPy cannot negate a bool
+                with sympy.evaluate(False):
+                    rest = sympy.Mul(*expr.args[1:]) if len(expr.args) > 2 else expr.args[1]
+                precedence = sympy.printing.precedence.PRECEDENCE["Mul"]
+                return f"-1 * {self.parenthesize(rest, precedence)}"
             return super()._print_Mul(expr)
-        if scalars[0] == -1:  # -(...): print the sign in front
-            return "-" + self._print_Mul(sympy.Mul(*expr.args[1:], evaluate=False))
         with sympy.evaluate(True):  # scalars may be regrouped: 2 * d_value / N
             scalar_part = sympy.Mul(*scalars)
         scalar_text = self._print(scalar_part)

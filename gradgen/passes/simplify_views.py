@@ -3,6 +3,8 @@
 - transpose(transpose(x)) is one transpose, or x itself when the axes cancel;
 - squeeze(sum(x, axes, keepdims=True), axes) is sum(x, axes);
 - a reshape (or broadcast_to) to the shape x already has is x; reshape(reshape(x)) is one;
+  expand_dims or reshape of a broadcast scalar is that scalar broadcast to the new shape
+  (which fold_broadcasts then leaves to NumPy's broadcasting);
 - stop_gradient(x) and the custom-rule markers are x once differentiated;
 - eye @ x and x @ eye are x (basis tangents of Jacobians and Hessians start as eye).
 """
@@ -52,7 +54,17 @@ def run(graph: Graph) -> Graph:
                     break
             if eq.out in mapping:
                 continue
-        if eq.op == "reshape" and source is not None and source.op == "reshape":
+        if (
+            eq.op in ("expand_dims", "reshape")
+            and source is not None
+            and source.op == "broadcast_to"
+            and isinstance(source.inputs[0], Var)
+            and source.inputs[0].shape == ()
+        ):  # a broadcast scalar, reshaped: the scalar broadcast to the new shape
+            eq = replace(
+                eq, op="broadcast_to", inputs=source.inputs, params=(("shape", eq.out.shape),)
+            )
+        elif eq.op == "reshape" and source is not None and source.op == "reshape":
             eq = replace(eq, inputs=source.inputs)
         elif eq.op == "transpose" and source is not None and source.op == "transpose":
             inner, outer = source.param("axes"), eq.param("axes")
