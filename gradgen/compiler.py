@@ -184,11 +184,19 @@ def differentiate(
             graph = _timed(
                 report,
                 kind,
-                lambda kind=kind: optimize(_derived_graph(function, forward, kind), check),
+                lambda kind=kind: _optimized_derived(function, forward, kind, check),
                 _size(function.name),
             )
             derived.append((kind, graph))
     return CompiledFunction(function, forward, optimized, tuple(aux_names), tuple(derived))
+
+
+def _optimized_derived(
+    function: Function, forward: Graph, kind: str, check: Callable[[Graph], Graph] | None
+) -> Graph:
+    """f_<kind>'s graph, optimized, every output still a fresh array."""
+    graph = optimize(_derived_graph(function, forward, kind), check)
+    return own_outputs(graph, len(graph.outputs))
 
 
 def _derived_graph(function: Function, forward: Graph, kind: str) -> Graph:

@@ -99,11 +99,9 @@ def jacobian_graph(forward: Graph, wrt: list[int]) -> Graph:
     params = _at(forward, wrt)
     joint, builder = _gradient_builder(forward, wrt)
     if value.shape == ():
-        grads = joint.outputs[1:]
-        names = [f"jacobian_{name}" for name in _names(forward, wrt)]
-        return _graph(
-            builder, forward.inputs, tuple(map(_named, [builder] * len(grads), grads, names))
-        )
+        grads = zip(joint.outputs[1:], _names(forward, wrt))
+        outputs = tuple(_named(builder, grad, f"jacobian_{name}") for grad, name in grads)
+        return _graph(builder, forward.inputs, outputs)
     results: dict[int, Var] = {}
     reverse = [
         k
