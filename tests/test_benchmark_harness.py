@@ -11,5 +11,5 @@ def test_benchmark_contenders_agree_on_small_cases() -> None:
     assert len(report) == 6  # one small case per model
     for label, row in report.items():
         errors = {name: e for name, e in row.items() if not isinstance(e, str)}
-        assert {"gradgen", "autograd"} <= set(errors), (label, row)  # both always installed
+        assert "gradgen" in errors, (label, row)  # torch, jax (and autograd without scipy) may skip
         assert all(e <= 1e-8 for e in errors.values()), (label, row)
