@@ -195,7 +195,8 @@ def custom_jvp_rule(grad: Tracer, result: Tracer, body: Tracer, *args: Any, rule
     dots = tuple(placeholders.get(id(a), 0.0) for a in args)
     start = len(builder.equations)
     tangent = rule.rule(dots, result, *_numbers(args))
-    _checked(rule, (tangent,), (result,), "tangent")
+    if _checked(rule, (tangent,), (result,), "tangent")[0] is None:
+        return (None,) * (1 + len(args))  # a zero tangent: no cotangents either
     emitted = builder.equations[start:]
     wrt = [placeholders[id(a)].variable for a in floats]
     cotangents = transpose_linear(builder, emitted, tangent.variable, grad.variable, wrt)
