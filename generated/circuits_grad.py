@@ -92,11 +92,10 @@ def add_mul_value_and_grad(x, y, z):
     q = x + y
     f = q * z
     # f = q * z
-    t0 = z
+    d_q = z
     d_z = q
-    d_y = np.copy(t0)
-    d_q = np.copy(t0)
-    d_x = d_q
+    d_y = np.copy(d_q)
+    d_x = np.copy(d_q)
     return f, (d_x, d_y, d_z)
 
 

@@ -33,7 +33,7 @@ from gradgen.derivative_graphs import (
 from gradgen.errors import GradgenError, NoFunctionsError, SourceLocation, innermost_location
 from gradgen.ir import Graph
 from gradgen.passes.pipeline import optimize, prepare
-from gradgen.reverse import reverse_mode
+from gradgen.reverse import gradient_names, reverse_mode
 from gradgen.shapes import format_shape
 from gradgen.tracing import trace
 from gradgen.version import __version__
@@ -174,7 +174,9 @@ def differentiate(
             report,
             "value_and_grad",
             lambda: own_outputs(
-                optimize(value_and_grad_graph(optimized, wrt), check), 1 + len(wrt)
+                optimize(value_and_grad_graph(optimized, wrt), check),
+                1 + len(wrt),
+                gradient_names(forward.inputs, wrt),
             ),
             _size(function.name),
         )

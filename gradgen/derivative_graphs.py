@@ -13,7 +13,7 @@ from typing import Any
 
 import sympy
 
-from gradgen.aliasing import owned_output
+from gradgen.aliasing import own_outputs
 from gradgen.errors import GradgenError
 from gradgen.forward import push_tangents
 from gradgen.ir import Equation, Graph, Lit, Var
@@ -37,10 +37,7 @@ def jvp_graph(forward: Graph, wrt: list[int], tangent_names: list[str]) -> Graph
     (value,) = forward.outputs
     dots = push_tangents(builder, forward.equations, dict(zip(_at(forward, wrt), tangents)), False)
     value_dot = dots.get(value) or builder.emit("zeros_like", [value])
-    caller_memory = {*forward.inputs, *tangents}
-    owned_value = owned_output(builder, value, caller_memory)  # x[1:] is a view of x
-    value_dot = owned_output(builder, value_dot, caller_memory)
-    return _graph(builder, forward.inputs + tuple(tangents), (owned_value, value_dot))
+    return _graph(builder, forward.inputs + tuple(tangents), (value, value_dot))
 
 
 def hvp_graph(forward: Graph, wrt: list[int], vector_names: list[str]) -> Graph:
@@ -54,16 +51,11 @@ def hvp_graph(forward: Graph, wrt: list[int], vector_names: list[str]) -> Graph:
         vectors.append(vector)
     grads = joint.outputs[1:]
     dots = push_tangents(builder, joint.equations, dict(zip(_at(forward, wrt), vectors)), False)
-    caller_memory = {*forward.inputs, *vectors}
     products = tuple(
-        _named(
-            builder,
-            owned_output(builder, dots.get(g) or builder.emit("zeros_like", [p]), caller_memory),
-            f"hvp_{name}",
-        )
-        for g, p, name in zip(grads, _at(forward, wrt), _names(forward, wrt))
+        dots.get(g) or builder.emit("zeros_like", [p]) for g, p in zip(grads, _at(forward, wrt))
     )
-    return _graph(builder, forward.inputs + tuple(vectors), products)
+    names = [f"hvp_{name}" for name in _names(forward, wrt)]
+    return _graph(builder, forward.inputs + tuple(vectors), products, names)
 
 
 def hessian_graph(forward: Graph, wrt: list[int]) -> Graph:
@@ -78,13 +70,11 @@ def hessian_graph(forward: Graph, wrt: list[int]) -> Graph:
         dots = _push_basis(builder, joint.equations, param)
         for i, (grad, other) in enumerate(zip(grads, params)):
             blocks[j, i] = _block(builder, dots.get(grad), param.shape + other.shape, other)
-    caller_memory = set(forward.inputs)
-    outputs = tuple(
-        _named(builder, owned_output(builder, blocks[i, j], caller_memory), f"hessian_{a}_{b}")
-        for i, a in enumerate(_names(forward, wrt))
-        for j, b in enumerate(_names(forward, wrt))
-    )
-    return _graph(builder, forward.inputs, outputs)
+    labels = _names(forward, wrt)
+    pairs = [(i, j) for i in range(len(params)) for j in range(len(params))]
+    outputs = tuple(blocks[i, j] for i, j in pairs)
+    names = [f"hessian_{labels[i]}_{labels[j]}" for i, j in pairs]
+    return _graph(builder, forward.inputs, outputs, names)
 
 
 def jacobian_graph(forward: Graph, wrt: list[int]) -> Graph:
@@ -98,10 +88,9 @@ def jacobian_graph(forward: Graph, wrt: list[int]) -> Graph:
     (value,) = forward.outputs
     params = _at(forward, wrt)
     joint, builder = _gradient_builder(forward, wrt)
+    names = [f"jacobian_{name}" for name in _names(forward, wrt)]
     if value.shape == ():
-        grads = zip(joint.outputs[1:], _names(forward, wrt))
-        outputs = tuple(_named(builder, grad, f"jacobian_{name}") for grad, name in grads)
-        return _graph(builder, forward.inputs, outputs)
+        return _graph(builder, forward.inputs, joint.outputs[1:], names)
     results: dict[int, Var] = {}
     reverse = [
         k
@@ -129,12 +118,8 @@ def jacobian_graph(forward: Graph, wrt: list[int]) -> Graph:
         last = tuple(range(1, columns.ndim)) + (0,)
         moved = builder.emit("transpose", [columns], {"axes": last})
         results[k] = builder.emit("reshape", [moved], {"shape": value.shape + param.shape})
-    caller_memory = set(forward.inputs)
-    outputs = tuple(
-        _named(builder, owned_output(builder, results[k], caller_memory), f"jacobian_{name}")
-        for k, name in enumerate(_names(forward, wrt))
-    )
-    return _graph(builder, forward.inputs, outputs)
+    outputs = tuple(results[k] for k in range(len(params)))
+    return _graph(builder, forward.inputs, outputs, names)
 
 
 def value_and_grad_graph(joint: Graph, wrt: list[int]) -> Graph:
@@ -201,12 +186,6 @@ def _names(graph: Graph, indices: list[int]) -> list[str]:
     return [str(graph.hints[graph.inputs[i]]) for i in indices]
 
 
-def _named(builder: Builder, var: Var, name: str) -> Var:
-    """Give an output a name of its own (hessian_w_b) in the generated code."""
-    builder.hints[var] = name
-    return var
-
-
 def _push_basis(builder: Builder, equations: tuple[Equation, ...], param: Var) -> dict[Var, Var]:
     """The tangents made by seeding `param` with each of its basis arrays at once (a batch
     of them), or, for a scalar parameter, with 1 (no batch)."""
@@ -236,8 +215,20 @@ def _gradient_builder(forward: Graph, wrt: list[int]) -> tuple[Graph, Builder]:
     return joint, builder
 
 
-def _graph(builder: Builder, inputs: tuple[Var, ...], outputs: tuple[Var, ...]) -> Graph:
-    return Graph(inputs, tuple(builder.equations), outputs, builder.hints)
+def _graph(
+    builder: Builder,
+    inputs: tuple[Var, ...],
+    outputs: tuple[Var, ...],
+    names: list[str] | None = None,
+) -> Graph:
+    """The built graph, every output a fresh array (copied where it would share memory),
+    the outputs named `names` in the generated code (hessian_w_b) when given."""
+    graph = own_outputs(
+        Graph(inputs, tuple(builder.equations), outputs, builder.hints), len(outputs)
+    )
+    if names is None:
+        return graph
+    return graph.replace(hints={**graph.hints, **dict(zip(graph.outputs, names))})
 
 
 def _size(shape: Shape) -> Any:

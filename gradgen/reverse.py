@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gradgen.aliasing import owned_output
+from gradgen.aliasing import own_outputs
 from gradgen.derivatives import elementwise_rule, rule_for
 from gradgen.ir import Equation, GradHint, Graph, Var
 from gradgen.ops import OPS
@@ -30,14 +30,17 @@ def reverse_mode(graph: Graph, wrt: list[int]) -> Graph:
     needs_grad = _depends_on(graph.equations, {graph.inputs[i] for i in wrt})
     contributions = backpropagate(builder, graph.equations, {value: [d_value]}, needs_grad)
     grads: list[Var] = []
-    caller_memory = {*graph.inputs, d_value}  # arrays the caller owns
     for i in wrt:
-        grads.append(_gradient_output(builder, graph.inputs[i], contributions, caller_memory))
-    owned = owned_output(builder, value, set(graph.inputs))  # f(x) = x[1:] is a view of x
-    if owned is not value and value in builder.hints:
-        builder.hints[owned] = builder.hints.pop(value)  # the copy takes the value's name
-    outputs = (owned, *grads, *aux)
-    return Graph(graph.inputs + (d_value,), tuple(builder.equations), outputs, builder.hints)
+        grads.append(_gradient_output(builder, graph.inputs[i], contributions))
+    outputs = (value, *grads, *aux)
+    joint = Graph(graph.inputs + (d_value,), tuple(builder.equations), outputs, builder.hints)
+    # The value and gradients own their memory: f(x) = x[1:] is a view of x, d_x = d_value.
+    return own_outputs(joint, 1 + len(wrt), gradient_names(graph.inputs, wrt))
+
+
+def gradient_names(inputs: Sequence[Var], wrt: Sequence[int]) -> list[GradHint | None]:
+    """Names for copies of the outputs (value, gradients...): d_<parameter>."""
+    return [None, *(GradHint(inputs[i]) for i in wrt)]
 
 
 def backpropagate(
@@ -109,21 +112,14 @@ def _total(builder: Builder, of: Var, parts: list[Var]) -> Var:
     return total
 
 
-def _gradient_output(
-    builder: Builder, param: Var, contributions: dict[Var, list[Var]], caller_memory: set[Var]
-) -> Var:
-    """The gradient returned for `param`: an array of exactly the parameter's shape that
-    shares memory with no argument, no other gradient and is no read-only view."""
+def _gradient_output(builder: Builder, param: Var, contributions: dict[Var, list[Var]]) -> Var:
+    """The gradient returned for `param`: the sum of its contributions, or zeros of its
+    shape and dtype when nothing depends on it."""
     if param not in contributions:
         grad = builder.emit("zeros_like", [param])
-        caller_memory.add(grad)
-    else:
-        total = _total(builder, param, contributions[param])
-        grad = owned_output(builder, total, caller_memory)
-        if grad is not total and builder.hints.get(total) == GradHint(param):
-            del builder.hints[total]  # the copy takes the name d_<param>
-    builder.hints.setdefault(grad, GradHint(param))
-    return grad
+        builder.hints[grad] = GradHint(param)
+        return grad
+    return _total(builder, param, contributions[param])
 
 
-__all__ = ["backpropagate", "reverse_mode", "transpose_linear"]
+__all__ = ["backpropagate", "gradient_names", "reverse_mode", "transpose_linear"]
