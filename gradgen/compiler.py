@@ -158,11 +158,9 @@ def differentiate(
         check(forward)
     names = list(function.specs)
     wrt = [names.index(w) for w in function.wrt]
+    prepared = prepare(forward, check)
     joint = _timed(
-        report,
-        "differentiate",
-        lambda: reverse_mode(prepare(forward, check), wrt),
-        _size(function.name),
+        report, "differentiate", lambda: reverse_mode(prepared, wrt), _size(function.name)
     )
     if check:
         check(joint)
@@ -186,7 +184,7 @@ def differentiate(
             graph = _timed(
                 report,
                 kind,
-                lambda kind=kind: _optimized_derived(function, forward, kind, check),
+                lambda kind=kind: _optimized_derived(function, prepared, kind, check),
                 _size(function.name),
             )
             derived.append((kind, graph))
@@ -194,18 +192,19 @@ def differentiate(
 
 
 def _optimized_derived(
-    function: Function, forward: Graph, kind: str, check: Callable[[Graph], Graph] | None
+    function: Function, prepared: Graph, kind: str, check: Callable[[Graph], Graph] | None
 ) -> Graph:
     """f_<kind>'s graph, optimized, every output still a fresh array."""
-    graph = optimize(_derived_graph(function, forward, kind), check)
+    graph = optimize(_derived_graph(function, prepared, kind), check)
     return own_outputs(graph, len(graph.outputs))
 
 
-def _derived_graph(function: Function, forward: Graph, kind: str) -> Graph:
-    """The unoptimized graph of f_<kind> (see gradgen.derivative_graphs)."""
+def _derived_graph(function: Function, prepared: Graph, kind: str) -> Graph:
+    """The unoptimized graph of f_<kind> (see gradgen.derivative_graphs), from the traced
+    graph after the prepare passes; aux outputs play no part."""
     names = list(function.specs)
     wrt = [names.index(w) for w in function.wrt]
-    value = forward.outputs[0]
+    value = prepared.outputs[0]
     if kind in ("hessian", "hvp") and any(d != 1 for d in value.shape):
         raise GradgenError(
             f"emit={kind!r} needs a scalar value, but {function.name} returns shape "
@@ -213,7 +212,7 @@ def _derived_graph(function: Function, forward: Graph, kind: str) -> Graph:
             function.location,
             "a Hessian is defined for a scalar function; use 'jacobian' for a vector value.",
         )
-    prepared = prepare(forward.replace(outputs=(value,)))
+    prepared = prepared.replace(outputs=(value,))
     if kind == "jvp":
         return jvp_graph(prepared, wrt, [f"{w}_dot" for w in function.wrt])
     if kind == "hvp":
