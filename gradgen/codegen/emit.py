@@ -314,10 +314,7 @@ def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dic
     backward_lines = _statements(split.backward, names, bwd_inline, printer)
     wrt = ", ".join(f.wrt)
     shapes = ", ".join(f"{names[v]} {format_shape(v.shape)}" for v in joint.inputs[:-1])
-    result = names[value]
-    if f.has_aux:
-        entries = ", ".join(f"{key!r}: {names[v]}" for key, v in zip(f.aux_names, aux))
-        result = f"{names[value]}, {{{entries}}}"
+    result = _value_text(f, value, aux, names)
     aux_note = ", with the aux dict," if f.has_aux else ""
 
     contexts = [
@@ -426,12 +423,11 @@ def _derived_context(
     inline = _inlined(graph.equations, graph.outputs, graph.hints)
     names = assign_names(graph, skip=inline)
     params = [names[v] for v in graph.inputs]
-    tangents = ", ".join(params[len(f.arg_names) :])
+    vectors = params[len(f.arg_names) :]  # the tangents (jvp) or vectors (hvp)
     statements = _statements(graph.equations, names, inline, printer)
     body = []
     if kind in ("jvp", "hvp"):
         printer.helpers.add("_check_shapes")
-        vectors = params[len(f.arg_names) :]
         primals = [params[f.arg_names.index(w)] for w in f.wrt]
         body.append(
             f"_check_shapes({f.name + '_' + kind!r}, {_tuple_text([repr(v) for v in vectors])}, "
@@ -450,7 +446,7 @@ def _derived_context(
         returned = _tuple_text(outputs)
     else:
         returned = outputs[0]
-    doc = _DERIVED_DOCS[kind].format(f=f.name, wrt=", ".join(f.wrt), tangents=tangents)
+    doc = _DERIVED_DOCS[kind].format(f=f.name, wrt=", ".join(f.wrt), tangents=", ".join(vectors))
     return _context(f"{f.name}_{kind}", params, doc.split("\n"), body + [f"return {returned}"])
 
 
@@ -544,6 +540,14 @@ def _floats_first(
     ]
 
 
+def _value_text(f: FunctionSource, value: Var, aux: list[Var], names: dict[Var, str]) -> str:
+    """What a function returns for the value: `value`, or `value, {"accuracy": ...}`."""
+    if not f.has_aux:
+        return names[value]
+    entries = ", ".join(f"{key!r}: {names[v]}" for key, v in zip(f.aux_names, aux))
+    return f"{names[value]}, {{{entries}}}"
+
+
 def _gradient_names(
     f: FunctionSource, returned: list[str], taken: set[str]
 ) -> tuple[list[str], list[str]]:
@@ -569,13 +573,12 @@ def _value_and_grad_context(
     names = assign_names(graph, skip=inline)
     value, *rest = graph.outputs
     grads, aux = rest[: len(f.wrt)], rest[len(f.wrt) :]
-    statements = _statements(graph.equations, names, inline, printer)
-    taken = {names[eq.out] for eq, _ in statements} | {names[v] for v in graph.inputs}
+    taken = {names[v] for v in graph.inputs}
+    taken |= {names[eq.out] for eq in graph.equations if eq.out not in inline}
     aliases, returned = _gradient_names(f, [names[g] for g in grads], taken)
-    result = names[value]
+    result = _value_text(f, value, aux, names)
     if f.has_aux:
-        entries = ", ".join(f"{key!r}: {names[v]}" for key, v in zip(f.aux_names, aux))
-        result = f"({names[value]}, {{{entries}}})"
+        result = f"({result})"
     gradients = _tuple_text(returned) if f.wrt_is_sequence else returned[0]
     body = _dim_bindings(graph.inputs, names, _dims_used(graph.equations))
     body += _floats_first(
