@@ -240,7 +240,7 @@ def neuron_value_and_grad(w0, x0, w1, x1, w2):
             t0 = math.exp(-dot)
             f = 1 / (1 + t0)
             # f = 1 / (1 + gg.exp(-dot))
-            d_dot = t0 * f**2
+            d_dot = t0 * (f * f)
             # dot = w0 * x0 + w1 * x1 + w2
             d_w1 = d_dot * x1
             d_x1 = d_dot * w1

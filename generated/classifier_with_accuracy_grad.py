@@ -39,8 +39,9 @@ def loss(w, b, x, y):
 
     Argument shapes: w (D,), b (), x (N, D), y (N,).
     """
-    z = x @ w + b
-    value = (np.logaddexp(0, z) - y * z).mean()
+    z = x @ w
+    z += b
+    value = (np.logaddexp(0, z).sum() - y @ z) / len(y)
     t1 = z > 0
     correct = t1 == (y > 0.5)
     accuracy = np.where(correct, 1.0, 0.0).mean()
@@ -51,9 +52,10 @@ def loss(w, b, x, y):
 def loss_forward(w, b, x, y):
     """Value of `loss`, with the aux dict, and the `saved` `loss_backward` needs."""
     N = x.shape[0]
-    z = x @ w + b
+    z = x @ w
+    z += b
     t0 = np.logaddexp(0, z)
-    value = (t0 - y * z).mean()
+    value = (t0.sum() - y @ z) / len(t0)
     t1 = z > 0
     correct = t1 == (y > 0.5)
     accuracy = np.where(correct, 1.0, 0.0).mean()
@@ -74,7 +76,9 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     if d_value is None:
         d_value = np.ones_like(value)
     # add up the gradient's parts
-    d_z = -d_value / N * y - d_value / N * np.expm1(-t0)
+    d_z = np.expm1(-t0)
+    d_z *= -d_value / N
+    d_z -= d_value / N * y
     # z = x @ w + b
     d_b = d_z.sum()
     d_w = x.T @ d_z
@@ -89,15 +93,21 @@ def loss_value_and_grad(w, b, x, y):
     The forward and backward passes in one function, the value's cotangent 1 folded in.
     """
     N = x.shape[0]
-    z = x @ w + b
+    z = x @ w
+    z += b
     t0 = np.logaddexp(0, z)
-    value = (t0 - y * z).mean()
+    value = (t0.sum() - y @ z) / len(t0)
     t1 = z > 0
     correct = t1 == (y > 0.5)
     accuracy = np.where(correct, 1.0, 0.0).mean()
     positive_rate = np.where(t1, 1.0, 0.0).mean()
     # add up the gradient's parts
-    d_z = -1 / N * y - 1 / N * np.expm1(-t0)
+    # d_z = -1/N * y - 1/N * np.expm1(-t0), in place:
+    d_z = t0  # t0 is not read again
+    np.negative(d_z, out=d_z)
+    np.expm1(d_z, out=d_z)
+    d_z *= -1 / N
+    d_z -= y / N
     # z = x @ w + b
     d_b = d_z.sum()
     d_w = x.T @ d_z

@@ -39,9 +39,10 @@ def loss(w, b, x, y):
     Argument shapes: w (D,), b (), x (N, D), y (N,).
     """
     z = x @ w
-    y_hat = z + b
-    e = y - y_hat
-    value = (e**2).mean()
+    y_hat = z  # z is not read again
+    y_hat += b
+    e = np.subtract(y, y_hat, out=y_hat)
+    value = (e @ e) / len(e)
     return value
 
 
@@ -49,9 +50,10 @@ def loss_forward(w, b, x, y):
     """Value of `loss` and the `saved` `loss_backward` needs."""
     N = x.shape[0]
     z = x @ w
-    y_hat = z + b
-    e = y - y_hat
-    value = (e**2).mean()
+    y_hat = z  # z is not read again
+    y_hat += b
+    e = np.subtract(y, y_hat, out=y_hat)
+    value = (e @ e) / len(e)
     saved = (x, e, value, N)
     return value, saved
 
@@ -70,7 +72,7 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     # return gg.mean(e**2)
     d_e = 2 * d_value / N * e
     # e = y - y_hat
-    d_y_hat = -d_e
+    d_y_hat = np.negative(d_e, out=d_e)
     # y_hat = z + b
     d_b = d_y_hat.sum()
     # z = x @ w
@@ -87,13 +89,15 @@ def loss_value_and_grad(w, b, x, y):
     """
     N = x.shape[0]
     z = x @ w
-    y_hat = z + b
-    e = y - y_hat
-    value = (e**2).mean()
+    y_hat = z  # z is not read again
+    y_hat += b
+    e = np.subtract(y, y_hat, out=y_hat)
+    value = (e @ e) / len(e)
     # return gg.mean(e**2)
-    d_e = 2 / N * e
+    d_e = e  # e is not read again
+    d_e *= 2 / N
     # e = y - y_hat
-    d_y_hat = -d_e
+    d_y_hat = np.negative(d_e, out=d_e)
     # y_hat = z + b
     d_b = d_y_hat.sum()
     # z = x @ w

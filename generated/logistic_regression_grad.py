@@ -37,20 +37,31 @@ def loss(w, b, x, y):
 
     Argument shapes: w (D,), b (), x (N, D), y (N,).
     """
-    z = x @ w + b
-    softplus = np.maximum(z, 0) + np.log(1 + np.exp(-np.abs(z)))
-    value = (softplus - y * z).mean()
+    z = x @ w
+    z += b
+    # softplus = np.maximum(z, 0) + np.log(1 + np.exp(-np.abs(z))), in place:
+    softplus = np.abs(z)
+    np.negative(softplus, out=softplus)
+    np.exp(softplus, out=softplus)
+    softplus += 1
+    np.log(softplus, out=softplus)
+    softplus += np.maximum(z, 0)
+    value = (softplus.sum() - y @ z) / len(softplus)
     return value
 
 
 def loss_forward(w, b, x, y):
     """Value of `loss` and the `saved` `loss_backward` needs."""
     N = x.shape[0]
-    z = x @ w + b
-    t0 = np.exp(-np.abs(z))
+    z = x @ w
+    z += b
+    t0 = np.abs(z)
+    np.negative(t0, out=t0)
+    np.exp(t0, out=t0)
     t1 = 1 + t0
-    softplus = np.maximum(z, 0) + np.log(t1)
-    value = (softplus - y * z).mean()
+    softplus = np.log(t1)
+    softplus += np.maximum(z, 0)
+    value = (softplus.sum() - y @ z) / len(softplus)
     saved = (x, y, z, t0, t1, value, N)
     return value, saved
 
@@ -69,7 +80,13 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     # return gg.mean(softplus - y * z)
     t2 = d_value / N
     # add up the gradient's parts
-    d_z = -t2 * y - t2 * (t0 * np.sign(z) / t1) + t2 * (z > 0)
+    # d_z = -t2 * y - t2 * (t0*np.sign(z)/t1) + t2*(z > 0), in place:
+    d_z = np.sign(z)
+    d_z *= t0
+    d_z /= t1
+    d_z *= t2
+    np.subtract(t2 * (z > 0), d_z, out=d_z)
+    d_z -= y * t2
     # z = x @ w + b
     d_b = d_z.sum()
     d_w = x.T @ d_z
@@ -84,13 +101,23 @@ def loss_value_and_grad(w, b, x, y):
     The forward and backward passes in one function, the value's cotangent 1 folded in.
     """
     N = x.shape[0]
-    z = x @ w + b
-    t0 = np.exp(-np.abs(z))
+    z = x @ w
+    z += b
+    t0 = np.abs(z)
+    np.negative(t0, out=t0)
+    np.exp(t0, out=t0)
     t1 = 1 + t0
-    softplus = np.maximum(z, 0) + np.log(t1)
-    value = (softplus - y * z).mean()
+    softplus = np.log(t1)
+    softplus += np.maximum(z, 0)
+    value = (softplus.sum() - y @ z) / len(softplus)
     # add up the gradient's parts
-    d_z = -1 / N * y - 1 / N * (t0 * np.sign(z) / t1) + (z > 0) / N
+    # d_z = -1/N * y - 1/N * (t0*np.sign(z)/t1) + (z > 0)/N, in place:
+    d_z = t0  # t0 is not read again
+    d_z /= t1
+    d_z *= np.sign(z)
+    d_z /= N
+    np.subtract((z > 0) / N, d_z, out=d_z)
+    d_z -= y / N
     # z = x @ w + b
     d_b = d_z.sum()
     d_w = x.T @ d_z

@@ -38,8 +38,11 @@ def loss(w1, b1, w2, b2, x, labels):
 
     Argument shapes: w1 (64, H), b1 (H,), w2 (H, 10), b2 (10,), x (N, 64), labels (N,).
     """
-    hidden = np.tanh(x @ w1 + b1)
-    logits = hidden @ w2 + b2
+    hidden = x @ w1
+    hidden += b1
+    np.tanh(hidden, out=hidden)
+    logits = hidden @ w2
+    logits += b2
     t1 = logits.max(axis=1, keepdims=True)
     value = (
         -(
@@ -55,11 +58,15 @@ def loss(w1, b1, w2, b2, x, labels):
 def loss_forward(w1, b1, w2, b2, x, labels):
     """Value of `loss` and the `saved` `loss_backward` needs."""
     N = x.shape[0]
-    hidden = np.tanh(x @ w1 + b1)
-    logits = hidden @ w2 + b2
+    hidden = x @ w1
+    hidden += b1
+    np.tanh(hidden, out=hidden)
+    logits = hidden @ w2
+    logits += b2
     t0 = labels[..., None] == np.arange(10)
     t1 = logits.max(axis=1, keepdims=True)
-    t2 = np.exp(logits - t1)
+    t2 = logits - t1
+    np.exp(t2, out=t2)
     t3 = t2.sum(axis=1, keepdims=True)
     value = -(t0 * (logits - (np.log(t3) + t1))).sum(axis=1).mean()
     saved = (w2, x, hidden, t0, t2, t3, value, N)
@@ -80,13 +87,15 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     # return gg.cross_entropy(logits, labels)
     t4 = -d_value / N * t0
     # add up the gradient's parts
-    d_logits = t4 + t2 * (-t4).sum(axis=1, keepdims=True) / t3
+    d_logits = t2 * (-t4).sum(axis=1, keepdims=True) / t3
+    d_logits += t4
     # logits = hidden @ w2 + b2
     d_b2 = d_logits.sum(axis=0)
     d_hidden = d_logits @ w2.T
     d_w2 = hidden.T @ d_logits
     # hidden = gg.tanh(x @ w1 + b1)
-    t5 = d_hidden * (1 - hidden**2)
+    t5 = d_hidden  # d_hidden is not read again
+    t5 *= 1 - hidden**2
     d_b1 = t5.sum(axis=0)
     d_w1 = x.T @ t5
     if accumulate_into is not None:
@@ -100,23 +109,33 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     The forward and backward passes in one function, the value's cotangent 1 folded in.
     """
     N = x.shape[0]
-    hidden = np.tanh(x @ w1 + b1)
-    logits = hidden @ w2 + b2
+    hidden = x @ w1
+    hidden += b1
+    np.tanh(hidden, out=hidden)
+    logits = hidden @ w2
+    logits += b2
     t0 = labels[..., None] == np.arange(10)
     t1 = logits.max(axis=1, keepdims=True)
-    t2 = np.exp(logits - t1)
+    t2 = logits - t1
+    np.exp(t2, out=t2)
     t3 = t2.sum(axis=1, keepdims=True)
     value = -(t0 * (logits - (np.log(t3) + t1))).sum(axis=1).mean()
     # return gg.cross_entropy(logits, labels)
     t4 = -1 / N * t0
     # add up the gradient's parts
-    d_logits = t4 + t2 * (-t4).sum(axis=1, keepdims=True) / t3
+    d_logits = t2  # t2 is not read again
+    d_logits *= (-t4).sum(axis=1, keepdims=True) / t3
+    d_logits += t4
     # logits = hidden @ w2 + b2
     d_b2 = d_logits.sum(axis=0)
     d_hidden = d_logits @ w2.T
     d_w2 = hidden.T @ d_logits
     # hidden = gg.tanh(x @ w1 + b1)
-    t5 = d_hidden * (1 - hidden**2)
+    # t5 = d_hidden*(1 - hidden**2), in place:
+    t5 = hidden  # hidden is not read again
+    np.square(t5, out=t5)
+    np.subtract(1, t5, out=t5)
+    t5 *= d_hidden
     d_b1 = t5.sum(axis=0)
     d_w1 = x.T @ t5
     return value, (d_w1, d_b1, d_w2, d_b2)

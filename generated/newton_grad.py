@@ -38,20 +38,22 @@ def loss(w, b, x, y, l2):
 
     Argument shapes: w (D,), b (), x (N, D), y (N,), l2 ().
     """
-    z = x @ w + b
-    data_loss = (np.logaddexp(0, z) - y * z).mean()
-    value = data_loss + 0.5 * l2 * (w**2).sum()
+    z = x @ w
+    z += b
+    data_loss = (np.logaddexp(0, z).sum() - y @ z) / len(y)
+    value = data_loss + 0.5 * l2 * (w @ w)
     return value
 
 
 def loss_forward(w, b, x, y, l2):
     """Value of `loss` and the `saved` `loss_backward` needs."""
     N = x.shape[0]
-    z = x @ w + b
+    z = x @ w
+    z += b
     t0 = np.logaddexp(0, z)
-    data_loss = (t0 - y * z).mean()
+    data_loss = (t0.sum() - y @ z) / len(t0)
     t1 = 0.5 * l2
-    value = data_loss + t1 * (w**2).sum()
+    value = data_loss + t1 * (w @ w)
     saved = (w, x, y, t0, t1, value, N)
     return value, saved
 
@@ -68,12 +70,15 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     if d_value is None:
         d_value = np.ones_like(value)
     # add up the gradient's parts
-    d_z = -d_value / N * y - d_value / N * np.expm1(-t0)
+    d_z = np.expm1(-t0)
+    d_z *= -d_value / N
+    d_z -= d_value / N * y
     # z = x @ w + b
     d_b = d_z.sum()
     d_w_1 = x.T @ d_z
     # add up the gradient's parts
-    d_w = d_w_1 + 2 * d_value * t1 * w
+    d_w = d_w_1  # d_w_1 is not read again
+    d_w += 2 * d_value * t1 * w
     if accumulate_into is not None:
         return _accumulate(accumulate_into, (d_w, d_b))
     return d_w, d_b
@@ -85,18 +90,25 @@ def loss_value_and_grad(w, b, x, y, l2):
     The forward and backward passes in one function, the value's cotangent 1 folded in.
     """
     N = x.shape[0]
-    z = x @ w + b
+    z = x @ w
+    z += b
     t0 = np.logaddexp(0, z)
-    data_loss = (t0 - y * z).mean()
+    data_loss = (t0.sum() - y @ z) / len(t0)
     t1 = 0.5 * l2
-    value = data_loss + t1 * (w**2).sum()
+    value = data_loss + t1 * (w @ w)
     # add up the gradient's parts
-    d_z = -1 / N * y - 1 / N * np.expm1(-t0)
+    # d_z = -1/N * y - 1/N * np.expm1(-t0), in place:
+    d_z = t0  # t0 is not read again
+    np.negative(d_z, out=d_z)
+    np.expm1(d_z, out=d_z)
+    d_z *= -1 / N
+    d_z -= y / N
     # z = x @ w + b
     d_b = d_z.sum()
     d_w_1 = x.T @ d_z
     # add up the gradient's parts
-    d_w = d_w_1 + 2 * t1 * w
+    d_w = d_w_1  # d_w_1 is not read again
+    d_w += 2 * t1 * w
     return value, (d_w, d_b)
 
 
@@ -112,8 +124,9 @@ def loss_hessian(w, b, x, y, l2):
     D = w.shape[0]
     N = x.shape[0]
     d_value = np.ones((), dtype=np.result_type(w))
-    z = x @ w + b
-    t0 = np.logaddexp(0, z)
+    z = x @ w
+    z += b
+    t0 = np.logaddexp(0, z, out=z)
     # data_loss = gg.mean(gg.softplus(z) - y * z)
     t1 = d_value / N
     # z = x @ w + b
@@ -123,9 +136,12 @@ def loss_hessian(w, b, x, y, l2):
     # z = x @ w + b
     hessian_w_b = t3.sum(axis=1)
     t4 = t3 @ x
-    hessian_w_w = t4 + 1.0 * d_value * l2 * np.eye(D, dtype=w.dtype)
+    hessian_w_w = t4  # t4 is not read again
+    hessian_w_w += 1.0 * d_value * l2 * np.eye(D, dtype=w.dtype)
     # data_loss = gg.mean(gg.softplus(z) - y * z)
-    t5 = -np.ones_like(b) * t1 * (np.exp(-t0) * np.expm1(-t0))
+    t5 = np.expm1(-t0)
+    t5 *= np.exp(-t0)
+    t5 *= -np.ones_like(b) * t1
     # z = x @ w + b
     hessian_b_b = t5.sum()
     hessian_b_w = t2 @ t5

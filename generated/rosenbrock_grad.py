@@ -44,9 +44,10 @@ def rosenbrock_forward(x):
     """Value of `rosenbrock` and the `saved` `rosenbrock_backward` needs."""
     N = x.shape[0]
     t0 = x[:-1]
-    t1 = x[1:] - t0**2
+    t1 = t0**2
+    np.subtract(x[1:], t1, out=t1)
     t2 = 1.0 - t0
-    value = (100.0 * t1**2 + t2**2).sum()
+    value = 100.0 * (t1 @ t1) + t2 @ t2
     saved = (t0, t1, t2, value, N)
     return value, saved
 
@@ -64,7 +65,8 @@ def rosenbrock_backward(saved, d_value=None, accumulate_into=None):
         d_value = np.ones_like(value)
     # return gg.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
     d_t1 = 200.0 * d_value * t1
-    t3 = -2 * d_value * t2 - 2 * t0 * d_t1
+    t3 = -2 * t0 * d_t1
+    t3 -= 2 * d_value * t2
     d_x = np.zeros((N,), np.result_type(t3))
     d_x[:-1] = t3
     d_x[1:] += d_t1
@@ -80,12 +82,16 @@ def rosenbrock_value_and_grad(x):
     """
     N = x.shape[0]
     t0 = x[:-1]
-    t1 = x[1:] - t0**2
+    t1 = t0**2
+    np.subtract(x[1:], t1, out=t1)
     t2 = 1.0 - t0
-    value = (100.0 * t1**2 + t2**2).sum()
+    value = 100.0 * (t1 @ t1) + t2 @ t2
     # return gg.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-    d_t1 = 200.0 * t1
-    t3 = -2 * t2 - 2 * t0 * d_t1
+    d_t1 = t1  # t1 is not read again
+    d_t1 *= 200.0
+    t3 = t2  # t2 is not read again
+    t3 *= -2
+    t3 -= 2 * t0 * d_t1
     d_x = np.zeros((N,), np.result_type(t3))
     d_x[:-1] = t3
     d_x[1:] += d_t1

@@ -72,7 +72,8 @@ def f_backward(saved, d_value=None, accumulate_into=None):
             "f_backward needs d_value: the value has shape (N,), not a single element"
         )
     # return gg.sin(x)
-    d_x = d_value * np.cos(x)
+    d_x = np.cos(x)
+    d_x *= d_value
     if accumulate_into is not None:
         return _accumulate((accumulate_into,), (d_x,))[0]
     return d_x
@@ -96,5 +97,6 @@ def f_jvp(x, x_dot):
     _check_shapes("f_jvp", ("x_dot",), (x,), (x_dot,))
     value = np.sin(x)
     # return gg.sin(x)
-    value_dot = x_dot * np.cos(x)
+    value_dot = np.cos(x)
+    value_dot *= x_dot
     return value, value_dot

@@ -66,8 +66,9 @@ def quadratic_backward(saved, d_value=None, accumulate_into=None):
         d_value = np.ones_like(y)
     # y = 2 * x.T @ x
     d_t0 = d_value @ x.T
+    d_x = t0.T @ d_value
     # add up the gradient's parts
-    d_x = t0.T @ d_value + (2 * d_t0).T
+    d_x += (2 * d_t0).T
     if accumulate_into is not None:
         return _accumulate((accumulate_into,), (d_x,))[0]
     return d_x
@@ -84,8 +85,9 @@ def quadratic_value_and_grad(x):
     y = t1 @ x
     # y = 2 * x.T @ x
     d_t1 = d_value @ t0
+    d_x = t1.T @ d_value
     # add up the gradient's parts
-    d_x = t1.T @ d_value + (2 * d_t1).T
+    d_x += (2 * d_t1).T
     return y, d_x
 
 
@@ -100,7 +102,8 @@ def scaled_square(x):
     Argument shapes: x (N,).
     """
     y = 2 * x
-    z = y * x
+    z = y  # y is not read again
+    z *= x
     return z
 
 
@@ -128,7 +131,9 @@ def scaled_square_backward(saved, d_value=None, accumulate_into=None):
     # z = y * x
     d_y = d_value * x
     # add up the gradient's parts
-    d_x = 2 * d_y + d_value * y
+    d_x = d_y  # d_y is not read again
+    d_x *= 2
+    d_x += d_value * y
     if accumulate_into is not None:
         return _accumulate((accumulate_into,), (d_x,))[0]
     return d_x

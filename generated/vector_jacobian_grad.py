@@ -48,14 +48,18 @@ def layers(x, w1, b1, w2):
 
     Argument shapes: x (D,), w1 (D, H), b1 (H,), w2 (H, M).
     """
-    hidden = np.tanh(x @ w1 + b1)
+    hidden = x @ w1
+    hidden += b1
+    np.tanh(hidden, out=hidden)
     value = hidden @ w2
     return value
 
 
 def layers_forward(x, w1, b1, w2):
     """Value of `layers` and the `saved` `layers_backward` needs."""
-    hidden = np.tanh(x @ w1 + b1)
+    hidden = x @ w1
+    hidden += b1
+    np.tanh(hidden, out=hidden)
     value = hidden @ w2
     saved = (x, w1, w2, hidden)
     return value, saved
@@ -77,7 +81,8 @@ def layers_backward(saved, d_value=None, accumulate_into=None):
     # return hidden @ w2
     d_hidden = w2 @ d_value
     # hidden = gg.tanh(x @ w1 + b1)
-    t0 = d_hidden * (1 - hidden**2)
+    t0 = d_hidden  # d_hidden is not read again
+    t0 *= 1 - hidden**2
     d_x = w1 @ t0
     d_w1 = np.outer(x, t0)
     if accumulate_into is not None:
@@ -101,12 +106,18 @@ def layers_jvp(x, w1, b1, w2, x_dot, w1_dot):
     (forward mode, one pass): (value, value_dot).
     """
     _check_shapes("layers_jvp", ("x_dot", "w1_dot"), (x, w1), (x_dot, w1_dot))
-    hidden = np.tanh(x @ w1 + b1)
+    hidden = x @ w1
+    hidden += b1
+    np.tanh(hidden, out=hidden)
     value = hidden @ w2
     # hidden = gg.tanh(x @ w1 + b1)
     t0 = x_dot @ w1
     t1 = x @ w1_dot
-    hidden_dot = (1 - hidden**2) * (t0 + t1)
+    # hidden_dot = (1 - hidden**2)*(t0 + t1), in place:
+    hidden_dot = hidden  # hidden is not read again
+    np.square(hidden_dot, out=hidden_dot)
+    np.subtract(1, hidden_dot, out=hidden_dot)
+    hidden_dot *= t0 + t1
     # return hidden @ w2
     value_dot = hidden_dot @ w2
     return value, value_dot
@@ -116,7 +127,9 @@ def layers_jacobian(x, w1, b1, w2):
     """Jacobian of `layers` with respect to x, w1: for each, an array of shape
     value.shape + parameter.shape.
     """
-    hidden = np.tanh(x @ w1 + b1)
+    hidden = x @ w1
+    hidden += b1
+    np.tanh(hidden, out=hidden)
     # hidden = gg.tanh(x @ w1 + b1)
     jacobian_w1 = np.expand_dims(x, 1) * np.expand_dims(w2.T * (1 - hidden**2), 1)
     hidden_dot = w1 * (1 - hidden**2)

@@ -28,6 +28,8 @@ def _source_of(eq: Equation) -> Var | None:
     an elementwise expression reduced to (`1 * x` prints as `x`)."""
     if eq.op in VIEWS and isinstance(eq.inputs[0], Var):
         return eq.inputs[0]
+    if eq.op == "einsum" and len(eq.inputs) == 1 and isinstance(eq.inputs[0], Var):
+        return eq.inputs[0]  # np.einsum("ij->ji", x) and ("ii->i", x) are views of x
     expr = eq.param("expr")
     if eq.op == "ew" and isinstance(expr, sympy.Symbol):
         index = int(expr.name[1:])  # a0, a1, ...

@@ -150,10 +150,14 @@ def differentiate(
     check: Callable[[Graph], Graph] | None = None,
     report: PhaseReport | None = None,
     aux_names: Sequence[str] = (),
+    unoptimized: bool = False,
 ) -> CompiledFunction:
     """Apply reverse mode to a traced graph for the function's `wrt`, build the derived
     functions `emit` asks for, and optimize each; `check` runs on every intermediate graph
-    (tests pass `verify`). `aux_names` are the keys of a has_aux function's aux dict."""
+    (tests pass `verify`). `aux_names` are the keys of a has_aux function's aux dict.
+    With `unoptimized` no pass runs and value_and_grad is not fused (the reference the
+    tests compare optimized code with)."""
+    passes = _no_passes if unoptimized else optimize
     if check:
         check(forward)
     names = list(function.specs)
@@ -164,10 +168,10 @@ def differentiate(
     )
     if check:
         check(joint)
-    optimized = _timed(report, "optimize", lambda: optimize(joint, check), _size(function.name))
+    optimized = _timed(report, "optimize", lambda: passes(joint, check), _size(function.name))
     derived = []
     value = forward.outputs[0]
-    if "grad" in function.emit and all(d == 1 for d in value.shape):
+    if not unoptimized and "grad" in function.emit and all(d == 1 for d in value.shape):
         graph = _timed(
             report,
             "value_and_grad",
@@ -184,7 +188,7 @@ def differentiate(
             graph = _timed(
                 report,
                 kind,
-                lambda kind=kind: _optimized_derived(function, prepared, kind, check),
+                lambda kind=kind: _optimized_derived(function, prepared, kind, check, passes),
                 _size(function.name),
             )
             derived.append((kind, graph))
@@ -192,11 +196,19 @@ def differentiate(
 
 
 def _optimized_derived(
-    function: Function, prepared: Graph, kind: str, check: Callable[[Graph], Graph] | None
+    function: Function,
+    prepared: Graph,
+    kind: str,
+    check: Callable[[Graph], Graph] | None,
+    passes: Callable[[Graph, Callable[[Graph], Graph] | None], Graph],
 ) -> Graph:
-    """f_<kind>'s graph, optimized, every output still a fresh array."""
-    graph = optimize(_derived_graph(function, prepared, kind), check)
+    """f_<kind>'s graph after `passes`, every output still a fresh array."""
+    graph = passes(_derived_graph(function, prepared, kind), check)
     return own_outputs(graph, len(graph.outputs))
+
+
+def _no_passes(graph: Graph, check: Callable[[Graph], Graph] | None = None) -> Graph:
+    return graph
 
 
 def _derived_graph(function: Function, prepared: Graph, kind: str) -> Graph:
@@ -226,11 +238,12 @@ def compile_function(
     function: Function,
     check: Callable[[Graph], Graph] | None = None,
     report: PhaseReport | None = None,
+    unoptimized: bool = False,
 ) -> CompiledFunction:
     """Trace and differentiate `function` (see `trace_function` and `differentiate`)."""
     aux_names: list[str] = []
     forward = trace_function(function, report, aux_names)
-    return differentiate(function, forward, check, report, aux_names)
+    return differentiate(function, forward, check, report, aux_names, unoptimized)
 
 
 def compile_source(path: str | os.PathLike[str], report: PhaseReport | None = None) -> str:

@@ -17,6 +17,8 @@ import gradgen
 from gradgen.api import Function
 from gradgen.codegen.emit import emit_module
 from gradgen.compiler import compile_function
+from gradgen.ir import Graph, Var
+from gradgen.tracing import Builder
 from gradgen.verify import verify
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,10 +37,17 @@ def load_text(text: str, directory: Path, stem: str = "module") -> ModuleType:
     return module
 
 
-def compile_to_module(functions: Sequence[Function], directory: Path) -> ModuleType:
-    """Compile `functions` (checking the IR after every pass) and import the result."""
-    sources = [compile_function(f, check=verify).source() for f in functions]
-    return load_text(emit_module(sources, "test", gradgen.__version__), directory)
+def compile_to_module(
+    functions: Sequence[Function], directory: Path, unoptimized: bool = False
+) -> ModuleType:
+    """Compile `functions` (checking the IR after every pass) and import the result; with
+    `unoptimized`, no optimization at all (no passes, no fused value_and_grad, no in-place
+    code, no dot products)."""
+    sources = [
+        compile_function(f, check=verify, unoptimized=unoptimized).source() for f in functions
+    ]
+    text = emit_module(sources, "test", gradgen.__version__, unoptimized)
+    return load_text(text, directory, "unoptimized" if unoptimized else "module")
 
 
 def random_inputs(
@@ -160,3 +169,33 @@ def import_blocked_modules_snippet(blocked: Sequence[str]) -> str:
 def in_sys_path(path: Path) -> None:
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
+
+
+class GraphMaker:
+    """Builds graphs equation by equation, for pass tests."""
+
+    def __init__(self) -> None:
+        self.builder = Builder(frozenset())
+        self.inputs: list[Var] = []
+
+    def input(self, name: str, shape: tuple = ("N",)) -> Var:
+        var = self.builder.new_var(shape)
+        self.builder.hints[var] = name
+        self.inputs.append(var)
+        return var
+
+    def __call__(self, op: str, *inputs: object, name: str | None = None, **params: object) -> Var:
+        atoms = [self.builder.atom(i) for i in inputs]
+        var = self.builder.emit(op, atoms, params)
+        if name:
+            self.builder.hints[var] = name
+        return var
+
+    def derivative_steps(self) -> None:
+        """Equations made from now on count as derivative equations (fusable)."""
+        self.builder.origin = self.builder.equations[-1]
+
+    def graph(self, *outputs: Var) -> Graph:
+        return verify(
+            Graph(tuple(self.inputs), tuple(self.builder.equations), outputs, self.builder.hints)
+        )

@@ -6,12 +6,11 @@ import os
 
 import pytest
 import sympy
-from support import REPO
+from support import REPO, GraphMaker
 
 from gradgen.aliasing import own_outputs
 from gradgen.compiler import compile_function, load_functions
 from gradgen.derivative_graphs import value_and_grad_graph
-from gradgen.ir import Graph, Var
 from gradgen.passes import (
     cse,
     dce,
@@ -22,40 +21,9 @@ from gradgen.passes import (
 )
 from gradgen.passes.pipeline import optimize
 from gradgen.reverse import reverse_mode
-from gradgen.tracing import Builder
 from gradgen.verify import IRError, verify
 
 GOLDEN = REPO / "tests" / "golden"
-
-
-class GraphMaker:
-    """Builds graphs equation by equation, for pass tests."""
-
-    def __init__(self) -> None:
-        self.builder = Builder(frozenset())
-        self.inputs: list[Var] = []
-
-    def input(self, name: str, shape: tuple = ("N",)) -> Var:
-        var = self.builder.new_var(shape)
-        self.builder.hints[var] = name
-        self.inputs.append(var)
-        return var
-
-    def __call__(self, op: str, *inputs: object, name: str | None = None, **params: object) -> Var:
-        atoms = [self.builder.atom(i) for i in inputs]
-        var = self.builder.emit(op, atoms, params)
-        if name:
-            self.builder.hints[var] = name
-        return var
-
-    def derivative_steps(self) -> None:
-        """Equations made from now on count as derivative equations (fusable)."""
-        self.builder.origin = self.builder.equations[-1]
-
-    def graph(self, *outputs: Var) -> Graph:
-        return verify(
-            Graph(tuple(self.inputs), tuple(self.builder.equations), outputs, self.builder.hints)
-        )
 
 
 def test_linear_regression_ir_matches_golden() -> None:

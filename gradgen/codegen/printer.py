@@ -15,6 +15,8 @@ from typing import Any
 import sympy
 from sympy.printing.numpy import NumPyPrinter
 
+from gradgen.codegen.dots import sum_as_dots
+from gradgen.codegen.symbols import MaskSymbol, ScalarSymbol, is_scalar
 from gradgen.ir import Atom, DimSize, Equation, Lit, Var
 from gradgen.ops import OPS
 from gradgen.ops.elementwise import operand_symbols
@@ -106,20 +108,6 @@ MAXIMUM = sympy.Function("maximum")
 MINIMUM = sympy.Function("minimum")
 
 
-class ScalarSymbol(sympy.Symbol):
-    """An operand known to be a scalar (0-d) in printed code, so products can multiply the
-    scalars together before the arrays."""
-
-
-class MaskSymbol(sympy.Symbol):
-    """An operand that is integer or boolean data (a one-hot mask): `-mask` is an error in
-    NumPy for booleans, so a negated mask prints as `-1 * mask`."""
-
-
-def _is_scalar(expr: sympy.Expr) -> bool:
-    return all(isinstance(s, ScalarSymbol) for s in expr.free_symbols)
-
-
 def _flatten_left(expr: sympy.Expr) -> sympy.Expr:
     """Unevaluated (a + b) + c as a + b + c (and the same for *): Python evaluates both
     left to right, so only the redundant parentheses go."""
@@ -152,9 +140,10 @@ def _may_warn_unselected(expr: sympy.Expr) -> bool:
 class NumPyCodePrinter(NumPyPrinter):
     """SymPy's NumPy printer, writing `np.` (or bare names with `plain=True`, for formulas)."""
 
-    def __init__(self, plain: bool = False) -> None:
+    def __init__(self, plain: bool = False, optimize: bool = True) -> None:
         super().__init__({"order": "none", "fully_qualified_modules": True})
         self.plain = plain  # math-style names (exp, not np.exp) for docstrings
+        self.optimize = optimize  # dot products for sums, in-place code (codegen/inplace.py)
         self.uses_numpy = False  # set when a printed expression needs `import numpy as np`
         self.helpers: set[str] = set()  # module-level helpers (HELPERS) the code calls
         self.scalar = False  # printing code whose every value is a Python float: use `math`
@@ -191,6 +180,9 @@ class NumPyCodePrinter(NumPyPrinter):
         return super().doprint(expr, assign_to)
 
     def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
+        if self.scalar and expr.exp == 2 and isinstance(expr.base, sympy.Symbol):
+            base = self._print(expr.base)  # on floats x * x is a multiply, x**2 a pow() call
+            return f"({base} * {base})"  # parenthesized: it stands where x**2 binds tightly
         return self._hprint_Pow(expr, rational=rational, sqrt="numpy.sqrt")
 
     def _print_Heaviside(self, expr: sympy.Heaviside) -> str:
@@ -265,6 +257,9 @@ class NumPyCodePrinter(NumPyPrinter):
             return self._elementwise_code(eq, operands)
         if eq.op in REDUCTIONS:  # x.<method>(axis=..., keepdims=...) on arrays
             x = eq.inputs[0]
+            dots = self._as_dots(eq, operands[0])
+            if dots is not None:
+                return Code(dots, False)
             method = isinstance(x, Var) and x.ndim > 0 and not self.plain
             code = self._reduction(
                 eq.op, operands[0], eq.param("axis"), eq.param("keepdims"), method
@@ -311,12 +306,37 @@ class NumPyCodePrinter(NumPyPrinter):
             self.group_scalars = False
         return Code(text, atomic and not text.startswith("-"), expr, guarded=guarded)
 
+    def _as_dots(self, eq: Equation, x: Code) -> str | None:
+        """A full sum (or mean) of a vector expression as dot products (`dots.py`), or None."""
+        vector = eq.inputs[0]
+        if (
+            eq.op not in ("sum", "mean")
+            or not isinstance(vector, Var)
+            or vector.ndim != 1
+            or eq.param("keepdims")
+            or x.expr is None
+            or x.guarded
+            or self.plain
+            or not self.optimize
+        ):
+            return None
+        self.group_scalars = True
+        try:
+            text = sum_as_dots(x.expr, self.doprint)
+        finally:
+            self.group_scalars = False
+        if text is None or eq.op == "sum":
+            return text
+        (n,) = vector.shape
+        length = str(n) if isinstance(n, int) else f"len({_first_vector(x.expr)})"
+        return f"({text}) / {length}"
+
     def _print_Mul(self, expr: sympy.Mul) -> str:
         """With several scalar factors (numbers, 0-d values, dims) and an array, the scalars
         go first, `2 * d_value / N * e`: Python then multiplies scalars before touching the
         array, one pass over it instead of three."""
-        scalars = [f for f in expr.args if _is_scalar(f)]
-        arrays = [f for f in expr.args if not _is_scalar(f)]
+        scalars = [f for f in expr.args if is_scalar(f)]
+        arrays = [f for f in expr.args if not is_scalar(f)]
         grouped = getattr(self, "group_scalars", False) and arrays and len(scalars) >= 2
         if not grouped:
             if expr.args[0] == -1 and expr.atoms(MaskSymbol):  # NumPy cannot negate a bool
@@ -469,6 +489,13 @@ class NumPyCodePrinter(NumPyPrinter):
         grids = f"{self.np('indices')}({indices.text}.shape, sparse=True)"
         index = f"tuple({indices.text} if i == {axis} else g for i, g in enumerate({grids}))"
         return self._scatter_add(values, index, shape)
+
+
+def _first_vector(expr: sympy.Expr) -> str:
+    """The text of a vector operand of `expr`, to take its length from."""
+    names = sorted(s.name for s in expr.free_symbols if not isinstance(s, ScalarSymbol))
+    name = names[0]
+    return name if name.isidentifier() else f"({name})"
 
 
 def index_text(entries: tuple[tuple[Any, ...], ...]) -> str:

@@ -1,0 +1,121 @@
+"""Which arrays a statement may overwrite: the memory plan behind in-place code.
+
+A statement's elementwise result may be computed in the memory of one of its operands (with
+`out=` and `+=`, see `inplace.py`) when that operand is a buffer the function allocated
+itself and nobody needs any more: the result of an elementwise expression or a matmul (not
+a view, not an argument, not a value the function returns or saves), float data, read
+exactly once by this statement and by nothing after it, through no view either. The
+caller's arrays, and in a backward function the saved arrays, are never written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from gradgen.aliasing import _source_of
+from gradgen.ir import Equation, NameHint, Var
+from gradgen.ops import OPS
+
+# Ops whose result is a new array the function owns (elementwise ones: when not a bare
+# operand, which prints as an alias).
+_FRESH = frozenset({"matmul"})
+
+
+@dataclass(frozen=True)
+class BufferPlan:
+    """For each statement, the operands whose memory it may take. A temporary that only
+    one statement reads, and that is its only candidate, is `renamed`: it takes the name of
+    that statement's result (`h = x @ w`, then `np.tanh(h, out=h)`), and no other buffer
+    may be used there. An inlined matmul among them is printed as its own statement
+    (`materialize`), so that its memory has a name."""
+
+    reusable: dict[Equation, tuple[Var, ...]]  # statement -> dead owned operands, in order
+    renamed: frozenset[Var]  # buffers printed under their reader's name
+    materialize: frozenset[Var]  # inlined vars that become statements (`h = x @ w`)
+
+
+def plan_buffers(
+    equations: Sequence[Equation],
+    inline: set[Var],
+    keep: Iterable[Var],
+    hints: Mapping[Var, NameHint],
+) -> BufferPlan:
+    """The buffers each elementwise statement of `equations` may write into; `inline` are
+    the vars printed inside their reader, `keep` those that must survive the function,
+    `hints` tell temporaries (no hint) from named values."""
+    producers = {eq.out: eq for eq in equations}
+    readers: dict[Var, list[Equation]] = {}
+    for eq in equations:
+        for v in eq.vars():
+            readers.setdefault(v, []).append(eq)
+
+    # The statement each equation is printed in: its own, or (inlined) its reader's.
+    statement: dict[Equation, Equation] = {}
+    for eq in reversed(equations):
+        if eq.out in inline and readers.get(eq.out):
+            statement[eq] = statement[readers[eq.out][0]]
+        else:
+            statement[eq] = eq
+    position = {eq: k for k, eq in enumerate(equations)}
+
+    # The memory each var is: a view's (or an alias's) source, followed back.
+    def root(v: Var) -> Var:
+        while v in producers and (source := _source_of(producers[v])) is not None:
+            v = source
+        return v
+
+    last_read: dict[Var, int] = {}  # buffer -> position of the last statement reading it
+    # (buffer, statement) -> times its memory is read there, through any view of it
+    reads_at: dict[tuple[Var, Equation], int] = {}
+    pinned = {root(v) for v in keep}
+    for eq in equations:
+        s = statement[eq]
+        for v in eq.vars():
+            base = root(v)
+            last_read[base] = max(last_read.get(base, -1), position[s])
+            reads_at[base, s] = reads_at.get((base, s), 0) + 1
+
+    def owned(v: Var) -> bool:
+        eq = producers.get(v)
+        if eq is None or v.integer or v.ndim == 0 or v in pinned or root(v) is not v:
+            return False
+        return eq.op in _FRESH or (OPS[eq.op].elementwise and _source_of(eq) is None)
+
+    reusable: dict[Equation, tuple[Var, ...]] = {}
+    renamed: set[Var] = set()
+    materialize: set[Var] = set()
+    for eq in equations:
+        if statement[eq] is not eq or not OPS[eq.op].elementwise or eq.out.integer:
+            continue
+        candidates = [
+            v
+            for v in _leaves(eq, producers, inline)
+            if owned(v)
+            and v.shape == eq.out.shape
+            and reads_at.get((v, eq)) == 1
+            and last_read[v] == position[eq]
+        ]
+        statements = [v for v in candidates if v not in inline]
+        if len(statements) == 1 and statements[0] not in hints and len(readers[statements[0]]) == 1:
+            renamed.add(statements[0])  # `t0 = x @ w; h = np.tanh(t0)`: `h = x @ w`
+        if statements:
+            reusable[eq] = tuple(statements)
+        elif candidates:  # an inlined matmul (`x @ w + b`): printed first, then added to
+            reusable[eq] = (candidates[0],)
+            renamed.add(candidates[0])
+            materialize.add(candidates[0])
+    return BufferPlan(reusable, frozenset(renamed), frozenset(materialize))
+
+
+def _leaves(eq: Equation, producers: dict[Var, Equation], inline: set[Var]) -> list[Var]:
+    """The vars an elementwise statement's printed expression reads by name: its operands,
+    through the inlined elementwise values nested in it (an inlined matmul is a leaf)."""
+    leaves: list[Var] = []
+    for v in eq.vars():
+        producer = producers.get(v)
+        if v in inline and producer is not None and OPS[producer.op].elementwise:
+            leaves += _leaves(producer, producers, inline)
+        elif v not in leaves:
+            leaves.append(v)
+    return leaves

@@ -1,0 +1,84 @@
+"""Full sums of products of vectors, printed as dot products.
+
+`(100.0 * t1**2 + t2**2).sum()` makes four temporaries and five passes over memory;
+`100.0 * (t1 @ t1) + t2 @ t2` makes none and reads each vector once per product, through
+BLAS. The sum is split over its terms (it is linear), each term's scalar factors move out,
+and a term whose array part is a product of two named vectors becomes their dot product.
+Only 1-D operands qualify: their products are vectors of the same length, so `a @ b` is
+exactly the sum of `a * b` up to round-off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sympy
+
+from gradgen.codegen.symbols import MaskSymbol, is_scalar
+
+
+def _factors(expr: sympy.Expr) -> list[sympy.Expr]:
+    """The factors of an unevaluated product, nested products flattened and x**2 as x, x."""
+    if isinstance(expr, sympy.Mul):
+        return [f for arg in expr.args for f in _factors(arg)]
+    if isinstance(expr, sympy.Pow) and expr.exp == 2 and not is_scalar(expr.base):
+        return [expr.base, expr.base]
+    return [expr]
+
+
+def _terms(expr: sympy.Expr) -> list[sympy.Expr]:
+    if isinstance(expr, sympy.Add):
+        return [t for arg in expr.args for t in _terms(arg)]
+    return [expr]
+
+
+def _operand(symbol: sympy.Symbol) -> str:
+    """A vector's text as an operand of @ (inlined code such as `x @ w` gets parentheses)."""
+    name = symbol.name
+    return name if name.replace(".", "").replace("_", "a").isalnum() else f"({name})"
+
+
+def sum_as_dots(expr: sympy.Expr, print_expr: Callable[[sympy.Expr], str]) -> str | None:
+    """The full sum of the vector expression `expr` as scalar-weighted dot products and
+    sums, or None when no term is a product of two named vectors (nothing to gain).
+
+    `print_expr` prints the scalar coefficients and the terms left as `(...).sum()`.
+    """
+    parts: list[tuple[sympy.Expr, str]] = []  # (scalar coefficient, reduced text)
+    gains = False
+    for term in _terms(expr):
+        factors = _factors(term)
+        scalars = [f for f in factors if is_scalar(f)]
+        arrays = [f for f in factors if not is_scalar(f)]
+        with sympy.evaluate(True):
+            coefficient = sympy.Mul(*scalars)
+        named = all(type(f) is sympy.Symbol for f in arrays)  # not masks, not expressions
+        if len(arrays) == 2 and named:
+            text = f"{_operand(arrays[0])} @ {_operand(arrays[1])}"
+            gains = True
+        elif len(arrays) == 1 and named:
+            text = f"{_operand(arrays[0])}.sum()"
+        elif arrays:
+            with sympy.evaluate(False):
+                product = sympy.Mul(*arrays) if len(arrays) > 1 else arrays[0]
+            inner = print_expr(product)
+            text = f"{inner if isinstance(product, sympy.Function) else f'({inner})'}.sum()"
+        else:
+            return None  # a scalar term would be summed once per element: keep the sum
+        parts.append((coefficient, text))
+    if not gains or any(isinstance(f, MaskSymbol) for f in expr.free_symbols):
+        return None
+    pieces = []
+    for k, (coefficient, text) in enumerate(parts):
+        sign = "-" if coefficient.could_extract_minus_sign() else "+"
+        magnitude = -coefficient if sign == "-" else coefficient
+        body = text if magnitude == 1 else f"{print_expr(magnitude)} * ({text})"
+        if k == 0:
+            pieces.append(f"-{_wrap(body)}" if sign == "-" else body)
+        else:
+            pieces.append(f"{sign} {body}")
+    return " ".join(pieces)
+
+
+def _wrap(text: str) -> str:
+    return f"({text})" if " " in text else text

@@ -1,0 +1,389 @@
+"""Elementwise expressions evaluated in the memory of one array, with `out=` and `+=`.
+
+`t5 = d_hidden * (1 - hidden**2)` allocates three temporaries. When `hidden` is no longer
+needed (`buffers.py` decides), the same value costs none:
+
+    t5 = hidden  # hidden's memory, no longer needed
+    np.square(t5, out=t5)
+    np.subtract(1, t5, out=t5)
+    t5 *= d_hidden
+
+The path from the expression's root down to the buffer's one occurrence (the spine) is
+evaluated bottom-up in place; operands off the spine print as ordinary expressions. With no
+buffer to take, the largest full-size sub-expression on a path is computed fresh and the
+rest of the path in place (`d_x = np.cos(x)`, then `d_x *= y`). Each step is a NumPy ufunc
+writing into the buffer, so the result keeps the buffer's dtype.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import sympy
+
+from gradgen.codegen.symbols import MaskSymbol, ScalarSymbol, is_scalar
+from gradgen.shapes import Shape, ShapeError, broadcast_shapes
+
+if TYPE_CHECKING:
+    from gradgen.codegen.printer import NumPyCodePrinter
+
+MAX_STEPS = 6  # a longer in-place block is too long to review: the expression stays whole
+ShapeOf = Callable[[sympy.Expr], Shape | None]  # a sub-expression's shape, None if unknown
+
+
+@dataclass(frozen=True)
+class InPlace:
+    """The statements computing an expression in place, and how many of its operations
+    run in place (more is better: each one is an array not allocated)."""
+
+    lines: list[str]  # Python statements, the first binding the target
+    steps: int  # operations written into the buffer
+
+
+def lower_in_place(
+    expr: sympy.Expr,
+    target: str,
+    shape: Shape,
+    shape_of: ShapeOf,
+    print_expr: Callable[[sympy.Expr], str],
+    buffer: str | None = None,
+) -> InPlace | None:
+    """Statements binding `target` to the value of `expr` (of `shape`), computed in the
+    memory of the array named `buffer`, which `expr` must read exactly once and nobody
+    reads afterwards; with no buffer, in an array the first step allocates. None when the
+    expression has no such form (a step without an in-place ufunc, a buffer read twice)."""
+    if buffer is None:
+        path = _fresh_path(expr, shape, shape_of)
+        if len(path) < 2:
+            return None  # one operation: nothing to do in place
+        start = print_expr(path[-1][0])
+        if start.isidentifier() or start.lstrip("-").replace(".", "").isdigit():
+            return None  # an existing array (which must not be written), or a number
+        lines = [f"{target} = {start}"]
+    else:
+        path = _buffer_path(expr, buffer)
+        if path is None or len(path) < 2:
+            return None
+        lines = [] if buffer == target else [f"{target} = {buffer}  # {buffer} is not read again"]
+    is_full = lambda node: shape_of(node) in (shape, None)  # noqa: E731
+    steps = _steps(path, target, print_expr, is_full)
+    if steps is None:
+        return None
+    if buffer is not None and buffer != target and len(steps) == 1 and steps[0].startswith("np."):
+        # one call: `d_y = np.negative(d_e, out=d_e)` reads better than an alias and a step
+        (step,) = _steps(path, buffer, print_expr, is_full) or [""]
+        return InPlace([f"{target} = {step}"], 1)
+    return InPlace(lines + steps, len(steps))
+
+
+Path = list[tuple[sympy.Expr, int]]  # (node, index of the next node among its args), root first
+
+
+def _buffer_path(expr: sympy.Expr, buffer: str) -> Path | None:
+    """The path from the root to the only occurrence of the symbol `buffer`."""
+    occurrences = [
+        node for node in sympy.preorder_traversal(expr) if getattr(node, "name", None) == buffer
+    ]
+    if len(occurrences) != 1:
+        return None
+    path: Path = []
+    node = expr
+    while getattr(node, "name", None) != buffer:
+        for k, arg in enumerate(node.args):
+            if any(getattr(n, "name", None) == buffer for n in sympy.preorder_traversal(arg)):
+                path.append((node, k))
+                node = arg
+                break
+        else:
+            return None
+    return path + [(node, -1)]
+
+
+def _fresh_path(expr: sympy.Expr, shape: Shape, shape_of: ShapeOf) -> Path:
+    """From the root down through full-size operations, into the largest one each time,
+    to one whose result is a new float array to compute the rest in."""
+    path: Path = []
+    node = expr
+    while True:
+        children = [
+            (sympy.count_ops(arg), k)
+            for k, arg in enumerate(node.args)
+            if _allocates_float(arg) and not _part_of_parent(arg) and shape_of(arg) == shape
+        ]
+        if not children or not isinstance(node, (sympy.Add, sympy.Mul, sympy.Pow, sympy.Function)):
+            break
+        _, k = max(children)
+        path.append((node, k))
+        node = node.args[k]
+    if not _allocates_float(node):
+        return []
+    return path + [(node, -1)]
+
+
+def _part_of_parent(node: sympy.Expr) -> bool:
+    """-x or 1/x of a name: it prints into its sum or product (`a - x`, `a / x`), no
+    operation of its own to start from."""
+    if isinstance(node, sympy.Mul) and len(node.args) == 2 and node.args[0] == -1:
+        return isinstance(node.args[1], sympy.Symbol)
+    return isinstance(node, sympy.Pow) and node.exp == -1 and isinstance(node.base, sympy.Symbol)
+
+
+def _allocates_float(node: sympy.Expr) -> bool:
+    """Whether printing `node` makes a new float array: arithmetic or a ufunc call whose
+    value is float (not a bare name, not a mask, not np.where)."""
+    if isinstance(node, (sympy.Heaviside, sympy.Piecewise)):
+        return False  # masks and np.where: left as they print
+    return isinstance(node, (sympy.Add, sympy.Mul, sympy.Pow, sympy.Function)) and _is_float(node)
+
+
+def _is_float(node: sympy.Expr) -> bool:
+    """Whether `node` is float data for certain: a float array operand, a float literal,
+    or arithmetic on one (a comparison, a mask or a dimension size is not)."""
+    if isinstance(node, (ScalarSymbol, MaskSymbol)):
+        return False  # a dim (an int) or integer data
+    if isinstance(node, (sympy.Symbol, sympy.Float)):
+        return True
+    if isinstance(node, (sympy.core.relational.Relational, sympy.Heaviside, sympy.Piecewise)):
+        return False
+    if isinstance(node, sympy.Pow):
+        return _is_float(node.base)  # (x > 0)**2 is int8
+    if isinstance(node, (sympy.Add, sympy.Mul, sympy.Function)):
+        return any(_is_float(arg) for arg in node.args)
+    return False
+
+
+def _steps(
+    path: Path,
+    target: str,
+    print_expr: Callable[[sympy.Expr], str],
+    is_full: Callable[[sympy.Expr], bool],
+) -> list[str] | None:
+    """The in-place statements for the nodes of `path` above its last, bottom-up;
+    `is_full` tells an operand of the target's size from a smaller (broadcast) one."""
+    lines: list[str] = []
+    negate = reciprocal = False  # a -x or 1/x deferred to the sum or product above it
+    for depth in range(len(path) - 2, -1, -1):
+        node, k = path[depth]
+        parent = path[depth - 1][0] if depth > 0 else None
+        others = [a for j, a in enumerate(node.args) if j != k]
+        # A sign is worth leaving to the sum above only if it can subtract from a term.
+        signed_sum = isinstance(parent, sympy.Add) and any(
+            _negative(a) is None or not is_full(a)
+            for j, a in enumerate(parent.args)
+            if j != path[depth - 1][1]
+        )
+        if isinstance(node, sympy.Mul) and others == [sympy.S.NegativeOne]:
+            if signed_sum:
+                negate = not negate
+                continue
+            lines.append(f"np.negative({target}, out={target})")
+        elif isinstance(node, sympy.Pow) and k == 0 and node.exp == -1:
+            if isinstance(parent, sympy.Mul):
+                reciprocal = True
+                continue
+            lines.append(f"np.reciprocal({target}, out={target})")
+        elif isinstance(node, sympy.Add):
+            lines += _add(others, target, print_expr, negate, is_full)
+            negate = False
+        elif isinstance(node, sympy.Mul):
+            # -2*t in a sum with a term: 2*t, subtracted from the term
+            drop_sign = signed_sum and not reciprocal and _scale(others).could_extract_minus_sign()
+            lines += _mul(others, target, print_expr, reciprocal, drop_sign, is_full)
+            negate ^= drop_sign
+            reciprocal = False
+        elif isinstance(node, sympy.Pow):
+            lines.append(_pow(node, k, target, print_expr))
+        elif isinstance(node, sympy.Function):
+            call = _ufunc_call(node, k, target, print_expr)
+            if call is None:
+                return None
+            lines.append(call)
+        else:
+            return None
+    if negate:
+        lines.append(f"np.negative({target}, out={target})")
+    if reciprocal:
+        lines.append(f"np.reciprocal({target}, out={target})")
+    return lines
+
+
+def _negative(term: sympy.Expr) -> sympy.Expr | None:
+    """-term when `term` carries a minus sign (-x, -2*x, a negative number), else None."""
+    if isinstance(term, sympy.Number) and term < 0:
+        return -term
+    if isinstance(term, sympy.Mul) and term.args[0].is_Number and term.args[0] < 0:
+        with sympy.evaluate(False):
+            rest = term.args[1:]
+            if term.args[0] == -1:
+                return rest[0] if len(rest) == 1 else sympy.Mul(*rest)
+            return sympy.Mul(-term.args[0], *rest)
+    return None
+
+
+def _add(
+    others: list[sympy.Expr],
+    target: str,
+    print_expr: Callable[[sympy.Expr], str],
+    negate: bool,
+    is_full: Callable[[sympy.Expr], bool],
+) -> list[str]:
+    """Add `others` to the target (to its negative when `negate`). Terms smaller than the
+    target (a row, a scalar) are summed first, into one small array added once."""
+    small = [t for t in others if not is_full(t)]
+    full = [t for t in others if is_full(t)]
+    plus = [t for t in full if _negative(t) is None]
+    minus = [_negative(t) for t in full if _negative(t) is not None]
+    subtract_group = bool(small) and all(_negative(t) is not None for t in small)
+    if subtract_group and not negate:
+        small = [_negative(t) for t in small]  # type: ignore[misc]
+    with sympy.evaluate(False):
+        group = (small[0] if len(small) == 1 else sympy.Add(*small)) if small else None
+    lines = []
+    if negate and group is not None:  # group - target
+        lines.append(f"np.subtract({print_expr(group)}, {target}, out={target})")
+        group = None
+    elif negate and plus:  # first - target
+        lines.append(f"np.subtract({print_expr(plus[0])}, {target}, out={target})")
+        plus = plus[1:]
+    elif negate:
+        lines.append(f"np.negative({target}, out={target})")
+    if group is not None:
+        lines.append(f"{target} {'-=' if subtract_group else '+='} {print_expr(group)}")
+    lines += [f"{target} += {print_expr(t)}" for t in plus]
+    lines += [f"{target} -= {print_expr(t)}" for t in minus]  # type: ignore[arg-type]
+    return lines
+
+
+def _mul(
+    others: list[sympy.Expr],
+    target: str,
+    print_expr: Callable[[sympy.Expr], str],
+    reciprocal: bool,
+    drop_sign: bool,
+    is_full: Callable[[sympy.Expr], bool],
+) -> list[str]:
+    """Multiply the target by `others` (divide `others` by it when `reciprocal`). Factors
+    smaller than the target are multiplied together first, with the scalars; `drop_sign`
+    multiplies by -scale instead, leaving the sign to the sum above."""
+    if reciprocal:  # others / target
+        with sympy.evaluate(False):
+            numerator = others[0] if len(others) == 1 else sympy.Mul(*others)
+        return [f"np.divide({print_expr(numerator)}, {target}, out={target})"]
+    arrays = [f for f in others if not is_scalar(f)]
+    lines = []
+    for factor in (f for f in arrays if is_full(f)):
+        if isinstance(factor, sympy.Pow) and factor.exp == -1:
+            lines.append(f"{target} /= {print_expr(factor.base)}")
+        else:
+            lines.append(f"{target} *= {print_expr(factor)}")
+    scale = _scale(others)
+    if drop_sign:
+        scale = -scale
+    group = ([scale] if scale != 1 else []) + [f for f in arrays if not is_full(f)]
+    if group == [-1]:
+        lines.append(f"np.negative({target}, out={target})")
+    elif len(group) == 1 and isinstance(group[0], sympy.Pow) and group[0].exp == -1:
+        lines.append(f"{target} /= {print_expr(group[0].base)}")
+    elif group:
+        with sympy.evaluate(False):
+            factor = group[0] if len(group) == 1 else sympy.Mul(*group)
+        lines.append(f"{target} *= {print_expr(factor)}")
+    return lines
+
+
+def _scale(factors: list[sympy.Expr]) -> sympy.Expr:
+    """The product of the scalar factors (numbers, 0-d values, dims)."""
+    with sympy.evaluate(True):
+        return sympy.Mul(*(f for f in factors if is_scalar(f)))
+
+
+def _pow(node: sympy.Pow, k: int, target: str, print_expr: Callable[[sympy.Expr], str]) -> str:
+    if k == 1:  # base ** target
+        return f"np.power({print_expr(node.base)}, {target}, out={target})"
+    if node.exp == 2:
+        return f"np.square({target}, out={target})"
+    if node.exp == sympy.S.Half:
+        return f"np.sqrt({target}, out={target})"
+    return f"{target} **= {print_expr(node.exp)}"
+
+
+_CALL = re.compile(r"np\.(\w+)\((.*)\)", re.DOTALL)
+
+
+def _ufunc_call(
+    node: sympy.Expr, k: int, target: str, print_expr: Callable[[sympy.Expr], str]
+) -> str | None:
+    """`np.f(..., out=target)` when `node` prints as one call of a NumPy ufunc."""
+    args = list(node.args)
+    args[k] = sympy.Symbol(target, real=True)
+    try:
+        text = print_expr(node.func(*args, evaluate=False))
+    except (TypeError, ValueError):
+        return None
+    match = _CALL.fullmatch(text)
+    if match is None or not _balanced(match.group(2)):
+        return None
+    ufunc = getattr(np, match.group(1), None)
+    if not isinstance(ufunc, np.ufunc) or any(t.endswith("->?") for t in ufunc.types):
+        return None  # not a ufunc, or one that makes masks
+    return f"np.{match.group(1)}({match.group(2)}, out={target})"
+
+
+def _balanced(text: str) -> bool:
+    """Whether the parentheses in `text` never close more than they opened (so the call's
+    own parentheses enclose all of it)."""
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def in_place_text(
+    expr: sympy.Expr,
+    target: str,
+    shape: Shape,
+    buffers: list[str],
+    shapes: dict[str, Shape],
+    printer: NumPyCodePrinter,
+    formula: str,
+    fresh: bool = True,
+) -> str | None:
+    """The statements (one text, lines indented for the function body) that compute `expr`
+    in place: in the dead buffer among `buffers` that keeps the most operations in place,
+    else (when `fresh`) in an array its first step allocates; None when neither works, or
+    when it takes more than MAX_STEPS steps. A block of three steps or more starts with
+    `formula` (the expression as one line) as a comment, when short enough to read as one."""
+
+    def shape_of(node: sympy.Expr) -> Shape | None:
+        try:
+            return broadcast_shapes(
+                *(() if isinstance(s, ScalarSymbol) else shapes[s.name] for s in node.free_symbols)
+            )
+        except (KeyError, ShapeError):
+            return None
+
+    def print_expr(node: sympy.Expr) -> str:
+        printer.group_scalars = True
+        try:
+            return printer.doprint(node)
+        finally:
+            printer.group_scalars = False
+
+    options = [lower_in_place(expr, target, shape, shape_of, print_expr, b) for b in buffers]
+    found = [option for option in options if option is not None]
+    if not found and fresh:
+        found = [o for o in [lower_in_place(expr, target, shape, shape_of, print_expr)] if o]
+    found = [option for option in found if option.steps <= MAX_STEPS]
+    if not found:
+        return None
+    best = max(found, key=lambda option: option.steps)
+    printer.uses_numpy = True
+    comment = f"# {target} = {formula}, in place:"
+    lines = [comment, *best.lines] if best.steps >= 3 and len(comment) <= 92 else best.lines
+    return "\n    ".join(lines)

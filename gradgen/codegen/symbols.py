@@ -1,0 +1,20 @@
+"""SymPy symbols that carry what the printer must know about an operand beyond its name."""
+
+from __future__ import annotations
+
+import sympy
+
+
+class ScalarSymbol(sympy.Symbol):
+    """An operand known to be a scalar (0-d) in printed code, so products can multiply the
+    scalars together before the arrays."""
+
+
+class MaskSymbol(sympy.Symbol):
+    """An operand that is integer or boolean data (a one-hot mask): `-mask` is an error in
+    NumPy for booleans, so a negated mask prints as `-1 * mask`."""
+
+
+def is_scalar(expr: sympy.Expr) -> bool:
+    """Whether every operand of `expr` is a scalar (numbers included)."""
+    return all(isinstance(s, ScalarSymbol) for s in expr.free_symbols)

@@ -1,0 +1,261 @@
+"""The memory plan (`codegen/buffers.py`), in-place printing (`codegen/inplace.py`) and
+sums as dot products (`codegen/dots.py`): which buffers may be reused on small graphs, the
+printed statements pinned as text, and, on random expressions, that the in-place
+statements compute what the plain expression computes, in the buffer's own memory, while
+every other array stays as it was."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import GraphMaker
+
+from gradgen.codegen.buffers import plan_buffers
+from gradgen.codegen.dots import sum_as_dots
+from gradgen.codegen.inplace import in_place_text
+from gradgen.codegen.printer import NumPyCodePrinter
+from gradgen.codegen.symbols import ScalarSymbol
+
+# -- the memory plan
+
+
+def test_a_temporary_read_for_the_last_time_may_take_the_result() -> None:
+    g = GraphMaker()
+    x = g.input("x")
+    t = g("exp", x)
+    u = g("mul", t, 2.0)
+    graph = g.graph(u)
+    plan = plan_buffers(graph.equations, set(), graph.outputs, graph.hints)
+    assert plan.reusable == {graph.equations[1]: (t,)}  # never x: the caller's array
+
+
+def test_a_temporary_read_later_or_returned_or_viewed_is_kept() -> None:
+    g = GraphMaker()
+    x = g.input("x", ("N", "N"))
+    read_later = g("exp", x)
+    returned = g("sin", x)
+    viewed = g("cos", x)
+    view = g("transpose", viewed)
+    first = g("mul", read_later, 2.0)
+    second = g("mul", returned, 3.0)
+    third = g("mul", viewed, 4.0)
+    last = g("add", g("add", read_later, view), g("add", first, g("add", second, third)))
+    graph = g.graph(last, returned)
+    plan = plan_buffers(graph.equations, set(), graph.outputs, graph.hints)
+    producers = {eq.out: eq for eq in graph.equations}
+    for product in (first, second, third):  # each read its operand while it is still needed
+        assert producers[product] not in plan.reusable
+    assert plan.reusable[producers[last]] == producers[last].inputs  # two dead sums
+
+
+def test_a_buffer_read_through_a_view_in_the_same_statement_is_kept() -> None:
+    g = GraphMaker()
+    x = g.input("x", ("N", "N"))
+    t = g("exp", x)
+    symmetric = g("add", t, g("transpose", t))  # writing t in place would change t.T
+    graph = g.graph(symmetric)
+    assert plan_buffers(graph.equations, set(), graph.outputs, graph.hints).reusable == {}
+
+
+def test_a_single_operand_einsum_is_a_view_of_its_operand() -> None:
+    g = GraphMaker()
+    x = g.input("x", ("N", "N"))
+    t = g("exp", x)
+    transposed = g("einsum", t, subscripts="ij->ji")  # NumPy returns a view of t
+    doubled = g("mul", t, 2.0)
+    total = g("add", g("sum", doubled), g("sum", transposed))
+    graph = g.graph(total)
+    assert (
+        graph.equations[2]
+        not in plan_buffers(graph.equations, set(), graph.outputs, graph.hints).reusable
+    )
+
+
+def test_a_buffer_must_have_the_results_shape_and_hold_floats() -> None:
+    g = GraphMaker()
+    x = g.input("x", ("N",))
+    y = g.input("y", ("M", "N"))
+    labels = g.input("labels", ("M", "N"))
+    row = g("exp", x)
+    wide = g("mul", row, y)  # (M, N): the (N,) row cannot hold it
+    mask = g("greater", labels, 0.0)
+    masked = g("mul", mask, wide)
+    graph = g.graph(masked)
+    plan = plan_buffers(graph.equations, set(), graph.outputs, graph.hints)
+    assert row not in {v for buffers in plan.reusable.values() for v in buffers}
+    assert plan.reusable.get(graph.equations[-1]) == (wide,)  # not the boolean mask
+
+
+def test_an_inlined_matmul_becomes_the_buffer_of_its_sum() -> None:
+    g = GraphMaker()
+    x = g.input("x", ("N", "D"))
+    w = g.input("w", ("D", "H"))
+    b = g.input("b", ("H",))
+    product = g("matmul", x, w)
+    hidden = g("tanh", g("add", product, b), name="hidden")
+    graph = g.graph(hidden)
+    inline = {product, graph.equations[1].out}
+    plan = plan_buffers(graph.equations, inline, graph.outputs, graph.hints)
+    assert plan.materialize == {product}
+    assert plan.reusable == {graph.equations[2]: (product,)}
+
+
+# -- in-place statements, as text
+
+SHAPES = {"a": ("N", "D"), "b": ("N", "D"), "c": ("N", "D"), "row": ("D",)}
+a, b, c, row = (sympy.Symbol(name, real=True) for name in ("a", "b", "c", "row"))
+s = ScalarSymbol("s", real=True)
+
+
+def _in_place(expr: sympy.Expr, buffers: list[str], target: str = "out") -> str | None:
+    return in_place_text(expr, target, ("N", "D"), buffers, SHAPES, NumPyCodePrinter(), "f")
+
+
+def _unevaluated(text: str) -> sympy.Expr:
+    names = {"a": a, "b": b, "c": c, "row": row, "s": s}
+    with sympy.evaluate(False):
+        return sympy.sympify(text, locals=names, evaluate=False)
+
+
+def test_tanh_derivative_is_computed_in_the_dead_buffer() -> None:
+    text = _in_place(_unevaluated("b*(1 - a**2)"), ["a"], "t5")
+    assert text == (
+        "# t5 = f, in place:\n"
+        "    t5 = a  # a is not read again\n"
+        "    np.square(t5, out=t5)\n"
+        "    np.subtract(1, t5, out=t5)\n"
+        "    t5 *= b"
+    )
+
+
+def test_without_a_buffer_the_largest_part_is_computed_fresh_and_the_rest_in_place() -> None:
+    text = _in_place(_unevaluated("a*b*cos(c)"), [], "d_x")
+    assert text == "d_x = np.cos(c)\n    d_x *= a\n    d_x *= b"
+
+
+def test_smaller_operands_are_combined_before_touching_the_buffer() -> None:
+    text = _in_place(_unevaluated("a*row*s + row + 2.0"), ["a"])
+    assert text == "out = a  # a is not read again\n    out *= s*row\n    out += row + 2.0"
+
+
+def test_a_sign_is_left_to_the_subtraction_it_belongs_to() -> None:
+    text = _in_place(_unevaluated("b - 2*a"), ["a"])
+    assert text == "out = a  # a is not read again\n    out *= 2\n    np.subtract(b, out, out=out)"
+
+
+@pytest.mark.parametrize(
+    ("expr", "buffers"),
+    [
+        ("a + b", []),  # one operation: nothing to gain
+        ("Piecewise((a, b > 0), (c, True))", ["a"]),  # np.where has no out=
+    ],
+)
+def test_no_in_place_form(expr: str, buffers: list[str]) -> None:
+    assert _in_place(_unevaluated(expr), buffers) is None
+
+
+def test_a_buffer_read_twice_is_not_written() -> None:
+    text = _in_place(_unevaluated("a*(1 - a**2)"), ["a"])
+    assert text == "out = a**2\n    np.subtract(1, out, out=out)\n    out *= a"  # a fresh array
+
+
+# -- in-place statements, run
+
+
+def _tree(draw: st.DrawFn, depth: int) -> sympy.Expr:
+    leaves = [a, b, c, row, s, sympy.Float(0.5), sympy.Integer(2)]
+    if depth == 0 or draw(st.integers(0, 3)) == 0:
+        return draw(st.sampled_from(leaves))
+    kinds = ["add", "sub", "mul", "div", "neg_div", "scale", "neg", "square", "tanh", "exp"]
+    kinds.append("mask")
+    kind = draw(st.sampled_from(kinds))
+    x = _tree(draw, depth - 1)
+    with sympy.evaluate(False):
+        if kind in ("add", "sub", "mul", "div", "neg_div"):
+            y = _tree(draw, depth - 1)
+            return {
+                "add": lambda: sympy.Add(x, y),
+                "sub": lambda: sympy.Add(x, sympy.Mul(-1, y)),
+                "mul": lambda: sympy.Mul(x, y),
+                "div": lambda: sympy.Mul(x, sympy.Pow(sympy.exp(y), -1)),  # never 1/0
+                "neg_div": lambda: sympy.Mul(-1, s, x, sympy.Pow(1 + sympy.exp(y), -1)),
+            }[kind]()
+        return {
+            "neg": lambda: sympy.Mul(-1, x),
+            "scale": lambda: sympy.Mul(sympy.Float(-0.5), x, s),
+            "mask": lambda: sympy.Mul(sympy.Pow(sympy.Heaviside(x - 1, 0), 2), b),  # int8*b
+            "square": lambda: sympy.Pow(x, 2),
+            "tanh": lambda: sympy.tanh(x),
+            "exp": lambda: sympy.exp(sympy.tanh(x)),  # bounded: no overflow
+        }[kind]()
+
+
+@st.composite
+def expressions(draw: st.DrawFn) -> sympy.Expr:
+    return _tree(draw, 4)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(expressions(), st.sampled_from([[], ["a"], ["b", "a"]]))
+def test_in_place_statements_compute_the_expression_in_the_buffer(expr, buffers) -> None:
+    rng = np.random.default_rng(0)
+    arrays = {name: rng.uniform(0.5, 1.5, size=(4, 3)) for name in ("a", "b", "c")}
+    arrays["row"] = rng.uniform(0.5, 1.5, size=3)
+    text = in_place_text(expr, "out", ("N", "D"), buffers, SHAPES, NumPyCodePrinter(), "f")
+    if text is None:
+        return
+    printer = NumPyCodePrinter()
+    expected = np.broadcast_to(
+        eval(printer.doprint(expr), {"np": np, "s": 0.7, **arrays}), (4, 3)  # noqa: S307
+    )
+    namespace = {"np": np, "s": 0.7, **{k: v.copy() for k, v in arrays.items()}}
+    objects = dict(namespace)
+    exec(text.replace("\n    ", "\n"), namespace)  # noqa: S102
+    result = namespace["out"]
+    np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12, err_msg=text)
+    written = next(
+        (name for name in buffers if f"out = {name}  # " in text or f"out={name})" in text), None
+    )
+    if written is not None:  # the result is the buffer's own array
+        assert result is objects[written]
+    for name, array in arrays.items():
+        if name != written:
+            np.testing.assert_array_equal(namespace[name], array, err_msg=text)
+
+
+# -- dot products
+
+
+def test_a_sum_of_squares_becomes_dot_products() -> None:
+    printer = NumPyCodePrinter()
+    printer.group_scalars = True
+    t1, t2 = sympy.symbols("t1 t2", real=True)
+    with sympy.evaluate(False):
+        expr = sympy.Add(sympy.Mul(100.0, sympy.Pow(t1, 2)), sympy.Pow(t2, 2))
+    assert sum_as_dots(expr, printer.doprint) == "100.0 * (t1 @ t1) + t2 @ t2"
+
+
+def test_a_sum_with_nothing_to_multiply_stays_a_sum() -> None:
+    t1 = sympy.Symbol("t1", real=True)
+    with sympy.evaluate(False):
+        expr = sympy.Add(sympy.exp(t1), t1)
+    assert sum_as_dots(expr, NumPyCodePrinter().doprint) is None
+
+
+@pytest.mark.parametrize("text", ["a*b - 2*b*c", "-a*b + 3*c", "a**2 - s*b*c", "(a + b)**2 + a*c"])
+def test_dot_products_sum_what_the_expression_sums(text: str) -> None:
+    vectors = {name: sympy.Symbol(name, real=True) for name in "abc"}
+    with sympy.evaluate(False):
+        expr = sympy.sympify(text, locals={**vectors, "s": s}, evaluate=False)
+    printer = NumPyCodePrinter()
+    printer.group_scalars = True
+    dots = sum_as_dots(expr, printer.doprint)
+    assert dots is not None and "@" in dots
+    rng = np.random.default_rng(1)
+    values = {name: rng.normal(size=7) for name in "abc"}
+    namespace = {"np": np, "s": 0.3, **values}
+    expected = eval(f"({printer.doprint(expr)}).sum()", namespace)  # noqa: S307
+    np.testing.assert_allclose(eval(dots, namespace), expected, rtol=1e-12)  # noqa: S307
