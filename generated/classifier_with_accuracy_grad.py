@@ -77,8 +77,8 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
         d_value = np.ones_like(value)
     # add up the gradient's parts
     d_z = np.expm1(-t0)
+    d_z += y
     d_z *= -d_value / N
-    d_z -= d_value / N * y
     # z = x @ w + b
     d_b = d_z.sum()
     d_w = x.T @ d_z
@@ -106,8 +106,8 @@ def loss_value_and_grad(w, b, x, y):
     d_z = t0  # t0 is not read again
     np.negative(d_z, out=d_z)
     np.expm1(d_z, out=d_z)
+    d_z += y
     d_z *= -1 / N
-    d_z -= y / N
     # z = x @ w + b
     d_b = d_z.sum()
     d_w = x.T @ d_z

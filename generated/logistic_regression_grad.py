@@ -84,9 +84,9 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     d_z = np.sign(z)
     d_z *= t0
     d_z /= t1
-    d_z *= t2
-    np.subtract(t2 * (z > 0), d_z, out=d_z)
-    d_z -= y * t2
+    d_z += y
+    d_z -= z > 0
+    d_z *= -t2
     # z = x @ w + b
     d_b = d_z.sum()
     d_w = x.T @ d_z
@@ -115,9 +115,9 @@ def loss_value_and_grad(w, b, x, y):
     d_z = t0  # t0 is not read again
     d_z /= t1
     d_z *= np.sign(z)
-    d_z /= N
-    np.subtract((z > 0) / N, d_z, out=d_z)
-    d_z -= y / N
+    d_z += y
+    d_z -= z > 0
+    d_z *= -1 / N
     # z = x @ w + b
     d_b = d_z.sum()
     d_w = x.T @ d_z

@@ -90,8 +90,8 @@ def rosenbrock_value_and_grad(x):
     d_t1 = t1  # t1 is not read again
     d_t1 *= 200.0
     t3 = t2  # t2 is not read again
+    t3 += t0 * d_t1
     t3 *= -2
-    t3 -= 2 * t0 * d_t1
     d_x = np.zeros((N,), np.result_type(t3))
     d_x[:-1] = t3
     d_x[1:] += d_t1

@@ -117,7 +117,8 @@ def layers_jvp(x, w1, b1, w2, x_dot, w1_dot):
     hidden_dot = hidden  # hidden is not read again
     np.square(hidden_dot, out=hidden_dot)
     np.subtract(1, hidden_dot, out=hidden_dot)
-    hidden_dot *= t0 + t1
+    t0 += t1
+    hidden_dot *= t0
     # return hidden @ w2
     value_dot = hidden_dot @ w2
     return value, value_dot

@@ -2,7 +2,7 @@
 sums as dot products (`codegen/dots.py`): which buffers may be reused on small graphs, the
 printed statements pinned as text, and, on random expressions, that the in-place
 statements compute what the plain expression computes, in the buffer's own memory, while
-every other array stays as it was."""
+every array that is not a dead buffer stays as it was."""
 
 from __future__ import annotations
 
@@ -222,7 +222,7 @@ def test_in_place_statements_compute_the_expression_in_the_buffer(expr, buffers)
     if written is not None:  # the result is the buffer's own array
         assert result is objects[written]
     for name, array in arrays.items():
-        if name != written:
+        if name not in buffers:  # dead buffers may be written; nothing else
             np.testing.assert_array_equal(namespace[name], array, err_msg=text)
 
 

@@ -268,7 +268,7 @@ def _statements(
                 code.expr,
                 names[eq.out],
                 eq.out.shape,
-                [names[v] for v in buffers],
+                tuple(names[v] for v in buffers),
                 shapes,
                 printer,
                 code.text,

@@ -42,6 +42,7 @@ class InPlace:
 
     lines: list[str]  # Python statements, the first binding the target
     steps: int  # operations written into the buffer
+    spares: int = 0  # spare buffers used for operands (fewer reads more simply)
 
 
 def lower_in_place(
@@ -51,11 +52,15 @@ def lower_in_place(
     shape_of: ShapeOf,
     print_expr: Callable[[sympy.Expr], str],
     buffer: str | None = None,
+    spare: tuple[str, ...] = (),
 ) -> InPlace | None:
     """Statements binding `target` to the value of `expr` (of `shape`), computed in the
     memory of the array named `buffer`, which `expr` must read exactly once and nobody
     reads afterwards; with no buffer, in an array the first step allocates. None when the
-    expression has no such form (a step without an in-place ufunc, a buffer read twice)."""
+    expression has no such form (a step without an in-place ufunc, a buffer read twice).
+    A full-size operand off the path that reads one of the `spare` buffers (dead too, read
+    once) is computed in place in that one first."""
+    expr = _common_scales_out(expr)
     if buffer is None:
         path = _fresh_path(expr, shape, shape_of)
         if len(path) < 2:
@@ -70,25 +75,76 @@ def lower_in_place(
             return None
         lines = [] if buffer == target else [f"{target} = {buffer}  # {buffer} is not read again"]
     is_full = lambda node: shape_of(node) in (shape, None)  # noqa: E731
-    steps = _steps(path, target, print_expr, is_full)
+    prelude: list[str] = []
+    unused = [name for name in spare if _occurrences(expr, name) == 1]  # else read again
+    used: list[str] = []
+
+    def operand(term: sympy.Expr) -> str:
+        """An operand's text, computed first in a spare buffer when it reads one."""
+        if is_full(term) and isinstance(term, (sympy.Add, sympy.Mul, sympy.Pow, sympy.Function)):
+            for name in unused:
+                inner = lower_in_place(term, name, shape, shape_of, print_expr, name)
+                if inner is not None:
+                    prelude.extend(inner.lines)
+                    unused.remove(name)
+                    used.append(name)
+                    return name
+        return print_expr(term)
+
+    steps = _steps(path, target, print_expr, is_full, operand, prelude)
     if steps is None:
         return None
-    if buffer is not None and buffer != target and len(steps) == 1 and steps[0].startswith("np."):
+    if (
+        buffer is not None
+        and buffer != target
+        and len(steps) == 1
+        and steps[0].startswith("np.")
+        and not spare
+    ):
         # one call: `d_y = np.negative(d_e, out=d_e)` reads better than an alias and a step
-        (step,) = _steps(path, buffer, print_expr, is_full) or [""]
+        (step,) = _steps(path, buffer, print_expr, is_full, print_expr, []) or [""]
         return InPlace([f"{target} = {step}"], 1)
-    return InPlace(lines + steps, len(steps))
+    return InPlace(lines + steps, len(steps), len(used))
+
+
+def _common_scales_out(expr: sympy.Expr) -> sympy.Expr:
+    """Sums whose terms share a scalar factor (up to sign) with it taken out:
+    `-2*t - 2*a*b` becomes `-2*(t + a*b)`, one multiplication of the result instead of one
+    per term (and no temporary for `2*a`)."""
+    if not isinstance(expr, (sympy.Add, sympy.Mul, sympy.Pow, sympy.Function)):
+        return expr
+    args = [_common_scales_out(arg) for arg in expr.args]
+    with sympy.evaluate(False):
+        if args != list(expr.args):
+            expr = expr.func(*args)
+        if not isinstance(expr, sympy.Add):
+            return expr
+        scales = [_scale(list(sympy.Mul.make_args(term))) for term in expr.args]
+    common = scales[0]
+    with sympy.evaluate(True):
+        signs = [scale / common for scale in scales]
+    if common in (1, -1) or any(sign not in (1, -1) for sign in signs):
+        return expr
+    terms = []
+    for term, sign in zip(expr.args, signs):
+        arrays = [f for f in sympy.Mul.make_args(term) if not is_scalar(f)]
+        with sympy.evaluate(False):
+            rest = arrays[0] if len(arrays) == 1 else sympy.Mul(*arrays)
+            terms.append(rest if sign == 1 else sympy.Mul(-1, rest))
+    with sympy.evaluate(False):
+        return sympy.Mul(common, sympy.Add(*terms))
 
 
 Path = list[tuple[sympy.Expr, int]]  # (node, index of the next node among its args), root first
 
 
+def _occurrences(expr: sympy.Expr, name: str) -> int:
+    return sum(1 for node in sympy.preorder_traversal(expr) if getattr(node, "name", None) == name)
+
+
 def _buffer_path(expr: sympy.Expr, buffer: str) -> Path | None:
     """The path from the root to the only occurrence of the symbol `buffer`."""
-    occurrences = [
-        node for node in sympy.preorder_traversal(expr) if getattr(node, "name", None) == buffer
-    ]
-    if len(occurrences) != 1:
+    if _occurrences(expr, buffer) != 1:
         return None
     path: Path = []
     node = expr
@@ -161,9 +217,13 @@ def _steps(
     target: str,
     print_expr: Callable[[sympy.Expr], str],
     is_full: Callable[[sympy.Expr], bool],
+    operand: Callable[[sympy.Expr], str],
+    prelude: list[str],
 ) -> list[str] | None:
     """The in-place statements for the nodes of `path` above its last, bottom-up;
-    `is_full` tells an operand of the target's size from a smaller (broadcast) one."""
+    `is_full` tells an operand of the target's size from a smaller (broadcast) one, and
+    `operand` prints the terms and factors of sums and products, after writing the
+    statements that compute them (if any) into `prelude`."""
     lines: list[str] = []
     negate = reciprocal = False  # a -x or 1/x deferred to the sum or product above it
     for depth in range(len(path) - 2, -1, -1):
@@ -187,12 +247,16 @@ def _steps(
                 continue
             lines.append(f"np.reciprocal({target}, out={target})")
         elif isinstance(node, sympy.Add):
-            lines += _add(others, target, print_expr, negate, is_full)
+            steps = _add(others, target, operand, negate, is_full)
+            lines += prelude + steps
+            prelude.clear()
             negate = False
         elif isinstance(node, sympy.Mul):
             # -2*t in a sum with a term: 2*t, subtracted from the term
             drop_sign = signed_sum and not reciprocal and _scale(others).could_extract_minus_sign()
-            lines += _mul(others, target, print_expr, reciprocal, drop_sign, is_full)
+            steps = _mul(others, target, operand, reciprocal, drop_sign, is_full)
+            lines += prelude + steps
+            prelude.clear()
             negate ^= drop_sign
             reciprocal = False
         elif isinstance(node, sympy.Pow):
@@ -348,7 +412,7 @@ def in_place_text(
     expr: sympy.Expr,
     target: str,
     shape: Shape,
-    buffers: list[str],
+    buffers: tuple[str, ...],
     shapes: dict[str, Shape],
     printer: NumPyCodePrinter,
     formula: str,
@@ -375,14 +439,22 @@ def in_place_text(
         finally:
             printer.group_scalars = False
 
-    options = [lower_in_place(expr, target, shape, shape_of, print_expr, b) for b in buffers]
+    options = [
+        lower_in_place(
+            expr, target, shape, shape_of, print_expr, b, tuple(n for n in buffers if n != b)
+        )
+        for b in buffers
+    ]
     found = [option for option in options if option is not None]
     if not found and fresh:
-        found = [o for o in [lower_in_place(expr, target, shape, shape_of, print_expr)] if o]
+        fresh_start = lower_in_place(
+            expr, target, shape, shape_of, print_expr, None, tuple(buffers)
+        )
+        found = [fresh_start] if fresh_start is not None else []
     found = [option for option in found if option.steps <= MAX_STEPS]
     if not found:
         return None
-    best = max(found, key=lambda option: option.steps)
+    best = max(found, key=lambda option: (option.steps, -option.spares))
     printer.uses_numpy = True
     comment = f"# {target} = {formula}, in place:"
     lines = [comment, *best.lines] if best.steps >= 3 and len(comment) <= 92 else best.lines
