@@ -46,6 +46,7 @@ def loss(w_q, w_k, w_v, gamma, beta, x, target):
 
     Argument shapes: w_q (8, 8), w_k (8, 8), w_v (8, 8), gamma (8,), beta (8,), x (T, 8), target (T, 8).
     """
+    T = x.shape[0]
     q = x @ w_q
     k = x @ w_k
     v = x @ w_v
@@ -56,14 +57,14 @@ def loss(w_q, w_k, w_v, gamma, beta, x, target):
     attended = (t1 / t1.sum(axis=1, keepdims=True)) @ v
     y = attended  # attended is not read again
     y += x
-    mean = y.mean(axis=1, keepdims=True)
+    mean = y.sum(axis=1, keepdims=True) / 8
     t4 = y  # y is not read again
     t4 -= mean
-    variance = (t4**2).mean(axis=1, keepdims=True)
+    variance = (t4**2).sum(axis=1, keepdims=True) / 8
     normalized = t4  # t4 is not read again
     normalized *= gamma / np.sqrt(variance + 1e-05)
     normalized += beta
-    value = ((normalized - target) ** 2).mean()
+    value = ((normalized - target) ** 2).sum() / (8 * T)
     return value
 
 
@@ -82,10 +83,10 @@ def loss_forward(w_q, w_k, w_v, gamma, beta, x, target):
     attended = t3 @ v
     y = attended  # attended is not read again
     y += x
-    mean = y.mean(axis=1, keepdims=True)
+    mean = y.sum(axis=1, keepdims=True) / 8
     t4 = y  # y is not read again
     t4 -= mean
-    variance = (t4**2).mean(axis=1, keepdims=True)
+    variance = (t4**2).sum(axis=1, keepdims=True) / 8
     t5 = variance + 1e-05
     np.sqrt(t5, out=t5)
     t6 = t4 / t5
@@ -93,7 +94,7 @@ def loss_forward(w_q, w_k, w_v, gamma, beta, x, target):
     normalized += beta
     t7 = normalized  # normalized is not read again
     t7 -= target
-    value = (t7**2).mean()
+    value = (t7**2).sum() / (8 * T)
     saved = (gamma, x, q, k, v, t1, t2, t3, t4, t5, t6, t7, value, T)
     return value, saved
 
@@ -163,10 +164,10 @@ def loss_value_and_grad(w_q, w_k, w_v, gamma, beta, x, target):
     attended = t3 @ v
     y = attended  # attended is not read again
     y += x
-    mean = y.mean(axis=1, keepdims=True)
+    mean = y.sum(axis=1, keepdims=True) / 8
     t4 = y  # y is not read again
     t4 -= mean
-    variance = (t4**2).mean(axis=1, keepdims=True)
+    variance = (t4**2).sum(axis=1, keepdims=True) / 8
     t5 = variance + 1e-05
     np.sqrt(t5, out=t5)
     t6 = t4 / t5
@@ -174,7 +175,7 @@ def loss_value_and_grad(w_q, w_k, w_v, gamma, beta, x, target):
     normalized += beta
     t7 = normalized  # normalized is not read again
     t7 -= target
-    value = (t7**2).mean()
+    value = (t7**2).sum() / (8 * T)
     # return gg.mse_loss(normalized, target)
     d_t7 = t7  # t7 is not read again
     d_t7 *= (1 / 4) / T

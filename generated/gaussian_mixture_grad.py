@@ -41,6 +41,7 @@ def nll(logits, means, log_stds, x):
 
     Argument shapes: logits (K,), means (K, D), log_stds (K, D), x (N, D).
     """
+    N = x.shape[0]
     z = x[:, None] - means[None]
     z /= np.exp(log_stds)[None]
     # per_dim = 0.5*z**2 + log_stds[None] + 0.9189385332046727, in place:
@@ -53,9 +54,10 @@ def nll(logits, means, log_stds, x):
     joint = log_prob  # log_prob is not read again
     joint += (logits - (np.log(np.exp(logits - t2).sum(keepdims=True)) + t2))[None]
     t5 = joint.max(axis=1, keepdims=True)
-    value = -np.squeeze(
-        np.log(np.exp(joint - t5).sum(axis=1, keepdims=True)) + t5, 1
-    ).mean()
+    value = -(
+        np.squeeze(np.log(np.exp(joint - t5).sum(axis=1, keepdims=True)) + t5, 1).sum()
+        / N
+    )
     return value
 
 
@@ -83,7 +85,7 @@ def nll_forward(logits, means, log_stds, x):
     t6 -= t5
     np.exp(t6, out=t6)
     t7 = t6.sum(axis=1, keepdims=True)
-    value = -np.squeeze(np.log(t7) + t5, 1).mean()
+    value = -(np.squeeze(np.log(t7) + t5, 1).sum() / N)
     saved = (t0, t1, z, t3, t4, t6, t7, value, D, K, N)
     return value, saved
 
@@ -147,7 +149,7 @@ def nll_value_and_grad(logits, means, log_stds, x):
     t6 -= t5
     np.exp(t6, out=t6)
     t7 = t6.sum(axis=1, keepdims=True)
-    value = -np.squeeze(np.log(t7) + t5, 1).mean()
+    value = -(np.squeeze(np.log(t7) + t5, 1).sum() / N)
     # return -gg.mean(gg.logsumexp(joint, axis=1))
     t8 = t6  # t6 is not read again
     t8 *= (-1 / N) / t7

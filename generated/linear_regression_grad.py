@@ -38,11 +38,12 @@ def loss(w, b, x, y):
 
     Argument shapes: w (D,), b (), x (N, D), y (N,).
     """
+    N = x.shape[0]
     z = x @ w
     y_hat = z  # z is not read again
     y_hat += b
     e = np.subtract(y, y_hat, out=y_hat)
-    value = (e @ e) / len(e)
+    value = (e @ e) / N
     return value
 
 
@@ -53,7 +54,7 @@ def loss_forward(w, b, x, y):
     y_hat = z  # z is not read again
     y_hat += b
     e = np.subtract(y, y_hat, out=y_hat)
-    value = (e @ e) / len(e)
+    value = (e @ e) / N
     saved = (x, e, value, N)
     return value, saved
 
@@ -92,7 +93,7 @@ def loss_value_and_grad(w, b, x, y):
     y_hat = z  # z is not read again
     y_hat += b
     e = np.subtract(y, y_hat, out=y_hat)
-    value = (e @ e) / len(e)
+    value = (e @ e) / N
     # return gg.mean(e**2)
     d_e = e  # e is not read again
     d_e *= 2 / N

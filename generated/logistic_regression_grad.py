@@ -37,6 +37,7 @@ def loss(w, b, x, y):
 
     Argument shapes: w (D,), b (), x (N, D), y (N,).
     """
+    N = x.shape[0]
     z = x @ w
     z += b
     # softplus = np.maximum(z, 0) + np.log(1 + np.exp(-np.abs(z))), in place:
@@ -46,7 +47,7 @@ def loss(w, b, x, y):
     softplus += 1
     np.log(softplus, out=softplus)
     softplus += np.maximum(z, 0)
-    value = (softplus.sum() - y @ z) / len(softplus)
+    value = (softplus.sum() - y @ z) / N
     return value
 
 
@@ -61,7 +62,7 @@ def loss_forward(w, b, x, y):
     t1 = 1 + t0
     softplus = np.log(t1)
     softplus += np.maximum(z, 0)
-    value = (softplus.sum() - y @ z) / len(softplus)
+    value = (softplus.sum() - y @ z) / N
     saved = (x, y, z, t0, t1, value, N)
     return value, saved
 
@@ -109,7 +110,7 @@ def loss_value_and_grad(w, b, x, y):
     t1 = 1 + t0
     softplus = np.log(t1)
     softplus += np.maximum(z, 0)
-    value = (softplus.sum() - y @ z) / len(softplus)
+    value = (softplus.sum() - y @ z) / N
     # add up the gradient's parts
     # d_z = -1/N * y - 1/N * (t0*np.sign(z)/t1) + (z > 0)/N, in place:
     d_z = t0  # t0 is not read again

@@ -6,11 +6,11 @@ f_backward(saved, d_value=None) -> gradients, f_value_and_grad(...) -> (value, g
 f_grad(...) -> gradients.
 
 loss(w1: (64, H), b1: (H,), w2: (H, 10), b2: (10,), x: (N, 64), labels: (N,)) with respect to w1, b1, w2, b2:
-(traced graph e9e54f736203)
+(traced graph b2a971ca6bd0)
     hidden = tanh(x @ w1 + b1)
     logits = hidden @ w2 + b2
-    t5 = max(logits, axis=1, keepdims=True)
-    value = -mean(sum((labels[..., None] == arange(10))*(logits - (log(sum(exp(logits - t5), axis=1, keepdims=True)) + t5)), axis=1))
+    t7 = max(logits, axis=1, keepdims=True)
+    value = mean(log(sum(exp(logits - t7), axis=1, keepdims=True)) + t7 - sum((labels[..., None] == arange(10))*logits, axis=1, keepdims=True))
     return value
 """
 
@@ -38,6 +38,7 @@ def loss(w1, b1, w2, b2, x, labels):
 
     Argument shapes: w1 (64, H), b1 (H,), w2 (H, 10), b2 (10,), x (N, 64), labels (N,).
     """
+    N = x.shape[0]
     hidden = x @ w1
     hidden += b1
     np.tanh(hidden, out=hidden)
@@ -45,13 +46,10 @@ def loss(w1, b1, w2, b2, x, labels):
     logits += b2
     t1 = logits.max(axis=1, keepdims=True)
     value = (
-        -(
-            (labels[..., None] == np.arange(10))
-            * (logits - (np.log(np.exp(logits - t1).sum(axis=1, keepdims=True)) + t1))
-        )
-        .sum(axis=1)
-        .mean()
-    )
+        np.log(np.exp(logits - t1).sum(axis=1, keepdims=True))
+        + t1
+        - ((labels[..., None] == np.arange(10)) * logits).sum(axis=1, keepdims=True)
+    ).sum() / N
     return value
 
 
@@ -68,7 +66,7 @@ def loss_forward(w1, b1, w2, b2, x, labels):
     t2 = logits - t1
     np.exp(t2, out=t2)
     t3 = t2.sum(axis=1, keepdims=True)
-    value = -(t0 * (logits - (np.log(t3) + t1))).sum(axis=1).mean()
+    value = (np.log(t3) + t1 - (t0 * logits).sum(axis=1, keepdims=True)).sum() / N
     saved = (w2, x, hidden, t0, t2, t3, value, N)
     return value, saved
 
@@ -84,20 +82,19 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     w2, x, hidden, t0, t2, t3, value, N = saved
     if d_value is None:
         d_value = np.ones_like(value)
-    # return gg.cross_entropy(logits, labels)
-    t4 = -d_value / N * t0
     # add up the gradient's parts
-    d_logits = t2 * (-t4).sum(axis=1, keepdims=True) / t3
-    d_logits += t4
+    d_logits = t2 / t3
+    np.subtract(t0, d_logits, out=d_logits)
+    d_logits *= -d_value / N
     # logits = hidden @ w2 + b2
     d_b2 = d_logits.sum(axis=0)
     d_hidden = d_logits @ w2.T
     d_w2 = hidden.T @ d_logits
     # hidden = gg.tanh(x @ w1 + b1)
-    t5 = d_hidden  # d_hidden is not read again
-    t5 *= 1 - hidden**2
-    d_b1 = t5.sum(axis=0)
-    d_w1 = x.T @ t5
+    t4 = d_hidden  # d_hidden is not read again
+    t4 *= 1 - hidden**2
+    d_b1 = t4.sum(axis=0)
+    d_w1 = x.T @ t4
     if accumulate_into is not None:
         return _accumulate(accumulate_into, (d_w1, d_b1, d_w2, d_b2))
     return d_w1, d_b1, d_w2, d_b2
@@ -119,25 +116,25 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     t2 = logits - t1
     np.exp(t2, out=t2)
     t3 = t2.sum(axis=1, keepdims=True)
-    value = -(t0 * (logits - (np.log(t3) + t1))).sum(axis=1).mean()
-    # return gg.cross_entropy(logits, labels)
-    t4 = -1 / N * t0
+    value = (np.log(t3) + t1 - (t0 * logits).sum(axis=1, keepdims=True)).sum() / N
     # add up the gradient's parts
+    # d_logits = -1/N * t0 + t2/(t3*N), in place:
     d_logits = t2  # t2 is not read again
-    d_logits *= (-t4).sum(axis=1, keepdims=True) / t3
-    d_logits += t4
+    d_logits /= t3
+    np.subtract(t0, d_logits, out=d_logits)
+    d_logits *= -1 / N
     # logits = hidden @ w2 + b2
     d_b2 = d_logits.sum(axis=0)
     d_hidden = d_logits @ w2.T
     d_w2 = hidden.T @ d_logits
     # hidden = gg.tanh(x @ w1 + b1)
-    # t5 = d_hidden*(1 - hidden**2), in place:
-    t5 = hidden  # hidden is not read again
-    np.square(t5, out=t5)
-    np.subtract(1, t5, out=t5)
-    t5 *= d_hidden
-    d_b1 = t5.sum(axis=0)
-    d_w1 = x.T @ t5
+    # t4 = d_hidden*(1 - hidden**2), in place:
+    t4 = hidden  # hidden is not read again
+    np.square(t4, out=t4)
+    np.subtract(1, t4, out=t4)
+    t4 *= d_hidden
+    d_b1 = t4.sum(axis=0)
+    d_w1 = x.T @ t4
     return value, (d_w1, d_b1, d_w2, d_b2)
 
 

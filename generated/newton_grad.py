@@ -38,9 +38,10 @@ def loss(w, b, x, y, l2):
 
     Argument shapes: w (D,), b (), x (N, D), y (N,), l2 ().
     """
+    N = x.shape[0]
     z = x @ w
     z += b
-    data_loss = (np.logaddexp(0, z).sum() - y @ z) / len(y)
+    data_loss = (np.logaddexp(0, z).sum() - y @ z) / N
     value = data_loss + 0.5 * l2 * (w @ w)
     return value
 
@@ -51,7 +52,7 @@ def loss_forward(w, b, x, y, l2):
     z = x @ w
     z += b
     t0 = np.logaddexp(0, z)
-    data_loss = (t0.sum() - y @ z) / len(t0)
+    data_loss = (t0.sum() - y @ z) / N
     t1 = 0.5 * l2
     value = data_loss + t1 * (w @ w)
     saved = (w, x, y, t0, t1, value, N)
@@ -93,7 +94,7 @@ def loss_value_and_grad(w, b, x, y, l2):
     z = x @ w
     z += b
     t0 = np.logaddexp(0, z)
-    data_loss = (t0.sum() - y @ z) / len(t0)
+    data_loss = (t0.sum() - y @ z) / N
     t1 = 0.5 * l2
     value = data_loss + t1 * (w @ w)
     # add up the gradient's parts

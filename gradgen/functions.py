@@ -413,9 +413,12 @@ def one_hot(labels: Any, num_classes: int | str) -> Any:
 
 
 def cross_entropy(logits: Any, labels: Any) -> Any:
-    """Mean softmax cross-entropy of logits (N, C) against integer labels (N,)."""
-    picked = one_hot(labels, logits.shape[-1]) * log_softmax(logits, axis=-1)
-    return -mean(sum(picked, axis=-1))
+    """Mean softmax cross-entropy of logits (N, C) against integer labels (N,) in [0, C):
+    logsumexp(logits) minus the labelled logit, per row. Written so (not as the picked
+    log_softmax) because the gradient then simplifies to (softmax - one_hot) / N: SymPy
+    cannot know that a one-hot row sums to 1."""
+    picked = sum(one_hot(labels, logits.shape[-1]) * logits, axis=-1, keepdims=True)
+    return mean(logsumexp(logits, axis=-1, keepdims=True) - picked)
 
 
 def mse_loss(input: Any, target: Any) -> Any:  # noqa: A002  (PyTorch's name)

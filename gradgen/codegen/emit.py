@@ -19,7 +19,14 @@ import jinja2
 
 from gradgen.codegen.buffers import plan_buffers
 from gradgen.codegen.inplace import in_place_text
-from gradgen.codegen.printer import HELPER_IMPORTS, HELPERS, Code, NumPyCodePrinter, atom_code
+from gradgen.codegen.printer import (
+    HELPER_IMPORTS,
+    HELPERS,
+    Code,
+    NumPyCodePrinter,
+    atom_code,
+    mean_count,
+)
 from gradgen.ir import DimSize, Equation, GradHint, Graph, NameHint, Var, live_vars
 from gradgen.naming import assign_names, is_named
 from gradgen.ops import OPS
@@ -169,6 +176,8 @@ def _dims_used(equations: Iterable[Equation]) -> set[str]:
         if isinstance(shape, tuple):
             for d in shape:
                 dims |= dim_names(d)
+        if eq.op == "mean":  # printed as a sum over the count (printer.mean_count)
+            dims |= {str(s) for s in mean_count(eq).free_symbols}
         dims |= dim_names(eq.param("classes"))  # type: ignore[arg-type]
         dims |= dim_names(eq.param("n"))  # type: ignore[arg-type]
         indices = eq.param("indices") or (eq.param("index") or (),)  # type: ignore[operator]

@@ -261,6 +261,12 @@ class NumPyCodePrinter(NumPyPrinter):
             if dots is not None:
                 return Code(dots, False)
             method = isinstance(x, Var) and x.ndim > 0 and not self.plain
+            if eq.op == "mean" and method:  # ndarray.mean runs Python code: 3x a sum's cost
+                total = self._reduction(
+                    "sum", operands[0], eq.param("axis"), eq.param("keepdims"), method
+                )
+                text = f"{total.text} / {self._count(eq)}"
+                return Code(text, False, guarded=operands[0].guarded)
             code = self._reduction(
                 eq.op, operands[0], eq.param("axis"), eq.param("keepdims"), method
             )
@@ -306,6 +312,11 @@ class NumPyCodePrinter(NumPyPrinter):
             self.group_scalars = False
         return Code(text, atomic and not text.startswith("-"), expr, guarded=guarded)
 
+    def _count(self, eq: Equation) -> str:
+        """A mean's element count as an operand of `/`: `N`, `8`, `(8 * T)`."""
+        count = self.doprint(mean_count(eq))
+        return count if count.isidentifier() or count.isdigit() else f"({count})"
+
     def _as_dots(self, eq: Equation, x: Code) -> str | None:
         """A full sum (or mean) of a vector expression as dot products (`dots.py`), or None."""
         vector = eq.inputs[0]
@@ -327,9 +338,7 @@ class NumPyCodePrinter(NumPyPrinter):
             self.group_scalars = False
         if text is None or eq.op == "sum":
             return text
-        (n,) = vector.shape
-        length = str(n) if isinstance(n, int) else f"len({_first_vector(x.expr)})"
-        return f"({text}) / {length}"
+        return f"({text}) / {self._count(eq)}"
 
     def _print_Mul(self, expr: sympy.Mul) -> str:
         """With several scalar factors (numbers, 0-d values, dims) and an array, the scalars
@@ -491,11 +500,12 @@ class NumPyCodePrinter(NumPyPrinter):
         return self._scatter_add(values, index, shape)
 
 
-def _first_vector(expr: sympy.Expr) -> str:
-    """The text of a vector operand of `expr`, to take its length from."""
-    names = sorted(s.name for s in expr.free_symbols if not isinstance(s, ScalarSymbol))
-    name = names[0]
-    return name if name.isidentifier() else f"({name})"
+def mean_count(eq: Equation) -> sympy.Expr:
+    """How many elements a mean equation averages: the product of its reduced dims."""
+    (x,) = eq.vars()
+    axes = eq.param("axis")
+    reduced = [x.shape[a] for a in (range(x.ndim) if axes is None else axes)]  # type: ignore
+    return sympy.Mul(*(dim_expr(d) for d in reduced))
 
 
 def index_text(entries: tuple[tuple[Any, ...], ...]) -> str:
