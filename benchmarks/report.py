@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import importlib.metadata
 import json
+import math
 import os
 import platform
 from pathlib import Path
@@ -145,6 +146,113 @@ def jax_compile_table(results: dict) -> list[str]:
     ]
 
 
+def _ratio(case: dict, name: str, to: str = BASELINE) -> float | None:
+    times = case["times"]
+    if name not in times or to not in times:
+        return None
+    return times[name]["median"] / times[to]["median"]
+
+
+def _where(cases: list[tuple[dict, float]]) -> str:
+    return ", ".join(f"{c['model']} {c['size']} {r:.2f}×" for c, r in cases)
+
+
+def _row(target: str, measured: str, met: bool | None) -> str:
+    mark = "—" if met is None else "✓" if met else "✗"
+    return f"| {target} | {measured} | {mark} |"
+
+
+def _speed_rows(cases: list[dict]) -> list[str]:
+    """The time targets: against hand-written, then against the other engines."""
+    rows = []
+    mine = [(c, r) for c in cases if (r := _ratio(c, "gradgen")) is not None]
+    if not mine:
+        return [_row("gradgen against hand-written", "not measured", None)]
+    over = [(c, r) for c, r in mine if r > 1.10]
+    worst = max(mine, key=lambda cr: cr[1])
+    rows.append(
+        _row(
+            "gradgen ≤ 1.10× hand-written, every case",
+            f"{len(mine) - len(over)} of {len(mine)}; worst {_where([worst])}",
+            not over,
+        )
+    )
+    geomean = math.exp(sum(math.log(r) for _, r in mine) / len(mine))
+    rows.append(_row("geometric mean ≤ 1.00× hand-written", f"{geomean:.3f}×", geomean <= 1.0))
+    for engine, sizes, bound in (
+        ("torch", ("small", "medium"), 1.0),
+        ("autograd", ("small", "medium"), 1.0),
+        ("jax", ("small",), 1.0),
+        ("jax", ("large",), 1.2),
+    ):
+        pairs = [
+            (c, r)
+            for c in cases
+            if c["size"] in sizes and (r := _ratio(c, "gradgen", engine)) is not None
+        ]
+        wanted = "faster than" if bound == 1.0 else f"within {bound:g}× of"
+        target = f"{wanted} {HEADERS.get(engine, engine)}, every {' and '.join(sizes)} case"
+        if not pairs:
+            rows.append(_row(target, "not measured", None))
+            continue
+        misses = [(c, r) for c, r in pairs if (r >= bound if bound == 1.0 else r > bound)]
+        measured = f"misses: {_where(misses)}" if misses else f"all {len(pairs)}"
+        rows.append(_row(target, measured + " (gradgen / it)", not misses))
+    circuit = [r for c, r in mine if c["model"] == "circuit"]
+    if circuit:
+        rows.append(_row("circuit ≤ 1.5× hand-written", f"{circuit[0]:.2f}×", circuit[0] <= 1.5))
+    return rows
+
+
+def targets_table(results: dict) -> list[str]:
+    """Every target of the benchmark, what this run measured, and whether it is met."""
+    cases = results["cases"]
+    rows = _speed_rows(cases)
+    ratios = [
+        c["times"]["gradgen"]["median"] / c["times"]["gradgen-value"]["median"]
+        for c in cases
+        if "gradgen" in c["times"] and "gradgen-value" in c["times"]
+    ]
+    limit = TARGETS["grad_forward_ratio"]
+    if ratios:
+        worst = max(ratios)
+        rows.append(_row(f"grad / forward ≤ {limit:g}", f"at most {worst:.2f}", worst <= limit))
+    memory = [row for row in results.get("memory", []) if row["target"]]
+    for row in memory:
+        ratio = row["gradgen"] / row[BASELINE]
+        limit = TARGETS["memory_ratio"]
+        rows.append(
+            _row(
+                f"peak memory ≤ {limit:g}× hand-written, {row['case']}",
+                f"{ratio:.2f}×",
+                ratio <= limit,
+            )
+        )
+    compiled = results.get("compile")
+    if compiled:
+        seconds_all = compiled["models_file"]["seconds"]
+        limit = TARGETS["models_compile_seconds"]
+        rows.append(
+            _row(
+                f"benchmark models compile in < {limit:g} s",
+                f"{seconds_all:.2f} s",
+                seconds_all < limit,
+            )
+        )
+        deep = compiled["deep_ratio"]
+        deepest = compiled["deep_mlp"][str(deep["layers"][0])]["seconds"]
+        met = deep["ratio"] <= TARGETS["deep_ratio"] and deepest < 30
+        rows.append(
+            _row(
+                f"deep MLP: {deep['layers'][0]} / {deep['layers'][1]} layers ≤ "
+                f"{TARGETS['deep_ratio']:g}, {deep['layers'][0]} layers < 30 s",
+                f"{deep['ratio']:.2f}, {deepest:.1f} s",
+                met,
+            )
+        )
+    return ["### Targets", "", "| target | this run | met |", "| --- | --- | --- |", *rows]
+
+
 def markdown(results: dict) -> str:
     m = results["machine"]
     cpu = results["settings"]["pinned_cpu"]
@@ -164,6 +272,7 @@ def markdown(results: dict) -> str:
         )
     sections = [
         header,
+        targets_table(results),
         timing_table(results),
         grad_forward_table(results),
         memory_table(results) if results.get("memory") else [],

