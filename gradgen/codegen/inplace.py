@@ -3,7 +3,7 @@
 `t5 = d_hidden * (1 - hidden**2)` allocates three temporaries. When `hidden` is no longer
 needed (`buffers.py` decides), the same value costs none:
 
-    t5 = hidden  # hidden's memory, no longer needed
+    t5 = hidden  # hidden is not read again
     np.square(t5, out=t5)
     np.subtract(1, t5, out=t5)
     t5 *= d_hidden
@@ -99,7 +99,7 @@ def lower_in_place(
         and buffer != target
         and len(steps) == 1
         and steps[0].startswith("np.")
-        and not spare
+        and not used
     ):
         # one call: `d_y = np.negative(d_e, out=d_e)` reads better than an alias and a step
         (step,) = _steps(path, buffer, print_expr, is_full, print_expr, []) or [""]
