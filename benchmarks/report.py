@@ -240,7 +240,8 @@ def targets_table(results: dict) -> list[str]:
             )
         )
         deep = compiled["deep_ratio"]
-        deepest = compiled["deep_mlp"][str(deep["layers"][0])]["seconds"]
+        runs = {str(layers): run for layers, run in compiled["deep_mlp"].items()}  # JSON: str
+        deepest = runs[str(deep["layers"][0])]["seconds"]
         met = deep["ratio"] <= TARGETS["deep_ratio"] and deepest < 30
         rows.append(
             _row(
