@@ -50,8 +50,7 @@ def sum_as_dots(expr: sympy.Expr, print_expr: Callable[[sympy.Expr], str]) -> st
         factors = _factors(term)
         scalars = [f for f in factors if is_scalar(f)]
         arrays = [f for f in factors if not is_scalar(f)]
-        with sympy.evaluate(True):
-            coefficient = sympy.Mul(*scalars)
+        coefficient = sympy.Mul(*scalars)
         named = all(type(f) is sympy.Symbol for f in arrays)  # not masks, not expressions
         if len(arrays) == 2 and named:
             text = f"{_operand(arrays[0])} @ {_operand(arrays[1])}"
@@ -59,8 +58,7 @@ def sum_as_dots(expr: sympy.Expr, print_expr: Callable[[sympy.Expr], str]) -> st
         elif len(arrays) == 1 and named:
             text = f"{_operand(arrays[0])}.sum()"
         elif arrays:
-            with sympy.evaluate(False):
-                product = sympy.Mul(*arrays) if len(arrays) > 1 else arrays[0]
+            product = sympy.Mul(*arrays, evaluate=False) if len(arrays) > 1 else arrays[0]
             inner = print_expr(product)
             text = f"{inner if isinstance(product, sympy.Function) else f'({inner})'}.sum()"
         else:

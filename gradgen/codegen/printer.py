@@ -354,16 +354,16 @@ class NumPyCodePrinter(NumPyPrinter):
         grouped = getattr(self, "group_scalars", False) and arrays and len(scalars) >= 2
         if not grouped:
             if expr.args[0] == -1 and expr.atoms(MaskSymbol):  # NumPy cannot negate a bool
-                with sympy.evaluate(False):
-                    rest = sympy.Mul(*expr.args[1:]) if len(expr.args) > 2 else expr.args[1]
+                args = expr.args[1:]
+                rest = sympy.Mul(*args, evaluate=False) if len(args) > 1 else args[0]
                 precedence = sympy.printing.precedence.PRECEDENCE["Mul"]
                 return f"-1 * {self.parenthesize(rest, precedence)}"
             return super()._print_Mul(expr)
-        with sympy.evaluate(True):  # scalars may be regrouped: 2 * d_value / N
-            scalar_part = sympy.Mul(*scalars)
+        # Scalars may be regrouped (2 * d_value / N); the arrays keep their order. (Flags,
+        # not sympy.evaluate(...): toggling that clears SymPy's caches, slow.)
+        scalar_part = sympy.Mul(*scalars, evaluate=True)
         scalar_text = self._print(scalar_part)
-        with sympy.evaluate(False):
-            array_part = sympy.Mul(*arrays) if len(arrays) > 1 else arrays[0]
+        array_part = sympy.Mul(*arrays, evaluate=False) if len(arrays) > 1 else arrays[0]
         array_text = self.parenthesize(array_part, sympy.printing.precedence.PRECEDENCE["Mul"])
         return f"{scalar_text} * {array_text}"
 
