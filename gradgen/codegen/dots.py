@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import sympy
 
-from gradgen.codegen.symbols import MaskSymbol, is_scalar
+from gradgen.codegen.symbols import MaskSymbol, is_scalar, scalar_factor
 
 
 def _factors(expr: sympy.Expr) -> list[sympy.Expr]:
@@ -48,9 +48,8 @@ def sum_as_dots(expr: sympy.Expr, print_expr: Callable[[sympy.Expr], str]) -> st
     gains = False
     for term in _terms(expr):
         factors = _factors(term)
-        scalars = [f for f in factors if is_scalar(f)]
         arrays = [f for f in factors if not is_scalar(f)]
-        coefficient = sympy.Mul(*scalars)
+        coefficient = scalar_factor(factors)
         named = all(type(f) is sympy.Symbol for f in arrays)  # not masks, not expressions
         if len(arrays) == 2 and named:
             text = f"{_operand(arrays[0])} @ {_operand(arrays[1])}"

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy
 
-from gradgen.codegen.symbols import MaskSymbol, ScalarSymbol, is_scalar
+from gradgen.codegen.symbols import MaskSymbol, ScalarSymbol, is_scalar, scalar_factor
 from gradgen.shapes import Shape, ShapeError, broadcast_shapes
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def _common_scales_out(expr: sympy.Expr) -> sympy.Expr:
         expr = expr.func(*args, evaluate=False)
     if not isinstance(expr, sympy.Add):
         return expr
-    scales = [_scale(list(sympy.Mul.make_args(term))) for term in expr.args]
+    scales = [scalar_factor(list(sympy.Mul.make_args(term))) for term in expr.args]
     common = scales[0]
     signs = [scale / common for scale in scales]
     if common in (1, -1) or any(sign not in (1, -1) for sign in signs):
@@ -251,7 +251,9 @@ def _steps(
             negate = False
         elif isinstance(node, sympy.Mul):
             # -2*t in a sum with a term: 2*t, subtracted from the term
-            drop_sign = signed_sum and not reciprocal and _scale(others).could_extract_minus_sign()
+            drop_sign = (
+                signed_sum and not reciprocal and scalar_factor(others).could_extract_minus_sign()
+            )
             steps = _mul(others, target, operand, reciprocal, drop_sign, is_full)
             lines += prelude + steps
             prelude.clear()
@@ -339,7 +341,7 @@ def _mul(
             lines.append(f"{target} /= {print_expr(factor.base)}")
         else:
             lines.append(f"{target} *= {print_expr(factor)}")
-    scale = _scale(others)
+    scale = scalar_factor(others)
     if drop_sign:
         scale = -scale
     group = ([scale] if scale != 1 else []) + [f for f in arrays if not is_full(f)]
@@ -351,11 +353,6 @@ def _mul(
         factor = group[0] if len(group) == 1 else sympy.Mul(*group, evaluate=False)
         lines.append(f"{target} *= {print_expr(factor)}")
     return lines
-
-
-def _scale(factors: list[sympy.Expr]) -> sympy.Expr:
-    """The product of the scalar factors (numbers, 0-d values, dims)."""
-    return sympy.Mul(*(f for f in factors if is_scalar(f)))
 
 
 def _pow(node: sympy.Pow, k: int, target: str, print_expr: Callable[[sympy.Expr], str]) -> str:
@@ -425,23 +422,22 @@ def in_place_text(
         except (KeyError, ShapeError):
             return None
 
-    def print_expr(node: sympy.Expr) -> str:
-        printer.group_scalars = True
-        try:
-            return printer.doprint(node)
-        finally:
-            printer.group_scalars = False
-
     options = [
         lower_in_place(
-            expr, target, shape, shape_of, print_expr, b, tuple(n for n in buffers if n != b)
+            expr,
+            target,
+            shape,
+            shape_of,
+            printer.print_grouped,
+            b,
+            tuple(n for n in buffers if n != b),
         )
         for b in buffers
     ]
     found = [option for option in options if option is not None]
     if not found and fresh:
         fresh_start = lower_in_place(
-            expr, target, shape, shape_of, print_expr, None, tuple(buffers)
+            expr, target, shape, shape_of, printer.print_grouped, None, tuple(buffers)
         )
         found = [fresh_start] if fresh_start is not None else []
     found = [option for option in found if option.steps <= MAX_STEPS]

@@ -16,7 +16,7 @@ import sympy
 from sympy.printing.numpy import NumPyPrinter
 
 from gradgen.codegen.dots import sum_as_dots
-from gradgen.codegen.symbols import MaskSymbol, ScalarSymbol, is_scalar
+from gradgen.codegen.symbols import MaskSymbol, ScalarSymbol, is_scalar, scalar_factor
 from gradgen.ir import Atom, DimSize, Equation, Lit, Var
 from gradgen.ops import OPS
 from gradgen.ops.elementwise import operand_symbols
@@ -310,12 +310,17 @@ class NumPyCodePrinter(NumPyPrinter):
         if isinstance(expr, sympy.core.relational.Relational):
             return Code(self.doprint(expr), False)  # a mask: no SymPy form to nest
         guarded = any(op.guarded for op in operands) or _may_warn_unselected(expr)
-        self.group_scalars = eq.op == "ew" and not self.plain  # the compiler's expressions
+        grouped = eq.op == "ew" and not self.plain  # the compiler's expressions
+        text = self.print_grouped(expr) if grouped else self.doprint(expr)
+        return Code(text, atomic and not text.startswith("-"), expr, guarded=guarded)
+
+    def print_grouped(self, expr: sympy.Expr) -> str:
+        """`expr` printed with the scalar factors of each product first (`_print_Mul`)."""
+        self.group_scalars = True
         try:
-            text = self.doprint(expr)
+            return self.doprint(expr)
         finally:
             self.group_scalars = False
-        return Code(text, atomic and not text.startswith("-"), expr, guarded=guarded)
 
     def _count(self, eq: Equation) -> str:
         """A mean's element count as an operand of `/`: `N`, `8`, `(8 * T)`."""
@@ -336,11 +341,7 @@ class NumPyCodePrinter(NumPyPrinter):
             or not self.optimize
         ):
             return None
-        self.group_scalars = True
-        try:
-            text = sum_as_dots(x.expr, self.doprint)
-        finally:
-            self.group_scalars = False
+        text = sum_as_dots(x.expr, self.print_grouped)
         if text is None or eq.op == "sum":
             return text
         return f"({text}) / {self._count(eq)}"
@@ -349,9 +350,9 @@ class NumPyCodePrinter(NumPyPrinter):
         """With several scalar factors (numbers, 0-d values, dims) and an array, the scalars
         go first, `2 * d_value / N * e`: Python then multiplies scalars before touching the
         array, one pass over it instead of three."""
-        scalars = [f for f in expr.args if is_scalar(f)]
         arrays = [f for f in expr.args if not is_scalar(f)]
-        grouped = getattr(self, "group_scalars", False) and arrays and len(scalars) >= 2
+        grouped = getattr(self, "group_scalars", False) and len(expr.args) - len(arrays) >= 2
+        grouped = grouped and bool(arrays)
         if not grouped:
             if expr.args[0] == -1 and expr.atoms(MaskSymbol):  # NumPy cannot negate a bool
                 args = expr.args[1:]
@@ -361,7 +362,7 @@ class NumPyCodePrinter(NumPyPrinter):
             return super()._print_Mul(expr)
         # Scalars may be regrouped (2 * d_value / N); the arrays keep their order. (Flags,
         # not sympy.evaluate(...): toggling that clears SymPy's caches, slow.)
-        scalar_part = sympy.Mul(*scalars, evaluate=True)
+        scalar_part = scalar_factor(expr.args)
         scalar_text = self._print(scalar_part)
         array_part = sympy.Mul(*arrays, evaluate=False) if len(arrays) > 1 else arrays[0]
         array_text = self.parenthesize(array_part, sympy.printing.precedence.PRECEDENCE["Mul"])

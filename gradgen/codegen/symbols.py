@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import sympy
 
 
@@ -18,3 +20,9 @@ class MaskSymbol(sympy.Symbol):
 def is_scalar(expr: sympy.Expr) -> bool:
     """Whether every operand of `expr` is a scalar (numbers included)."""
     return all(isinstance(s, ScalarSymbol) for s in expr.free_symbols)
+
+
+def scalar_factor(factors: Iterable[sympy.Expr]) -> sympy.Expr:
+    """The product of the scalar factors among `factors` (numbers, 0-d values, dims),
+    evaluated so that they combine: 2 * d_value / N."""
+    return sympy.Mul(*(f for f in factors if is_scalar(f)), evaluate=True)
