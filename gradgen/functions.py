@@ -7,13 +7,16 @@ eagerly), so a decorated function can also be run and debugged as ordinary NumPy
 from __future__ import annotations
 
 import math
+import string
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import sympy
 
 from gradgen.ops.elementwise import define_elementwise
-from gradgen.tracing import apply
+from gradgen.shapes import broadcast_shapes
+from gradgen.tracing import Tracer, apply
 
 pi = math.pi
 e = math.e
@@ -256,9 +259,66 @@ def dot(a: Any, b: Any) -> Any:
 
 
 def einsum(subscripts: str, *operands: Any) -> Any:
-    """NumPy's einsum over named axes, e.g. gg.einsum("bij,bjk->bik", a, b) (no '...' and
-    no repeated letter within one operand)."""
-    return apply("einsum", *operands, subscripts=subscripts)
+    """NumPy's einsum, e.g. gg.einsum("bij,bjk->bik", a, b), with '...' for leading axes
+    (broadcast as NumPy does) and repeated letters for diagonals ("ii->i", "ii->").
+
+    The primitive names every axis once per operand: '...' becomes letters of its own, and
+    a letter repeated within an operand becomes a second letter tied to the first by an
+    identity matrix operand (einsum("ii->i", a) is einsum("ij,ij->i", a, eye))."""
+    if not any(isinstance(o, Tracer) for o in operands):
+        return np.einsum(subscripts, *operands)
+    inputs, output, operands = _named_axes(subscripts.replace(" ", ""), list(operands))
+    spare = iter(c for c in string.ascii_letters if c not in "".join(inputs) + output)
+    extra: list[str] = []
+    for k, sub in enumerate(inputs):
+        letters = list(sub)
+        for position, letter in enumerate(sub):
+            if letter in letters[:position]:
+                tied = next(spare)
+                letters[position] = tied
+                n = operands[k].shape[position]
+                operands.append(apply("eye", operands[k], n=n))
+                extra.append(letter + tied)
+        inputs[k] = "".join(letters)
+    return apply("einsum", *operands, subscripts=",".join(inputs + extra) + "->" + output)
+
+
+def _named_axes(subscripts: str, operands: list[Any]) -> tuple[list[str], str, list[Any]]:
+    """(inputs, output, operands) with '...' written as letters; operands whose '...' axes
+    have size 1 where another's do not are broadcast first, and the implicit output (no
+    '->') is NumPy's: the '...' axes, then the letters used once, in order."""
+    inputs_text, arrow, output = subscripts.partition("->")
+    inputs = inputs_text.split(",")
+    if len(inputs) != len(operands):
+        return inputs, output, operands  # the shape rule says what is wrong
+    if "..." not in subscripts:
+        if not arrow:
+            letters = "".join(inputs)
+            output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+        return inputs, output, operands
+    used = set(subscripts) - {".", ",", "-", ">"}
+    shapes = [tuple(getattr(o, "shape", ())) for o in operands]
+    ranks = [len(shape) - (len(s) - 3) if "..." in s else 0 for s, shape in zip(inputs, shapes)]
+    count = max(ranks)
+    names = [c for c in string.ascii_letters if c not in used][:count]
+    lead = broadcast_shapes(
+        *(shape[:r] for shape, r, s in zip(shapes, ranks, inputs) if "..." in s)
+    )
+    for k, (sub, rank) in enumerate(zip(inputs, ranks)):
+        if "..." not in sub:
+            continue
+        shape = shapes[k]
+        wanted = lead[count - rank :] + shape[rank:]
+        if shape != wanted:
+            operands[k] = apply("broadcast_to", operands[k], shape=wanted)
+        inputs[k] = sub.replace("...", "".join(names[count - rank :]))
+    if arrow:
+        output = output.replace("...", "".join(names))
+    else:
+        letters = "".join(inputs)
+        once = sorted(c for c in set(letters) if letters.count(c) == 1 and c not in names)
+        output = "".join(names) + "".join(once)
+    return inputs, output, operands
 
 
 def outer(a: Any, b: Any) -> Any:
@@ -316,8 +376,9 @@ def var(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
 
 
 def std(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
-    """Standard deviation over `axis` (ddof=0)."""
-    return sqrt(var(x, axis=axis, keepdims=keepdims))
+    """Standard deviation over `axis` (ddof=0); where it is 0 (one element, or all equal)
+    its gradient is 0, as in PyTorch."""
+    return apply("std_sqrt", var(x, axis=axis, keepdims=keepdims))
 
 
 def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:

@@ -204,17 +204,6 @@ _UFUNC_OPS = {
     np.minimum: "minimum",
     np.matmul: "matmul",
 }
-_FUNCTION_OPS: dict[Callable[..., Any], str] = {
-    np.sum: "sum",
-    np.mean: "mean",
-    np.transpose: "transpose",
-    np.clip: "clip",
-    np.where: "where",
-    np.reshape: "reshape",
-    np.outer: "outer",
-    np.einsum: "einsum",
-    np.trace: "trace",
-}
 
 
 class Tracer:
@@ -426,15 +415,20 @@ class Tracer:
         return apply(op, *inputs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        op = _FUNCTION_OPS.get(func)
-        if op is None:
-            module = getattr(func, "__module__", "numpy") or "numpy"
-            raise _not_supported(self.builder, f"{module}.{func.__name__}")
-        if op == "transpose":
-            return apply(op, args[0], axes=kwargs.get("axes", args[1] if len(args) > 1 else None))
-        if op == "einsum":
-            return apply(op, *args[1:], subscripts=args[0])
-        return apply(op, *args, **kwargs)
+        """np.<name>(tracer, ...) is gg.<name>(tracer, ...) (np.linalg.<name>: gg.linalg's),
+        for every gradgen function with a NumPy name; the others are refused by name."""
+        from gradgen import functions, linalg
+
+        module = getattr(func, "__module__", "numpy") or "numpy"
+        namespace = linalg if module.startswith("numpy.linalg") else functions
+        name = func.__name__
+        if name not in namespace.__all__ or name in _NOT_NUMPY:
+            raise _not_supported(self.builder, f"{module}.{name}")
+        return getattr(namespace, name)(*args, **kwargs)
+
+
+# gradgen functions whose NumPy namesake means something else.
+_NOT_NUMPY = frozenset({"elementwise", "one_hot", "stop_gradient", "softmax", "log_softmax"})
 
 
 class _NameRecorder:

@@ -248,6 +248,7 @@ CASES = [
     ),
     Case("var", gg.var, anp.var, ((N, D),), label="all"),
     Case("std", lambda a: gg.std(a, axis=0), lambda a: anp.std(a, axis=0), ((N, D),)),
+    Case("std_sqrt", lambda a: gg.std(a, axis=1), lambda a: anp.std(a, axis=1), ((N, D),)),
     Case("norm", gg.linalg.norm, lambda a: anp.sqrt(anp.sum(a * a)), ((N, D),)),
     Case(
         "logsumexp",

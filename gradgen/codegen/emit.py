@@ -236,11 +236,13 @@ def _statements(
     printer: NumPyCodePrinter,
     keep: Iterable[Var],
     hints: Mapping[Var, NameHint],
+    dtype_from: Sequence[Var] = (),
 ) -> list[tuple[Equation, str]]:
     """One statement text per equation not written inline. Elementwise results are computed
     in place (`inplace.py`) in arrays the function owns and no longer needs (`buffers.py`);
     `keep` are the values that must survive the statements (returned or saved), `hints`
-    tell temporaries from named values."""
+    tell temporaries from named values. A float value computed from masks and numbers only
+    takes the dtype of the first float in `dtype_from` (the function's arguments)."""
     in_place = printer.optimize and not printer.plain and not printer.scalar
     plan = plan_buffers(equations, inline, keep, hints) if in_place else None
     if plan is not None and plan.renamed:
@@ -250,6 +252,8 @@ def _statements(
             if buffers[0] in plan.renamed:
                 names[buffers[0]] = names[eq.out]  # `h = x @ w`, then `h += b` in its memory
     shapes = {names[v]: v.shape for eq in equations for v in (*eq.vars(), eq.out) if v in names}
+    floats = [v for v in dtype_from if not v.integer and v in names]
+    float_dtype = f"{printer.np('result_type')}({names[floats[0]]})" if floats else "float"
     codes: dict[Var, Code] = {}
     lines = []
     for eq in equations:
@@ -257,7 +261,7 @@ def _statements(
             codes[a] if isinstance(a, Var) and a in codes else atom_code(a, names)
             for a in eq.inputs
         ]
-        code = printer.expression(eq, operands)
+        code = printer.expression(eq, operands, float_dtype)
         if eq.out in inline:
             codes[eq.out] = code
             for text in (code.text, code.operand(), code.operand(in_sum=True)):
@@ -361,7 +365,13 @@ def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dic
     forward_lines = [
         t
         for _, t in _statements(
-            split.forward, names, fwd_inline, printer, [value, *aux, *split.saved], joint.hints
+            split.forward,
+            names,
+            fwd_inline,
+            printer,
+            [value, *aux, *split.saved],
+            joint.hints,
+            joint.inputs[:-1],
         )
     ]
     # Inference saves nothing, so it may write more inline than the forward pass can.
@@ -369,12 +379,20 @@ def _function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[dic
     inference_lines = lambda: [  # noqa: E731
         t
         for _, t in _statements(
-            split.forward, names, inference_inline, printer, [value, *aux], joint.hints
+            split.forward,
+            names,
+            inference_inline,
+            printer,
+            [value, *aux],
+            joint.hints,
+            joint.inputs[:-1],
         )
     ]
     forward_dims = _dims_used(split.forward)
     saved_items = [names[v] for v in split.saved] + split.saved_dims
-    backward_lines = _statements(split.backward, names, bwd_inline, printer, grads, joint.hints)
+    backward_lines = _statements(
+        split.backward, names, bwd_inline, printer, grads, joint.hints, joint.inputs[-1:]
+    )
     wrt = ", ".join(f.wrt)
     shapes = ", ".join(f"{names[v]} {format_shape(v.shape)}" for v in joint.inputs[:-1])
     result = _value_text(f, value, aux, names)
@@ -487,7 +505,9 @@ def _derived_context(
     names = assign_names(graph, skip=inline)
     params = [names[v] for v in graph.inputs]
     vectors = params[len(f.arg_names) :]  # the tangents (jvp) or vectors (hvp)
-    statements = _statements(graph.equations, names, inline, printer, graph.outputs, graph.hints)
+    statements = _statements(
+        graph.equations, names, inline, printer, graph.outputs, graph.hints, graph.inputs
+    )
     body = []
     if kind in ("jvp", "hvp"):
         printer.helpers.add("_check_shapes")
@@ -650,7 +670,9 @@ def _value_and_grad_context(
         graph.inputs,
         graph.equations,
         lambda: _commented(
-            _statements(graph.equations, names, inline, printer, graph.outputs, graph.hints),
+            _statements(
+                graph.equations, names, inline, printer, graph.outputs, graph.hints, graph.inputs
+            ),
             graph.hints,
         ),
         [*aliases, f"return {result}, {gradients}"],

@@ -16,11 +16,19 @@ import sympy
 from sympy.printing.numpy import NumPyPrinter
 
 from gradgen.codegen.dots import sum_as_dots
-from gradgen.codegen.symbols import MaskSymbol, ScalarSymbol, is_scalar, scalar_factor
+from gradgen.codegen.dtypes import FloatStep, float_valued, keep_float
+from gradgen.codegen.symbols import (
+    DimSymbol,
+    MaskSymbol,
+    ScalarMaskSymbol,
+    ScalarSymbol,
+    is_scalar,
+    scalar_factor,
+)
 from gradgen.ir import Atom, DimSize, Equation, Lit, Var
 from gradgen.ops import OPS
 from gradgen.ops.elementwise import operand_symbols
-from gradgen.shapes import Shape, dim_expr
+from gradgen.shapes import Shape, broadcast_shapes, dim_expr
 from gradgen.symbolic import literal, op_expression
 
 
@@ -34,6 +42,8 @@ class Code:
     matmul: bool = False  # an `a @ b` expression: needs no parentheses as a term of + or -
     guarded: bool = False  # a branch not taken may warn: run it under np.errstate
     statement: str | None = None  # whole statements, "{name}" standing for the target
+    # elementwise results: the shape of each array symbol in `expr`
+    leaf_shapes: tuple[tuple[sympy.Symbol, Shape], ...] = ()
 
     def operand(self, in_sum: bool = False) -> str:
         return self.text if self.atomic or (in_sum and self.matmul) else f"({self.text})"
@@ -137,6 +147,15 @@ def _may_warn_unselected(expr: sympy.Expr) -> bool:
     return False
 
 
+def float_constants(expr: sympy.Expr) -> sympy.Expr:
+    """`expr` with constants such as log(2) as floats, as it is printed: NumPy's float64
+    scalars would turn float32 arrays into float64 ones (NEP 50), Python floats do not."""
+    return expr.replace(
+        lambda e: e.is_number and not e.is_Rational and not e.is_Float and e.is_real,
+        lambda e: sympy.Float(e.evalf(20), precision=53),
+    )
+
+
 class NumPyCodePrinter(NumPyPrinter):
     """SymPy's NumPy printer, writing `np.` (or bare names with `plain=True`, for formulas)."""
 
@@ -176,13 +195,7 @@ class NumPyCodePrinter(NumPyPrinter):
         return super()._print_Integer(expr)
 
     def doprint(self, expr: sympy.Expr, assign_to: object = None) -> str:
-        # Constants such as log(2) print as Python floats: NumPy's float64 scalars would
-        # turn float32 arrays into float64 ones (NEP 50), Python floats do not.
-        expr = expr.replace(
-            lambda e: e.is_number and not e.is_Rational and not e.is_Float and e.is_real,
-            lambda e: sympy.Float(e.evalf(20), precision=53),
-        )
-        return super().doprint(expr, assign_to)
+        return super().doprint(float_constants(expr), assign_to)
 
     def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
         if self.scalar and expr.exp == 2 and isinstance(expr.base, sympy.Symbol):
@@ -196,6 +209,12 @@ class NumPyCodePrinter(NumPyPrinter):
             return f"({self._print(arg)} > 0)"
         if tie == 1:
             return f"({self._print(arg)} >= 0)"
+        return f"{self.np('heaviside')}({self._print(arg)}, {float(tie)!r})"
+
+    def _print_FloatStep(self, expr: FloatStep) -> str:
+        arg, tie = expr.args
+        if self.scalar and tie in (0, 1):
+            return f"(1.0 if {self._print(arg)} {'>' if tie == 0 else '>='} 0 else 0.0)"
         return f"{self.np('heaviside')}({self._print(arg)}, {float(tie)!r})"
 
     def _print_Max(self, expr: sympy.Max) -> str:
@@ -228,6 +247,9 @@ class NumPyCodePrinter(NumPyPrinter):
                 text = f"{where}({self._print(cond)}, {self._print(branch.expr)}, {text})"
         return text
 
+    def _print_StdSqrt(self, expr: sympy.Expr) -> str:
+        return f"{self.np('sqrt')}({self._print(expr.args[0])})"
+
     def _print_Softplus(self, expr: sympy.Expr) -> str:
         return f"{self.np('logaddexp')}(0, {self._print(expr.args[0])})"
 
@@ -256,10 +278,16 @@ class NumPyCodePrinter(NumPyPrinter):
         return text
 
     # -- one statement
-    def expression(self, eq: Equation, operands: list[Code]) -> Code:
-        """The right-hand side of `eq` given its operands' code."""
+    def expression(self, eq: Equation, operands: list[Code], float_dtype: str = "float") -> Code:
+        """The right-hand side of `eq` given its operands' code; `float_dtype` is the dtype
+        of a float value made of masks and numbers only (no float operand to take it from)."""
         if OPS[eq.op].elementwise:
-            return self._elementwise_code(eq, operands)
+            return self._elementwise_code(eq, operands, float_dtype)
+        if eq.op == "cast_like" and any(a.ndim == 0 for a in eq.vars()):
+            # Python floats and bools have no .astype or .dtype
+            a, like = operands
+            result_type = self.np("result_type")
+            return Code(f"{self.np('asarray')}({a.text}, dtype={result_type}({like.text}))", True)
         if eq.op in REDUCTIONS:  # x.<method>(axis=..., keepdims=...) on arrays
             x = eq.inputs[0]
             dots = self._as_dots(eq, operands[0])
@@ -283,20 +311,21 @@ class NumPyCodePrinter(NumPyPrinter):
             code = getattr(self, f"_emit_{eq.op}")(operands, **dict(eq.params))
         return replace(code, guarded=any(op.guarded for op in operands))
 
-    def _elementwise_code(self, eq: Equation, operands: list[Code]) -> Code:
+    def _elementwise_code(self, eq: Equation, operands: list[Code], float_dtype: str) -> Code:
         symbols = operand_symbols(len(eq.inputs))
         values: dict[sympy.Symbol, sympy.Expr] = {}
+        leaves: list[tuple[sympy.Symbol, Shape]] = []
         for symbol, atom, code in zip(symbols, eq.inputs, operands):
             if isinstance(atom, Lit):
                 values[symbol] = literal(atom.value)
             elif code.expr is not None:  # an inlined elementwise operand nests as is
                 values[symbol] = code.expr
+                leaves += code.leaf_shapes
             else:
                 in_sum = eq.op in ("add", "sub")  # `x @ w + b`: @ binds tighter than + and -
-                scalar = isinstance(atom, DimSize) or (isinstance(atom, Var) and atom.shape == ())
-                mask = isinstance(atom, Var) and atom.integer
-                kind = ScalarSymbol if scalar else MaskSymbol if mask else sympy.Symbol
-                values[symbol] = kind(code.operand(in_sum), real=True)
+                values[symbol] = _operand_symbol(atom)(code.operand(in_sum), real=True)
+                if isinstance(atom, Var):
+                    leaves.append((values[symbol], atom.shape))
         # Unevaluated, so SymPy keeps the user's order and grouping: z + b, not b + z.
         if eq.op == "ew":  # (0.5 * 2) * z would print as 1.0 * z
             template = eq.param("expr").replace(
@@ -306,13 +335,58 @@ class NumPyCodePrinter(NumPyPrinter):
             template = op_expression(eq.op).replace(sympy.Max, MAXIMUM).replace(sympy.Min, MINIMUM)
         with sympy.evaluate(False):
             expr = _flatten_left(template.xreplace(values))
-        atomic = isinstance(expr, (sympy.Symbol, sympy.Function, sympy.Number))
         if isinstance(expr, sympy.core.relational.Relational):
             return Code(self.doprint(expr), False)  # a mask: no SymPy form to nest
+        if not eq.out.integer:
+            expr = keep_float(expr)
+        atomic = isinstance(expr, (sympy.Symbol, sympy.Function, sympy.Number))
         guarded = any(op.guarded for op in operands) or _may_warn_unselected(expr)
         grouped = eq.op == "ew" and not self.plain  # the compiler's expressions
         text = self.print_grouped(expr) if grouped else self.doprint(expr)
-        return Code(text, atomic and not text.startswith("-"), expr, guarded=guarded)
+        atomic = atomic and not text.startswith("-")
+        code = Code(text, atomic, expr, guarded=guarded, leaf_shapes=tuple(leaves))
+        return self._with_declared_type(eq, operands, code, float_dtype)
+
+    def _with_declared_type(
+        self, eq: Equation, operands: list[Code], code: Code, float_dtype: str
+    ) -> Code:
+        """`code` as an array of `eq.out`'s shape and kind. An expression that simplified
+        away operands (where(m, x, x) is x, maximum(a, a) is a, x/x is 1) has only the
+        shape of those it still reads, and one of masks and numbers only is not float: it is
+        then written into a fresh array of the declared shape, in the dtype of a float
+        operand (`float_dtype` when there is none)."""
+        if self.plain or code.expr is None:
+            return code
+        read = float_constants(code.expr).free_symbols  # as printed: t*log(10)/(t*log(10)) is 1
+        shape = broadcast_shapes(*(s for symbol, s in code.leaf_shapes if symbol in read))
+        full = shape == eq.out.shape or self.scalar
+        if full and (eq.out.integer or float_valued(code.expr)):
+            return code
+        if self.scalar:  # Python floats: the value as a float
+            return Code(f"float({code.text})", True)
+        named = [
+            (atom, op)
+            for atom, op in zip(eq.inputs, operands)
+            if isinstance(atom, Var) and op.atomic and op.expr is None
+        ]
+        floats = [(atom, op) for atom, op in named if not atom.integer]
+        like = max(floats, key=lambda pair: pair[0].ndim, default=None)  # x.dtype over d_value
+        dtype = "" if eq.out.integer else f", dtype={float_dtype}"
+        if like is not None and not eq.out.integer:
+            atom, op = like
+            result_type = f"{self.np('result_type')}({op.text})"
+            dtype = f", dtype={op.text}.dtype" if atom.ndim else f", dtype={result_type}"
+        if full:
+            text = f"{self.np('asarray')}({code.text}{dtype})"
+        elif like is not None and like[0].shape == eq.out.shape and not eq.out.integer:
+            text = f"{self.np('full_like')}({like[1].text}, {code.text})"
+        elif all(isinstance(d, int) for d in eq.out.shape) or not named:
+            text = f"{self.np('full')}({self.shape(eq.out.shape)}, {code.text}{dtype})"
+        else:  # named dims: the broadcast of the operands' shapes, which the code has
+            shapes = ", ".join(f"{self.np('shape')}({op.text})" for _, op in named)
+            size = f"{self.np('broadcast_shapes')}({shapes})"
+            text = f"{self.np('full')}({size}, {code.text}{dtype})"
+        return Code(text, True, guarded=code.guarded)
 
     def print_grouped(self, expr: sympy.Expr) -> str:
         """`expr` printed with the scalar factors of each product first (`_print_Mul`)."""
@@ -529,6 +603,16 @@ def index_text(entries: tuple[tuple[Any, ...], ...]) -> str:
     while parts and parts[-1] == ":":
         parts.pop()
     return ", ".join(parts) or ":"
+
+
+def _operand_symbol(atom: Atom) -> type[sympy.Symbol]:
+    """The SymPy symbol class an operand prints through (scalar, mask, dim or array)."""
+    if isinstance(atom, DimSize):
+        return DimSymbol
+    mask = isinstance(atom, Var) and atom.integer
+    if isinstance(atom, Var) and atom.shape == ():
+        return ScalarMaskSymbol if mask else ScalarSymbol
+    return MaskSymbol if mask else sympy.Symbol
 
 
 def atom_code(atom: Atom, names: Mapping[Var, str]) -> Code:

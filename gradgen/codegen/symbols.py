@@ -17,6 +17,14 @@ class MaskSymbol(sympy.Symbol):
     NumPy for booleans, so a negated mask prints as `-1 * mask`."""
 
 
+class DimSymbol(ScalarSymbol):
+    """The run-time size of a named dimension: a Python int, not a float."""
+
+
+class ScalarMaskSymbol(ScalarSymbol, MaskSymbol):
+    """A 0-d integer or boolean operand: a scalar, and a mask."""
+
+
 def is_scalar(expr: sympy.Expr) -> bool:
     """Whether every operand of `expr` is a scalar (numbers included)."""
     return all(isinstance(s, ScalarSymbol) for s in expr.free_symbols)

@@ -57,7 +57,12 @@ _register_elementwise(
     lambda a, b: a**b,
     np.power,
     # sympy.diff writes d(a**b)/da as b*a**b/a, which is nan at a = 0; b*a**(b - 1) is not.
-    partials=lambda a, b, r: (b * a ** (b - 1), r * sympy.log(a)),
+    # NOTE: d(a**b)/db = a**b log(a) is 0 at a = 0, as in PyTorch (0**b is constant there);
+    # it also keeps log(0) out of the code when the base is the literal 0.
+    partials=lambda a, b, r: (
+        b * a ** (b - 1),
+        sympy.Piecewise((0, sympy.Eq(a, 0)), (r * sympy.log(a), True)),
+    ),
 )
 _register_elementwise("neg", 1, lambda a: -a, np.negative, keeps_integers=True)
 
@@ -83,6 +88,17 @@ _register_elementwise("tanh", 1, sympy.tanh, np.tanh)
 _register_elementwise("arcsinh", 1, sympy.asinh, np.arcsinh)
 _register_elementwise("erf", 1, sympy.erf, np.vectorize(math.erf, otypes=[float]))
 _register_elementwise("sqrt", 1, sympy.sqrt, np.sqrt)
+
+
+class StdSqrt(sympy.Function):
+    """sqrt of a variance, printed as np.sqrt. NOTE: its derivative at 0 is 0, as in
+    PyTorch's std: a constant input (one element) has gradient 0, not nan."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sympy.Piecewise((1 / (2 * self), self > 0), (0, True))
+
+
+_register_elementwise("std_sqrt", 1, StdSqrt, np.sqrt)
 _register_elementwise(
     "sigmoid",
     1,

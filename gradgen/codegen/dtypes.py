@@ -1,0 +1,90 @@
+"""What kind of NumPy array a printed elementwise expression is, and the rewrite that keeps
+an expression the IR declares float a float array.
+
+NumPy arithmetic on masks is not arithmetic: `(a > 0) + (b > 0)` is a logical or, `-mask`
+and `mask - mask` raise, and a product of masks is a bool array. The IR says which values
+are float; `float_valued` tells whether the printed form of an expression is, and
+`keep_float` rewrites the steps (Heaviside) that would make it a mask where it must not be.
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from gradgen.codegen.symbols import DimSymbol, MaskSymbol
+
+
+class FloatStep(sympy.Function):
+    """Heaviside(x, tie) printed as a float array (np.heaviside), in x's dtype: used where a
+    comparison mask would be added, negated or returned instead of scaling a float."""
+
+    @property
+    def step(self) -> sympy.Heaviside:
+        return sympy.Heaviside(*self.args)
+
+
+_MASK_VALUED = (sympy.Heaviside, sympy.core.relational.Relational)
+
+
+def _is_mask_step(expr: sympy.Expr) -> bool:
+    """A Heaviside printed as a comparison (ties 0 and 1); others print as np.heaviside."""
+    return isinstance(expr, sympy.Heaviside) and expr.args[1] in (0, 1)
+
+
+def float_valued(expr: sympy.Expr) -> bool:
+    """Whether the printed `expr` is a float array or number (not a mask, not an integer):
+    it reads a float operand, a float step or a float literal."""
+    if isinstance(expr, FloatStep) or expr.is_Float:
+        return True
+    if isinstance(expr, sympy.Heaviside):
+        return not _is_mask_step(expr)
+    if isinstance(expr, (MaskSymbol, DimSymbol)) or isinstance(expr, _MASK_VALUED):
+        return False
+    if isinstance(expr, sympy.Symbol):
+        return True
+    if expr.is_Number or not expr.args:
+        return False
+    if isinstance(expr, sympy.Piecewise):
+        return any(float_valued(branch.expr) for branch in expr.args)
+    if isinstance(expr, sympy.Pow):  # 2.0**x takes x's dtype; mask**2 is an integer
+        return float_valued(expr.base) or float_valued(expr.exp) or expr.exp.is_negative
+    return any(float_valued(arg) for arg in expr.args)
+
+
+def mask_valued(expr: sympy.Expr) -> bool:
+    """Whether the printed `expr` may be a bool array: a comparison, a mask operand, or a
+    product of those (a sign included: -mask is an error in NumPy)."""
+    if isinstance(expr, sympy.Heaviside):
+        return _is_mask_step(expr)
+    if isinstance(expr, (MaskSymbol, *_MASK_VALUED)):
+        return True
+    if isinstance(expr, sympy.Mul):
+        factors = [a for a in expr.args if a not in (sympy.S.One, sympy.S.NegativeOne)]
+        return bool(factors) and all(mask_valued(a) for a in factors)
+    return False
+
+
+def keep_float(expr: sympy.Expr) -> sympy.Expr:
+    """`expr` with a Heaviside of each mask-valued term of a sum, and of a mask-valued
+    result, printed as a float step: bool arithmetic would turn `+` into a logical or."""
+    return _keep_float(expr, loose=True)
+
+
+def _keep_float(expr: sympy.Expr, loose: bool) -> sympy.Expr:
+    """`loose`: `expr` is a term of a sum, a negation or the result, where a mask breaks."""
+    if not expr.args or isinstance(expr, (*_MASK_VALUED, MaskSymbol)):
+        if loose and _is_mask_step(expr):
+            return FloatStep(*expr.args)
+        return expr
+    if isinstance(expr, sympy.Mul):
+        args = list(expr.args)
+        if loose and mask_valued(expr):
+            first = next((i for i, a in enumerate(args) if _is_mask_step(a)), None)
+            if first is not None:  # one float step makes the product float
+                args[first] = FloatStep(*args[first].args)
+        return sympy.Mul(*(_keep_float(a, False) for a in args), evaluate=False)
+    if isinstance(expr, sympy.Piecewise):
+        pieces = [(_keep_float(b.expr, loose), b.cond) for b in expr.args]
+        return sympy.Piecewise(*pieces, evaluate=False)
+    # The terms of a sum, and the operands of a power or a function, are loose.
+    return expr.func(*(_keep_float(a, True) for a in expr.args), evaluate=False)

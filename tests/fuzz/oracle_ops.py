@@ -1,0 +1,159 @@
+"""The gradgen API (`F.exp`, `F.sum`, ...) written again with HIPS autograd: the independent
+oracle a fuzz program's body runs on. Only the meaning of each op is written here, never
+its derivative, except for `erf` and `stop_gradient`, whose rules autograd needs spelled out
+(autograd's erf needs SciPy); their rules are the textbook ones, written by hand.
+
+Subgradient conventions follow gradgen's README (and PyTorch): relu'(0) = 0, maximum and
+minimum split ties evenly, clip passes the gradient strictly inside its bounds.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import autograd.numpy as anp
+import numpy as np
+from autograd.extend import defjvp, defvjp, primitive
+
+from gradgen.shapes import Array, IntArray  # annotations only: they compute nothing
+
+__all__ = ["Array", "IntArray"]
+
+pi = math.pi
+e = math.e
+
+
+def function(wrt: Any = (), emit: Any = ("grad",), **_: Any) -> Any:
+    """The decorator, as the oracle sees it: the plain function, its wrt and emit noted."""
+
+    def decorate(fn: Any) -> Any:
+        fn.wrt = (wrt,) if isinstance(wrt, str) else tuple(wrt)
+        fn.emit = tuple(emit)
+        return fn
+
+    return decorate
+
+
+@primitive
+def stop_gradient(x: Any) -> Any:
+    return x
+
+
+defvjp(stop_gradient, lambda ans, x: lambda g: anp.zeros_like(x))
+defjvp(stop_gradient, lambda g, ans, x: anp.zeros_like(ans))
+
+_erf = np.vectorize(math.erf, otypes=[float])
+
+
+@primitive
+def erf(x: Any) -> Any:
+    return _erf(x)
+
+
+defvjp(erf, lambda ans, x: lambda g: g * 2 / math.sqrt(math.pi) * anp.exp(-(x**2)))
+defjvp(erf, lambda g, ans, x: g * 2 / math.sqrt(math.pi) * anp.exp(-(x**2)))
+
+exp, log, expm1, log1p, log2, log10 = anp.exp, anp.log, anp.expm1, anp.log1p, anp.log2, anp.log10
+sin, cos, tan, arcsin, arccos, arctan = (
+    anp.sin,
+    anp.cos,
+    anp.tan,
+    anp.arcsin,
+    anp.arccos,
+    anp.arctan,
+)
+sinh, cosh, tanh, arcsinh, arctan2 = anp.sinh, anp.cosh, anp.tanh, anp.arcsinh, anp.arctan2
+sqrt, square, abs, sign, power = anp.sqrt, anp.square, anp.abs, anp.sign, anp.power
+maximum, minimum, clip = anp.maximum, anp.minimum, anp.clip
+matmul, outer, trace, transpose, reshape = (
+    anp.matmul,
+    anp.outer,
+    anp.trace,
+    anp.transpose,
+    anp.reshape,
+)
+broadcast_to, expand_dims, squeeze = anp.broadcast_to, anp.expand_dims, anp.squeeze
+concatenate, stack, sum, mean, prod = anp.concatenate, anp.stack, anp.sum, anp.mean, anp.prod
+max, min = anp.max, anp.min
+
+
+def where(condition: Any, a: Any, b: Any) -> Any:
+    # autograd's where gives a gradient of the wrong shape to a broadcast 0-d branch
+    shape = np.broadcast_shapes(np.shape(condition), np.shape(a), np.shape(b))
+    return anp.where(condition, anp.broadcast_to(a, shape), anp.broadcast_to(b, shape))
+
+
+def reciprocal(x: Any) -> Any:
+    return 1.0 / x
+
+
+def sigmoid(x: Any) -> Any:
+    return 0.5 * (anp.tanh(x / 2) + 1)
+
+
+def softplus(x: Any) -> Any:
+    return anp.logaddexp(0.0, x)
+
+
+def relu(x: Any) -> Any:
+    return anp.where(x > 0, x, 0.0)  # NOTE: relu'(0) = 0
+
+
+def dot(a: Any, b: Any) -> Any:
+    return anp.dot(a, b)
+
+
+def einsum(subscripts: str, *operands: Any) -> Any:
+    return anp.einsum(subscripts, *operands)
+
+
+def var(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    centered = x - anp.mean(x, axis=axis, keepdims=True)
+    return anp.mean(centered**2, axis=axis, keepdims=keepdims)
+
+
+def std(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return _safe_sqrt(var(x, axis=axis, keepdims=keepdims))
+
+
+@primitive
+def _safe_sqrt(v: Any) -> Any:
+    """sqrt whose derivative at 0 is 0 (PyTorch's std_backward masks result == 0)."""
+    return np.sqrt(v)
+
+
+def _safe_sqrt_slope(ans: Any) -> Any:
+    return anp.where(ans > 0, 0.5 / anp.where(ans > 0, ans, 1.0), 0.0)
+
+
+defvjp(_safe_sqrt, lambda ans, v: lambda g: g * _safe_sqrt_slope(ans))
+defjvp(_safe_sqrt, lambda g, ans, v: g * _safe_sqrt_slope(ans))
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    shift = stop_gradient(anp.max(x, axis=axis, keepdims=True))
+    total = anp.log(anp.sum(anp.exp(x - shift), axis=axis, keepdims=True)) + shift
+    if keepdims:
+        return total
+    return anp.squeeze(total, axis=axis) if axis is not None else anp.sum(total)
+
+
+def softmax(x: Any, axis: int = -1) -> Any:
+    shifted = x - stop_gradient(anp.max(x, axis=axis, keepdims=True))
+    z = anp.exp(shifted)
+    return z / anp.sum(z, axis=axis, keepdims=True)
+
+
+def log_softmax(x: Any, axis: int = -1) -> Any:
+    return x - logsumexp(x, axis=axis, keepdims=True)
+
+
+def take(x: Any, indices: Any, axis: int) -> Any:
+    return anp.take(x, indices, axis=axis)
+
+
+def take_along_axis(x: Any, indices: Any, axis: int) -> Any:
+    index = list(np.indices(np.shape(indices), sparse=True))
+    index[axis] = np.asarray(indices)
+    return x[tuple(index)]
