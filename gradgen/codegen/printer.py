@@ -217,6 +217,13 @@ class NumPyCodePrinter(NumPyPrinter):
             return f"(1.0 if {self._print(arg)} {'>' if tie == 0 else '>='} 0 else 0.0)"
         return f"{self.np('heaviside')}({self._print(arg)}, {float(tie)!r})"
 
+    def _print_And(self, expr: sympy.And) -> str:
+        # SymPy writes np.logical_and.reduce((a, b)), which cannot broadcast a with b
+        return self._nested("logical_and", expr.args)
+
+    def _print_Or(self, expr: sympy.Or) -> str:
+        return self._nested("logical_or", expr.args)
+
     def _print_Max(self, expr: sympy.Max) -> str:
         return self._nested("maximum", expr.args)
 

@@ -246,9 +246,11 @@ class Generator:
         b, shape = self.partner(a)
         first, second = (a.name, b) if self.rng.random() < 0.7 else (b, a.name)
         template = self.rng.choice(BINARY)
-        if first[0].isdigit() or first[0] == "-":  # a literal: keep an array in the calls
-            if template.startswith(("F.", "NP.")) and "where" not in template:
-                first, second = second, first
+        if not _is_name(b):  # a literal: the array goes first in calls and conditions
+            if template.startswith(("F.", "NP.")):
+                first, second = a.name, b
+            if "where" in template:
+                template = "F.where({a} > 0.0, {a}, {b})"
         self.bind(template.format(a=first, b=second), shape)
         return True
 
@@ -427,9 +429,9 @@ class Generator:
             for kind in ("jvp", "jacobian", "hessian", "hvp")
             if rng.random() < 0.3 and (scalar or kind in ("jvp", "jacobian"))
         ]
-        scalars = {
-            v.name: rng.choice(SCALAR_KINDS) for v in self.inputs if v.kind == "f" and v.ndim == 0
-        }
+        dtype = "float32" if rng.random() < 0.2 else "float64"
+        kinds = SCALAR_KINDS if dtype == "float64" else SCALAR_KINDS[1:]  # a Python float is 64-bit
+        scalars = {v.name: rng.choice(kinds) for v in self.inputs if v.kind == "f" and v.ndim == 0}
         return Program(
             tuple(self.inputs),
             tuple(self.steps),
@@ -437,11 +439,15 @@ class Generator:
             result_shape,
             wrt,
             tuple(emit),
-            "float32" if rng.random() < 0.2 else "float64",
+            dtype,
             self.seed,
             dict(self.index_bounds),
             scalars,
         )
+
+
+def _is_name(text: str) -> bool:
+    return text.isidentifier()
 
 
 def generate(seed: int) -> Program:
