@@ -3,12 +3,13 @@ standalone NumPy module with hand-written-style forward and backward functions.
 
 The public API: `function` (the decorator), the `Array` / `IntArray` annotations, the
 NumPy-like ops and constants, `elementwise` for user-defined ops, `custom_vjp` and
-`custom_jvp` for user-given derivative rules, `compile_source` and `load`.
+`custom_jvp` for user-given derivative rules, `compile_source`, `load` and `check`.
 """
 
 from gradgen import functions as _functions
 from gradgen import linalg
 from gradgen.api import Function, function
+from gradgen.checking import check
 from gradgen.compiler import compile_source, load
 from gradgen.custom import custom_jvp, custom_vjp
 from gradgen.errors import GradgenError
@@ -20,6 +21,7 @@ __all__ = [
     "Array",
     "Function",
     "GradgenError",
+    "check",
     "IntArray",
     "__version__",
     "compile_source",

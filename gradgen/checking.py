@@ -17,10 +17,23 @@ from typing import Any
 import numpy as np
 
 from gradgen.api import Function
+from gradgen.errors import GradgenError
 from gradgen.shapes import Shape
 
 DEFAULT_SIZES = (3, 4, 5, 6, 7, 8)  # distinct, so a swapped axis shows up as an error
 MAX_PROBED = 400  # elements differenced per parameter; larger ones are sampled
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A derivative passes where |got - expected| <= atol + rtol * |expected|, element by
+    element (torch.autograd.gradcheck's test): exact zeros pass."""
+
+    rtol: float = 1e-5  # relative part, of the expected value's magnitude
+    atol: float = 1e-6  # absolute part: finite differences are not exact near 0
+
+    def __str__(self) -> str:
+        return f"atol {self.atol:.0e} + rtol {self.rtol:.0e}"
 
 
 @dataclass(frozen=True)
@@ -29,17 +42,32 @@ class CheckResult:
 
     function: str  # the gg.function
     quantity: str  # "value" or the parameter name
-    max_relative_error: float  # max |got - expected| / max |expected| (inf when not finite)
+    max_error: float  # max |got - expected| (inf when not finite or of the wrong shape)
+    worst: float  # max |got - expected| / (atol + rtol |expected|): passes at <= 1
     step: float  # the finite-difference step (0 for the value check)
     passed: bool
     note: str = ""  # why it failed, or what was sampled
 
 
-def dimension_sizes(function: Function, given: Mapping[str, int]) -> dict[str, int]:
-    """A size for every named dim of `function`: `given` ones, then distinct defaults."""
+class ModelDomainError(GradgenError):
+    """The model itself fails at the sampled inputs (not finite, LinAlgError): give inputs."""
+
+
+def dimension_sizes(
+    function: Function, given: Mapping[str, int], inputs: Mapping[str, Any] | None = None
+) -> dict[str, int]:
+    """A size for every named dim of `function`: `given` ones, those of the `inputs`
+    arrays, then distinct defaults."""
+    sizes = dict(given)
+    for name, value in (inputs or {}).items():
+        spec = function.specs.get(name)
+        if spec is not None and len(spec.shape) == np.ndim(value):
+            for dim, size in zip(spec.shape, np.shape(value)):
+                if isinstance(dim, str):
+                    sizes.setdefault(dim, size)
     names = sorted({d for s in function.specs.values() for d in s.shape if isinstance(d, str)})
-    free = [n for n in names if n not in given]
-    return {**dict(zip(free, DEFAULT_SIZES * 4)), **{n: given[n] for n in names if n in given}}
+    free = [n for n in names if n not in sizes]
+    return {**dict(zip(free, DEFAULT_SIZES * 4)), **{n: sizes[n] for n in names if n in sizes}}
 
 
 def concrete_shape(shape: Shape, sizes: Mapping[str, int]) -> tuple[int, ...]:
@@ -47,14 +75,35 @@ def concrete_shape(shape: Shape, sizes: Mapping[str, int]) -> tuple[int, ...]:
 
 
 def sample_inputs(
-    function: Function, sizes: Mapping[str, int], rng: np.random.Generator, positive: bool
+    function: Function,
+    sizes: Mapping[str, int],
+    rng: np.random.Generator,
+    positive: bool,
+    inputs: Mapping[str, Any] | None = None,
 ) -> list[Any]:
-    """Float arguments from N(0, 1) (or U(0.5, 2) when `positive`), integers from 0..2;
-    scalar floats as Python floats."""
+    """The `inputs` given by argument name; the others drawn at random: floats from N(0, 1)
+    (or U(0.5, 2) when `positive`), integers from 0..2, scalar floats as Python floats."""
+    given = dict(inputs or {})
+    unknown = sorted(set(given) - set(function.specs))
+    if unknown:
+        raise GradgenError(
+            f"the inputs name {', '.join(unknown)}, which {function.name} has no argument for.",
+            function.location,
+            f"its arguments are {', '.join(function.specs)}.",
+        )
     args: list[Any] = []
-    for spec in function.specs.values():
+    for name, spec in function.specs.items():
         shape = concrete_shape(spec.shape, sizes)
-        if spec.integer:
+        if name in given:
+            value = np.asarray(given[name])
+            if value.shape != shape:
+                raise GradgenError(
+                    f"the input {name} has shape {value.shape}; {function.name} takes {shape}.",
+                    function.location,
+                    "give each array the shape of its annotation.",
+                )
+            args.append(float(value) if shape == () and not spec.integer else value)
+        elif spec.integer:
             args.append(rng.integers(0, 3, size=shape))
         else:
             value = rng.uniform(0.5, 2.0, size=shape) if positive else rng.normal(size=shape)
@@ -62,14 +111,30 @@ def sample_inputs(
     return args
 
 
-def _relative(got: Any, expected: Any) -> float:
+def _compare(got: Any, expected: Any, tolerance: Tolerance) -> tuple[float, float]:
+    """(max |got - expected|, max of that over atol + rtol |expected|); inf when the shapes
+    differ or a number is not finite."""
     got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
     if got.shape != expected.shape:
-        return float("inf")
+        return float("inf"), float("inf")
     if not (np.all(np.isfinite(got)) and np.all(np.isfinite(expected))):
-        return float("inf")
-    scale = max(float(np.max(np.abs(expected), initial=0.0)), 1e-12)
-    return float(np.max(np.abs(got - expected), initial=0.0) / scale)
+        return float("inf"), float("inf")
+    error = np.abs(got - expected)
+    allowed = tolerance.atol + tolerance.rtol * np.abs(expected)
+    return float(np.max(error, initial=0.0)), float(np.max(error / allowed, initial=0.0))
+
+
+def _result(
+    function: str,
+    quantity: str,
+    got: Any,
+    expected: Any,
+    tolerance: Tolerance,
+    step: float,
+    note: str = "",
+) -> CheckResult:
+    error, worst = _compare(got, expected, tolerance)
+    return CheckResult(function, quantity, error, worst, step, worst <= 1.0, note)
 
 
 def check_grad(
@@ -77,7 +142,7 @@ def check_grad(
     module: ModuleType,
     args: list[Any],
     rng: np.random.Generator,
-    tolerance: float,
+    tolerance: Tolerance,
 ) -> list[CheckResult]:
     """The value against the eager model, and each `wrt` gradient from `f_backward`
     against central differences of <d_value, f(args)>."""
@@ -85,11 +150,8 @@ def check_grad(
     value_of = _value_function(function, module)
     value = value_of(*args)
     eager = function(*args)
-    error = _relative(value, eager[0] if function.has_aux else eager)
-    results = [CheckResult(name, "value", error, 0.0, error <= tolerance)]
-    if not np.all(np.isfinite(value)):
-        note = "the value is not finite at the sampled inputs (try --positive or --seed)"
-        return [CheckResult(name, "value", float("inf"), 0.0, False, note)]
+    eager = eager[0] if function.has_aux else eager
+    results = [_result(name, "value", value, eager, tolerance, 0.0)]
     if "grad" not in function.emit:
         return results
     head = rng.normal(size=np.shape(value))
@@ -102,8 +164,7 @@ def check_grad(
         index = arg_names.index(param)
         step = float(np.cbrt(np.finfo(float).eps))  # balances truncation and rounding
         expected, got, note = _differences(value_of, args, index, head, grad, step, rng)
-        error = _relative(got, expected)
-        results.append(CheckResult(name, param, error, step, error <= tolerance, note))
+        results.append(_result(name, param, got, expected, tolerance, step, note))
     return results
 
 
@@ -164,7 +225,7 @@ def check_derived(
     module: ModuleType,
     args: list[Any],
     rng: np.random.Generator,
-    tolerance: float,
+    tolerance: Tolerance,
 ) -> list[CheckResult]:
     """f_jvp, f_jacobian, f_hessian and f_hvp (those emitted) along random directions,
     against central differences of the generated value: first derivatives along t,
@@ -188,8 +249,7 @@ def check_derived(
     results = []
 
     def record(kind: str, got: Any, expected: Any, step: float) -> None:
-        error = _relative(got, expected)
-        results.append(CheckResult(name, kind, error, step, error <= tolerance))
+        results.append(_result(name, kind, got, expected, tolerance, step))
 
     if "jvp" in function.emit:
         _, value_dot = getattr(module, f"{name}_jvp")(*args, *t)
@@ -238,12 +298,55 @@ def check_function(
     module: ModuleType,
     sizes: Mapping[str, int],
     seed: int = 0,
-    tolerance: float = 1e-6,
+    tolerance: Tolerance = Tolerance(),
     positive: bool = False,
+    inputs: Mapping[str, Any] | None = None,
 ) -> list[CheckResult]:
-    """Every emitted transform of `function` in `module`, on inputs from `seed`."""
+    """Every emitted transform of `function` in `module`, at `inputs` (by argument name)
+    with the others drawn from `seed`. Raises ModelDomainError when the model itself fails
+    there (a value that is not finite, a LinAlgError): that is the inputs' fault."""
     rng = np.random.default_rng(seed)
-    args = sample_inputs(function, dimension_sizes(function, sizes), rng, positive)
+    args = sample_inputs(function, dimension_sizes(function, sizes, inputs), rng, positive, inputs)
+    drawn = [n for n, s in function.specs.items() if n not in (inputs or {}) and not s.integer]
+    try:
+        with np.errstate(all="ignore"):
+            value = function(*args)
+    except np.linalg.LinAlgError as error:
+        raise _domain_error(function, drawn, f"raises LinAlgError ({error})") from None
+    value = value[0] if function.has_aux else value
+    if not np.all(np.isfinite(value)):
+        raise _domain_error(function, drawn, "is not finite")
     return [
         r for checker in CHECKERS.values() for r in checker(function, module, args, rng, tolerance)
     ]
+
+
+def _domain_error(function: Function, drawn: list[str], what: str) -> ModelDomainError:
+    where = f"the random {', '.join(drawn)}" if drawn else "the given inputs"
+    return ModelDomainError(
+        f"{function.name} {what} at {where}: the model is outside its domain there.",
+        function.location,
+        f"give {' and '.join(drawn) or 'other inputs'} with --inputs FILE.npz (arrays by "
+        "argument name), or try --positive or another --seed.",
+    )
+
+
+def check(
+    function: Function,
+    inputs: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    tolerance: Tolerance = Tolerance(),
+    dims: Mapping[str, int] | None = None,
+) -> dict[str, float]:
+    """Compile `function` in memory and check every derivative it emits against finite
+    differences (`gradgen check` from Python): at `inputs` (by argument name), the others
+    drawn from `seed`. Returns each quantity's max |error|; raises AssertionError naming
+    the failures, and ModelDomainError when the model fails at the inputs."""
+    from gradgen.compiler import load
+
+    results = check_function(function, load(function), dims or {}, seed, tolerance, False, inputs)
+    failed = [r for r in results if not r.passed]
+    if failed:
+        lines = [f"{r.quantity}: max error {r.max_error:.2e} ({tolerance})" for r in failed]
+        raise AssertionError(f"{function.name}: " + "; ".join(lines))
+    return {r.quantity: r.max_error for r in results}

@@ -16,6 +16,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from gradgen.api import Function
 from gradgen.errors import GradgenError, NoFunctionsError
@@ -101,6 +102,7 @@ def _compile_command(args: argparse.Namespace) -> int:
     )
 
     files = model_files(args.paths)
+    inputs = _load_inputs(args.inputs)
     explicit = {Path(p) for p in args.paths if Path(p).is_file()}
     report = _phase_printer(args.verbose)
     outputs: dict[Path, str] = {}
@@ -109,7 +111,7 @@ def _compile_command(args: argparse.Namespace) -> int:
         if args.verbose:
             print(f"{display_path(model)}:", file=sys.stderr)
         try:
-            text = compile_source(model, report)
+            text = compile_source(model, report, check_ir=args.verify)
         except NoFunctionsError:
             if model in explicit:
                 raise
@@ -117,8 +119,16 @@ def _compile_command(args: argparse.Namespace) -> int:
         target = output_path(model, args.out_dir)
         outputs[target] = text
         if args.emit_tests:
+            relative = None
+            if args.inputs:
+                relative = os.path.relpath(Path(args.inputs).resolve(), target.parent.resolve())
             test = emit_test_module(
-                load_functions(model), target.stem, display_path(model), __version__
+                load_functions(model),
+                target.stem,
+                display_path(model),
+                __version__,
+                inputs,
+                relative and Path(relative).as_posix(),
             )
             outputs[target.with_name(f"test_{target.name}")] = test
         if args.verbose:
@@ -169,11 +179,29 @@ def _parse_dims(values: Sequence[str]) -> dict[str, int]:
     return dims
 
 
+def _load_inputs(path: str | None) -> dict[str, Any]:
+    """The arrays of an .npz file, by argument name."""
+    import numpy as np
+
+    if path is None:
+        return {}
+    try:
+        with np.load(path) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError) as error:
+        raise GradgenError(
+            f"cannot read the inputs file {path}: {error}.",
+            hint="save the arrays by argument name: np.savez('inputs.npz', x=x, w=w).",
+        ) from None
+
+
 def _check_command(args: argparse.Namespace) -> int:
-    from gradgen.checking import check_function
+    from gradgen.checking import ModelDomainError, Tolerance, check_function
     from gradgen.compiler import import_file, load
 
     dims = _parse_dims(args.dim)
+    inputs = _load_inputs(args.inputs)
+    tolerance = Tolerance(args.rtol, args.atol)
     failed = 0
     module = import_file(Path(args.module)) if args.module else None
     functions: list[Function] = []
@@ -187,6 +215,13 @@ def _check_command(args: argparse.Namespace) -> int:
                     continue  # a script beside the models
         else:
             functions += select_functions(path, name)
+    unknown = sorted(set(inputs) - {n for f in functions for n in f.specs})
+    if unknown:
+        raise GradgenError(
+            f"{args.inputs} has {', '.join(unknown)}, which no checked function takes.",
+            hint="name each array after the argument it is for.",
+        )
+    print(f"an element passes where |error| <= {tolerance} * |expected|")
     for function in functions:
         loaded = module if module is not None else load(function)
         if not hasattr(loaded, function.name):
@@ -194,15 +229,25 @@ def _check_command(args: argparse.Namespace) -> int:
                 f"{args.module} has no function {function.name}.",
                 hint="regenerate it with `gradgen compile`.",
             )
-        for result in check_function(function, loaded, dims, args.seed, args.tol, args.positive):
+        mine = {k: v for k, v in inputs.items() if k in function.specs}  # a shared file
+        try:
+            results = check_function(
+                function, loaded, dims, args.seed, tolerance, args.positive, mine
+            )
+        except ModelDomainError as error:
+            location = f"{error.location}: " if error.location else ""
+            print(f"{location}cannot check: {error.message} Hint: {error.hint}", file=sys.stderr)
+            failed += 1
+            continue
+        for result in results:
             failed += not result.passed
             step = f"step {result.step:.1e}" if result.step else "vs eager NumPy"
             verdict = "ok" if result.passed else "FAIL"
             note = f"  ({result.note})" if result.note else ""
             label = f"{Path(function.location.filename).name}:{result.function}"
             print(
-                f"{label:<32} {result.quantity:<10} max rel error "
-                f"{result.max_relative_error:9.2e}  {step:<14}  {verdict}{note}"
+                f"{label:<32} {result.quantity:<10} max |error| {result.max_error:9.2e}  "
+                f"{result.worst:6.2f} of tolerance  {step:<14}  {verdict}{note}"
             )
     return EXIT_FAILED if failed else 0
 
@@ -332,7 +377,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write test_<stem>_grad.py, a pytest file verifying the module",
     )
     compile_parser.add_argument(
+        "--inputs",
+        metavar="FILE.npz",
+        help="with --emit-tests: the tests read these arrays (by argument name) at test time",
+    )
+    compile_parser.add_argument(
         "-v", "--verbose", action="store_true", help="print each phase's time and graph size"
+    )
+    compile_parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every graph's shapes and types after every pass (a failure is a gradgen bug)",
     )
     compile_parser.set_defaults(run=_compile_command)
 
@@ -341,17 +396,28 @@ def build_parser() -> argparse.ArgumentParser:
         "verify generated derivatives against finite differences",
         "Compile in memory (or load --module) and compare every gradient with central finite "
         "differences of the generated value on random inputs of the annotated shapes. Prints "
-        "the max relative error per function and parameter; exit 1 on any failure.",
+        "the max error per function and parameter (an element passes where |error| <= atol + "
+        "rtol |expected|, as in torch.autograd.gradcheck); exit 1 on any failure. A model that "
+        "fails at random inputs (not finite, LinAlgError) needs --inputs.",
         "  gradgen check model.py\n"
         "  gradgen check model.py:loss --dim N=32 --seed 3\n"
-        "  gradgen check model.py --module generated/model_grad.py  # the committed code",
+        "  gradgen check model.py --module generated/model_grad.py  # the committed code\n"
+        "  gradgen check model.py --inputs inputs.npz  # arrays by argument name",
     )
     check_parser.add_argument("targets", nargs="+", metavar="PATH[:FUNC]")
     check_parser.add_argument(
         "--dim", action="append", default=[], metavar="NAME=SIZE", help="size of a named dim"
     )
     check_parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    check_parser.add_argument("--tol", type=float, default=1e-6, help="max relative error")
+    check_parser.add_argument(
+        "--rtol", type=float, default=1e-5, help="relative tolerance (default 1e-5)"
+    )
+    check_parser.add_argument(
+        "--atol", type=float, default=1e-6, help="absolute tolerance (default 1e-6)"
+    )
+    check_parser.add_argument(
+        "--inputs", metavar="FILE.npz", help="arrays by argument name; the others are random"
+    )
     check_parser.add_argument(
         "--positive", action="store_true", help="draw floats from U(0.5, 2) (for log, sqrt)"
     )

@@ -36,6 +36,7 @@ from gradgen.passes.pipeline import optimize, prepare
 from gradgen.reverse import gradient_names, reverse_mode
 from gradgen.shapes import format_shape
 from gradgen.tracing import trace
+from gradgen.verify import verify
 from gradgen.version import __version__
 
 # Called after each phase with (phase name, seconds, what it made).
@@ -246,8 +247,11 @@ def compile_function(
     return differentiate(function, forward, check, report, aux_names, unoptimized)
 
 
-def compile_source(path: str | os.PathLike[str], report: PhaseReport | None = None) -> str:
-    """The text of the generated module for the model file at `path`."""
+def compile_source(
+    path: str | os.PathLike[str], report: PhaseReport | None = None, check_ir: bool = False
+) -> str:
+    """The text of the generated module for the model file at `path`; with `check_ir`,
+    `verify` runs on every graph after every pass (an IRError is a bug in gradgen)."""
     functions = load_functions(path)
     if not functions:
         raise NoFunctionsError(
@@ -255,7 +259,8 @@ def compile_source(path: str | os.PathLike[str], report: PhaseReport | None = No
             hint="decorate the loss with @gg.function(wrt=(...)).",
         )
     _check_generated_names(functions)
-    compiled = [compile_function(f, report=report).source() for f in functions]
+    check = verify if check_ir else None
+    compiled = [compile_function(f, check, report).source() for f in functions]
     return _emit(compiled, display_path(path), report)
 
 

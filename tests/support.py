@@ -3,10 +3,14 @@ annotations, and compare gradients against finite differences and an oracle."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import importlib.util
+import io
 import itertools
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -199,3 +203,42 @@ class GraphMaker:
         return verify(
             Graph(tuple(self.inputs), tuple(self.builder.equations), outputs, self.builder.hints)
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class CommandResult:
+    """What one `gradgen` command gave: like subprocess.CompletedProcess."""
+
+    returncode: int  # main's return value, or the SystemExit code (argparse, --help)
+    stdout: str
+    stderr: str
+
+
+def run_gradgen(cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> CommandResult:
+    """`gradgen ARGS` in `cwd`, in this process (fast): the command's `main(argv)` with
+    stdout and stderr captured and the environment's `env` entries set for the call."""
+    from gradgen import cli
+
+    out, err = io.TextIOWrapper(io.BytesIO(), "utf-8"), io.TextIOWrapper(io.BytesIO(), "utf-8")
+    saved = {name: os.environ.get(name) for name in (env or {})}
+    previous = Path.cwd()
+    os.chdir(cwd)
+    os.environ.update(env or {})
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(list(args))
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 2
+    finally:
+        os.chdir(previous)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    texts = []
+    for stream in (out, err):
+        stream.flush()
+        texts.append(stream.buffer.getvalue().decode("utf-8"))
+    return CommandResult(code, *texts)

@@ -364,3 +364,31 @@ def test_check_catches_a_corrupted_hessian(tmp_path) -> None:
     broken = load_text(broken_text, tmp_path)
     results = {r.quantity: r for r in check_function(smooth, broken, {"N": 4, "D": 3})}
     assert not results["hessian"].passed and results["hvp"].passed
+
+
+@gg.custom_vjp
+def doubled(x):
+    return 2.0 * x
+
+
+@doubled.defvjp
+def doubled_vjp(grad, result, x):
+    return (3.0 * grad,)  # wrong on purpose: the true factor is 2
+
+
+@gg.function(wrt="x")
+def wrong_rule(x: Array["N"]):
+    return gg.sum(doubled(x) ** 2)
+
+
+def test_check_from_python_returns_errors_and_raises_on_a_failure() -> None:
+    """gradgen.check at given inputs: each quantity's max error, an AssertionError naming
+    the failing one, and the model's domain error for inputs outside it."""
+    x = np.array([0.5, -1.0, 2.0])
+    errors = gg.check(smooth, inputs={"x": np.ones((4, 3))}, seed=2)
+    assert set(errors) == {"value", "w", "b", "jvp", "jacobian", "hessian", "hvp"}
+    assert max(errors.values()) < 1e-6
+    with pytest.raises(AssertionError, match=r"wrong_rule: x: max error .* \(atol 1e-06 \+ rtol"):
+        gg.check(wrong_rule, inputs={"x": x})
+    with pytest.raises(gg.GradgenError, match="is not finite at the given inputs"):
+        gg.check(wrong_rule, inputs={"x": np.array([np.inf, 0.0])})

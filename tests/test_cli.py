@@ -1,4 +1,5 @@
-"""The `gradgen` command line, run as a real subprocess (`python -m gradgen ...`).
+"""The `gradgen` command line, through its `main(argv)` in process; one smoke test per
+command runs the real `python -m gradgen` as a subprocess.
 
 Every model file and every output folder lives under pytest's tmp_path; each command runs
 with that folder as its working directory.
@@ -16,6 +17,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from support import CommandResult, run_gradgen
 
 import gradgen
 
@@ -68,15 +70,9 @@ def helper():
 """
 
 
-def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run `python -m gradgen ARGS` in `cwd`."""
-    return subprocess.run(
-        [sys.executable, "-m", "gradgen", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def run(cwd: Path, *args: str) -> CommandResult:
+    """`gradgen ARGS` in `cwd`, in process (the smoke tests below run the real command)."""
+    return run_gradgen(cwd, *args)
 
 
 def write(path: Path, text: str) -> Path:
@@ -93,7 +89,7 @@ def import_file(path: Path, name: str) -> ModuleType:
     return module
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+def assert_one_line_error(result: CommandResult) -> str:
     """Exit 2 with exactly one line on stderr, no traceback, nothing written."""
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr, result.stderr
@@ -276,3 +272,40 @@ def test_compile_help_mentions_check(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "--check" in result.stdout
     assert "-o" in result.stdout
+
+
+SMOKE_MODEL = """\
+import gradgen as gg
+from gradgen import Array
+
+
+@gg.function(wrt="x")
+def loss(x: Array["N"]):
+    return gg.sum(gg.sin(x) * x)
+"""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["compile", "model.py"],
+        ["compile", "model.py", "--check"],
+        ["check", "model.py"],
+        ["show", "model.py"],
+        ["graph", "model.py", "--format", "mermaid"],
+    ],
+    ids=lambda c: " ".join(c[:1] + c[2:]),
+)
+def test_each_command_runs_as_a_real_process(tmp_path: Path, command: list[str]) -> None:
+    (tmp_path / "model.py").write_text(SMOKE_MODEL)
+    if command[1:] == ["model.py", "--check"]:
+        assert run(tmp_path, "compile", "model.py").returncode == 0
+    result = subprocess.run(
+        [sys.executable, "-m", "gradgen", *command],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout or command[0] == "compile" and "--check" in command

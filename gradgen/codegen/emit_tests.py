@@ -4,22 +4,32 @@ only numpy and pytest."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from gradgen.api import Function
-from gradgen.checking import concrete_shape, dimension_sizes
+from gradgen.checking import Tolerance, concrete_shape, dimension_sizes
 from gradgen.codegen.emit import format_module, load_template
 
 
 def emit_test_module(
-    functions: Sequence[Function], module_stem: str, source_path: str, version: str
+    functions: Sequence[Function],
+    module_stem: str,
+    source_path: str,
+    version: str,
+    inputs: Mapping[str, Any] | None = None,
+    inputs_path: str | None = None,
 ) -> str:
-    """The test file's text for the generated module `<module_stem>.py`."""
+    """The test file's text for the generated module `<module_stem>.py`. With `inputs`
+    (arrays by argument name, read at test time from `inputs_path`, relative to the test
+    file), those arguments are given and only the others are drawn at random."""
     cases = []
     functions = [f for f in functions if "grad" in f.emit]  # the tests check gradients
     for function in functions:
-        sizes = dimension_sizes(function, {})
-        args = [(concrete_shape(s.shape, sizes), s.integer) for s in function.specs.values()]
+        sizes = dimension_sizes(function, {}, inputs)
+        args = [
+            (name, concrete_shape(s.shape, sizes), s.integer) for name, s in function.specs.items()
+        ]
         names = list(function.specs)
         cases.append(
             {
@@ -36,5 +46,7 @@ def emit_test_module(
         module_stem=module_stem,
         source_path=source_path,
         version=version,
+        inputs_path=inputs_path,
+        tolerance=Tolerance(),
     )
     return format_module(text)

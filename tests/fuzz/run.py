@@ -22,12 +22,15 @@ class Outcome:
 
 
 def _failures(program: Program) -> list[Failure]:
+    """A shrinking candidate's failures; [] when it is rejected or is not a valid model."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return check_source(program.source())
     except Rejected:
         return []
+    except Exception as error:  # the candidate no longer loads: not the same failure
+        return [Failure(f"load: {type(error).__name__}", str(error))]
 
 
 def run_seed(seed: int, shrink_failures: bool = True) -> Outcome:

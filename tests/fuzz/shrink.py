@@ -35,7 +35,10 @@ def _without_unused_inputs(program: Program) -> Program:
 
 def _without_step(program: Program, k: int) -> Program:
     bound, _ = program.steps[k]
-    fresh = Value(f"x{len(program.inputs) + k + 100}", bound.shape)
+    taken = {v.name for v in program.inputs}
+    fresh = Value(
+        next(f"x{n}" for n in range(len(taken) + 1000) if f"x{n}" not in taken), bound.shape
+    )
     pattern = re.compile(rf"\b{bound.name}\b")
     steps = tuple(
         (v, pattern.sub(fresh.name, text)) for i, (v, text) in enumerate(program.steps) if i != k

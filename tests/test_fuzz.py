@@ -1,0 +1,90 @@
+"""The differential fuzzer in the suite (tests/fuzz): every saved regression, and a fixed
+range of random programs, compiled by the real compiler (optimized and not, the IR verified
+after every pass) and compared with the autograd oracle.
+
+`python -m tests.fuzz --programs 10000` runs more on demand; a failure it finds is shrunk,
+and the shrunk program is saved in tests/fuzz/regressions/ as a regression test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from pathlib import Path
+
+import pytest
+from fuzz import Rejected, check_source, generate, run_seed
+from fuzz.shrink import shrink
+
+import gradgen.codegen.printer
+from gradgen.ops import OPS
+from gradgen.symbolic import op_partials
+
+REGRESSIONS = sorted((Path(__file__).parent / "fuzz" / "regressions").glob("*.py"))
+CHUNK = 50
+CHUNKS = 6  # 300 programs, seeds 0..299: CI's fixed sample
+
+
+def _failures(text: str) -> list[str]:
+    """What check_source reports, as text; [] also for a program the fuzzer rejects."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return [f"{f.kind}: {f.detail}" for f in check_source(text)]
+        except Rejected:
+            return []
+
+
+def test_there_are_regressions() -> None:
+    assert len(REGRESSIONS) >= 10
+
+
+@pytest.mark.parametrize("path", REGRESSIONS, ids=[p.stem for p in REGRESSIONS])
+def test_regression(path: Path) -> None:
+    failures = _failures(path.read_text())
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("chunk", range(CHUNKS))
+def test_random_programs_agree_with_the_oracle(chunk: int) -> None:
+    seeds = range(chunk * CHUNK, (chunk + 1) * CHUNK)
+    outcomes = [run_seed(seed) for seed in seeds]
+    failed = [o for o in outcomes if o.status == "failed"]
+    report = [
+        f"seed {o.seed}: {sorted({f.kind for f in o.failures})}\n{o.failures[0].detail}\n"
+        f"shrunk program:\n{o.shrunk}"
+        for o in failed
+    ]
+    assert not failed, "\n\n".join(report)
+    # The comparison must not pass by rejecting programs (non-finite oracle values).
+    compared = sum(o.status == "ok" for o in outcomes)
+    assert compared >= 0.7 * CHUNK, [o.note for o in outcomes if o.status == "rejected"]
+
+
+def test_the_fuzzer_catches_the_mask_sum_bug(monkeypatch) -> None:
+    """With the printer's float guard removed, masks add as a logical or again, and the
+    regression of that bug fails."""
+    monkeypatch.setattr(gradgen.codegen.printer, "keep_float", lambda expr: expr)
+    clip = next(p for p in REGRESSIONS if p.stem == "clip_masks_are_floats")
+    assert any("mismatch" in f or "type" in f for f in _failures(clip.read_text()))
+
+
+def test_a_planted_wrong_rule_is_found_and_shrunk(monkeypatch) -> None:
+    """tanh' = 1 + tanh**2 (a sign wrong): a random program using tanh fails, and it
+    shrinks to a smaller one that still fails."""
+    wrong = dataclasses.replace(OPS["tanh"], partials=lambda x, r: (1 + r**2,))
+    monkeypatch.setitem(OPS, "tanh", wrong)
+    op_partials.cache_clear()
+    try:
+        candidates = (generate(seed) for seed in range(500))
+        program = next(
+            p
+            for p in candidates
+            if "tanh(" in p.source() and len(p.steps) >= 3 and _failures(p.source())
+        )
+        small = shrink(program, lambda p: bool(_failures(p.source())))
+        assert _failures(small.source())
+        assert len(small.steps) < len(program.steps)
+    finally:
+        monkeypatch.undo()
+        op_partials.cache_clear()
