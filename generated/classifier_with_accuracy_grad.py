@@ -45,8 +45,8 @@ def loss(w, b, x, y):
     value = (np.logaddexp(0, z).sum() - y @ z) / N
     t1 = z > 0
     correct = t1 == (y > 0.5)
-    accuracy = np.where(correct, 1.0, 0.0).sum() / N
-    positive_rate = np.where(t1, 1.0, 0.0).sum() / N
+    accuracy = np.asarray(np.where(correct, 1.0, 0.0), dtype=w.dtype).sum() / N
+    positive_rate = np.asarray(np.where(t1, 1.0, 0.0), dtype=w.dtype).sum() / N
     return value, {"accuracy": accuracy, "positive_rate": positive_rate}
 
 
@@ -59,8 +59,8 @@ def loss_forward(w, b, x, y):
     value = (t0.sum() - y @ z) / N
     t1 = z > 0
     correct = t1 == (y > 0.5)
-    accuracy = np.where(correct, 1.0, 0.0).sum() / N
-    positive_rate = np.where(t1, 1.0, 0.0).sum() / N
+    accuracy = np.asarray(np.where(correct, 1.0, 0.0), dtype=w.dtype).sum() / N
+    positive_rate = np.asarray(np.where(t1, 1.0, 0.0), dtype=w.dtype).sum() / N
     saved = (x, y, t0, value, N)
     return (value, {"accuracy": accuracy, "positive_rate": positive_rate}), saved
 
@@ -100,8 +100,8 @@ def loss_value_and_grad(w, b, x, y):
     value = (t0.sum() - y @ z) / N
     t1 = z > 0
     correct = t1 == (y > 0.5)
-    accuracy = np.where(correct, 1.0, 0.0).sum() / N
-    positive_rate = np.where(t1, 1.0, 0.0).sum() / N
+    accuracy = np.asarray(np.where(correct, 1.0, 0.0), dtype=w.dtype).sum() / N
+    positive_rate = np.asarray(np.where(t1, 1.0, 0.0), dtype=w.dtype).sum() / N
     # add up the gradient's parts
     # d_z = -1/N * y - 1/N * np.expm1(-t0), in place:
     d_z = t0  # t0 is not read again

@@ -20,7 +20,7 @@ from gradgen.ir import Equation, Graph, Lit, Var
 from gradgen.ops import OPS
 from gradgen.passes.fuse_elementwise import fuse
 from gradgen.reverse import reverse_mode
-from gradgen.shapes import Shape, dim_expr, dim_from_expr
+from gradgen.shapes import Shape, broadcast_shapes, dim_expr, dim_from_expr
 from gradgen.symbolic import elementwise_expression
 from gradgen.tracing import Builder
 
@@ -135,12 +135,13 @@ def value_and_grad_graph(joint: Graph, wrt: list[int]) -> Graph:
     for eq in joint.equations:
         if OPS[eq.op].elementwise:
             for atom in dict.fromkeys(eq.vars()):
-                if atom in folded:
-                    eq = fuse(folded[atom], eq)
+                if atom in folded and _keeps_shape(fused := fuse(folded[atom], eq)):
+                    eq = fused
             if any(a is d_value for a in eq.inputs):
                 with_one = _with_one(eq, d_value)
                 if any(isinstance(a, Var) for a in with_one.inputs):
-                    eq = with_one
+                    if _keeps_shape(with_one):  # else d_value gave the shape: it stays
+                        eq = with_one
                 else:  # kept as it is too, for readers that need an array
                     folded[eq.out] = with_one
         equations.append(eq)
@@ -151,6 +152,13 @@ def value_and_grad_graph(joint: Graph, wrt: list[int]) -> Graph:
 
 
 # -- helpers
+
+
+def _keeps_shape(eq: Equation) -> bool:
+    """Whether an elementwise equation's operands still broadcast to its declared shape
+    (writing 1 for a (1, 1) d_value would leave a smaller one)."""
+    shapes = [a.shape for a in eq.inputs if isinstance(a, Var)]
+    return broadcast_shapes(*shapes) == eq.out.shape
 
 
 def _with_one(eq: Equation, d_value: Var) -> Equation:

@@ -51,6 +51,33 @@ def float_valued(expr: sympy.Expr) -> bool:
     return any(float_valued(arg) for arg in expr.args)
 
 
+def carries_dtype(expr: sympy.Expr) -> bool:
+    """Whether the printed `expr` takes its float dtype from a float operand (float32 stays
+    float32): Python float literals alone give float64, masks and integers no float."""
+    if isinstance(expr, FloatStep) or isinstance(expr, sympy.Heaviside) and not _is_mask_step(expr):
+        return carries_dtype(expr.args[0])  # np.heaviside(x, tie) has x's dtype
+    if isinstance(expr, (MaskSymbol, DimSymbol, *_MASK_VALUED)) or not expr.args:
+        return isinstance(expr, sympy.Symbol) and not isinstance(expr, (MaskSymbol, DimSymbol))
+    if isinstance(expr, sympy.Piecewise):
+        return any(carries_dtype(branch.expr) for branch in expr.args)
+    return any(carries_dtype(arg) for arg in expr.args)
+
+
+def keeps_dtype(expr: sympy.Expr) -> bool:
+    """Whether the printed `expr` has the dtype of its float operands: it carries one
+    (`carries_dtype`) and makes no array of numbers along the way (np.where(m, 1, 0) is an
+    int64 array, np.where(m, 1.0, 0.0) a float64 one: either turns float32 into float64;
+    np.where(m, x, 0) keeps x's dtype, a Python number being weak)."""
+    for node in sympy.preorder_traversal(expr):
+        # Printed as nested np.where, innermost the last two branches: with neither
+        # carrying a dtype, that innermost np.where is an array of numbers.
+        if isinstance(node, sympy.Piecewise) and not any(
+            carries_dtype(branch.expr) for branch in node.args[-2:]
+        ):
+            return False
+    return carries_dtype(expr)
+
+
 def mask_valued(expr: sympy.Expr) -> bool:
     """Whether the printed `expr` may be a bool array: a comparison, a mask operand, or a
     product of those (a sign included: -mask is an error in NumPy)."""

@@ -252,8 +252,15 @@ def _statements(
             if buffers[0] in plan.renamed:
                 names[buffers[0]] = names[eq.out]  # `h = x @ w`, then `h += b` in its memory
     shapes = {names[v]: v.shape for eq in equations for v in (*eq.vars(), eq.out) if v in names}
-    floats = [v for v in dtype_from if not v.integer and v in names]
-    float_dtype = f"{printer.np('result_type')}({names[floats[0]]})" if floats else "float"
+    floats = sorted(
+        (v for v in dtype_from if not v.integer and v in names), key=lambda v: not v.ndim
+    )
+    float_dtype = "float"  # float64, as NumPy gives when no float argument says otherwise
+    if floats:
+        first = names[floats[0]]  # an array's dtype, else a scalar's (a Python float's too)
+        float_dtype = (
+            f"{first}.dtype" if floats[0].ndim else f"{printer.np('result_type')}({first})"
+        )
     codes: dict[Var, Code] = {}
     lines = []
     for eq in equations:
@@ -589,8 +596,8 @@ def _floats_first(
     tail: list[str],
     names: dict[Var, str],
 ) -> list[str]:
-    """`lines()` then `tail` (which returns). When every value is a scalar and the first
-    float argument is a Python float, the lines are first printed for Python floats with
+    """`lines()` then `tail` (which returns). When every value is a scalar and every float
+    argument is a Python float, the lines are first printed for Python floats with
     `math`, which skips NumPy's 0-d overhead; math raises on overflow and at domain edges
     where NumPy gives inf or nan, and then the NumPy lines run."""
     floats = [v for v in inputs if not v.integer]
@@ -614,7 +621,8 @@ def _floats_first(
         return [pad + line.replace("\n", "\n" + pad) for line in block]
 
     return [
-        f"if type({names[floats[0]]}) is float:  # Python floats: math, not NumPy's 0-d arrays",
+        "# Python floats: math, not NumPy's 0-d arrays",
+        f"if {' is '.join(f'type({names[v]})' for v in floats)} is float:",
         "    try:",
         *indented(fast + tail, 2),
         "    except (ArithmeticError, ValueError):",

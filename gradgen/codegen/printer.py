@@ -16,7 +16,7 @@ import sympy
 from sympy.printing.numpy import NumPyPrinter
 
 from gradgen.codegen.dots import sum_as_dots
-from gradgen.codegen.dtypes import FloatStep, float_valued, keep_float
+from gradgen.codegen.dtypes import FloatStep, keep_float, keeps_dtype
 from gradgen.codegen.symbols import (
     DimSymbol,
     MaskSymbol,
@@ -362,15 +362,13 @@ class NumPyCodePrinter(NumPyPrinter):
         shape of those it still reads, and one of masks and numbers only is not float: it is
         then written into a fresh array of the declared shape, in the dtype of a float
         operand (`float_dtype` when there is none)."""
-        if self.plain or code.expr is None:
-            return code
+        if self.plain or self.scalar or code.expr is None:
+            return code  # formulas; and Python floats, which have no shape or dtype to keep
         read = float_constants(code.expr).free_symbols  # as printed: t*log(10)/(t*log(10)) is 1
         shape = broadcast_shapes(*(s for symbol, s in code.leaf_shapes if symbol in read))
-        full = shape == eq.out.shape or self.scalar
-        if full and (eq.out.integer or float_valued(code.expr)):
+        full = shape == eq.out.shape
+        if full and (eq.out.integer or keeps_dtype(code.expr)):
             return code
-        if self.scalar:  # Python floats: the value as a float
-            return Code(f"float({code.text})", True)
         named = [
             (atom, op)
             for atom, op in zip(eq.inputs, operands)
@@ -383,14 +381,20 @@ class NumPyCodePrinter(NumPyPrinter):
             atom, op = like
             result_type = f"{self.np('result_type')}({op.text})"
             dtype = f", dtype={op.text}.dtype" if atom.ndim else f", dtype={result_type}"
+        # Names whose shape is the declared one: the result is written into one like them.
+        sized = [s.name for s, shape in code.leaf_shapes if shape == eq.out.shape]
+        sized = [name for name in sized if name.isidentifier()]
         if full:
             text = f"{self.np('asarray')}({code.text}{dtype})"
         elif like is not None and like[0].shape == eq.out.shape and not eq.out.integer:
             text = f"{self.np('full_like')}({like[1].text}, {code.text})"
-        elif all(isinstance(d, int) for d in eq.out.shape) or not named:
+        elif sized:
+            text = f"{self.np('full_like')}({sized[0]}, {code.text}{dtype})"
+        elif all(isinstance(d, int) for d in eq.out.shape):
             text = f"{self.np('full')}({self.shape(eq.out.shape)}, {code.text}{dtype})"
-        else:  # named dims: the broadcast of the operands' shapes, which the code has
-            shapes = ", ".join(f"{self.np('shape')}({op.text})" for _, op in named)
+        else:  # the operands broadcast to the declared shape, whose named dims may be unbound
+            leaves = dict.fromkeys(s.name for s, _ in code.leaf_shapes)
+            shapes = ", ".join(f"{self.np('shape')}({name})" for name in leaves)
             size = f"{self.np('broadcast_shapes')}({shapes})"
             text = f"{self.np('full')}({size}, {code.text}{dtype})"
         return Code(text, True, guarded=code.guarded)

@@ -80,8 +80,20 @@ max, min = anp.max, anp.min
 
 def where(condition: Any, a: Any, b: Any) -> Any:
     # autograd's where gives a gradient of the wrong shape to a broadcast 0-d branch
-    shape = np.broadcast_shapes(np.shape(condition), np.shape(a), np.shape(b))
-    return anp.where(condition, anp.broadcast_to(a, shape), anp.broadcast_to(b, shape))
+    zeros = np.zeros(np.broadcast_shapes(np.shape(condition), np.shape(a), np.shape(b)))
+    return anp.where(condition, a + zeros, b + zeros)
+
+
+class _NumPy:
+    """autograd.numpy as `NP` in the oracle, with the where above."""
+
+    where = staticmethod(where)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(anp, name)
+
+
+numpy = _NumPy()
 
 
 def reciprocal(x: Any) -> Any:
@@ -105,7 +117,21 @@ def dot(a: Any, b: Any) -> Any:
 
 
 def einsum(subscripts: str, *operands: Any) -> Any:
-    return anp.einsum(subscripts, *operands)
+    """NumPy's einsum; a letter repeated within an operand (a diagonal) is first gathered by
+    fancy indexing, which autograd differentiates (its einsum rule cannot)."""
+    if "->" not in subscripts or "." in subscripts:
+        return anp.einsum(subscripts, *operands)
+    inputs, output = subscripts.split("->")
+    specs, arrays = [], []
+    for spec, x in zip(inputs.split(","), operands):
+        letters = "".join(dict.fromkeys(spec))
+        if letters != spec:
+            sizes = {c: n for c, n in zip(spec, np.shape(x))}
+            grids = np.meshgrid(*(np.arange(sizes[c]) for c in letters), indexing="ij")
+            x = x[tuple(grids[letters.index(c)] for c in spec)]
+        specs.append(letters)
+        arrays.append(x)
+    return anp.einsum(",".join(specs) + "->" + output, *arrays)
 
 
 def var(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
