@@ -109,8 +109,7 @@ def max_circuit(x, y, z, w):
 
     Argument shapes: x (), y (), z (), w ().
     """
-    # Python floats: math, not NumPy's 0-d arrays
-    if type(x) is type(y) is type(z) is type(w) is float:
+    if type(x) is float:  # Python floats: math, not NumPy's 0-d arrays
         try:
             value = 2.0 * (max(z, w) + x * y)
             return value
@@ -154,8 +153,7 @@ def max_circuit_value_and_grad(x, y, z, w):
 
     The forward and backward passes in one function, the value's cotangent 1 folded in.
     """
-    # Python floats: math, not NumPy's 0-d arrays
-    if type(x) is type(y) is type(z) is type(w) is float:
+    if type(x) is float:  # Python floats: math, not NumPy's 0-d arrays
         try:
             value = 2.0 * (max(z, w) + x * y)
             # return 2 * (gg.maximum(z, w) + x * y)
@@ -185,8 +183,7 @@ def neuron(w0, x0, w1, x1, w2):
 
     Argument shapes: w0 (), x0 (), w1 (), x1 (), w2 ().
     """
-    # Python floats: math, not NumPy's 0-d arrays
-    if type(w0) is type(x0) is type(w1) is type(x1) is type(w2) is float:
+    if type(w0) is float:  # Python floats: math, not NumPy's 0-d arrays
         try:
             dot = w0 * x0 + w1 * x1 + w2
             f = 1.0 / (1.0 + math.exp(-dot))
@@ -237,8 +234,7 @@ def neuron_value_and_grad(w0, x0, w1, x1, w2):
 
     The forward and backward passes in one function, the value's cotangent 1 folded in.
     """
-    # Python floats: math, not NumPy's 0-d arrays
-    if type(w0) is type(x0) is type(w1) is type(x1) is type(w2) is float:
+    if type(w0) is float:  # Python floats: math, not NumPy's 0-d arrays
         try:
             dot = w0 * x0 + w1 * x1 + w2
             t0 = math.exp(-dot)

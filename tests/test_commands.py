@@ -325,8 +325,34 @@ def test_check_passes_exact_zeros_and_takes_inputs(tmp_path: Path) -> None:
     given = run("check", "model.py:loss", "--inputs", "inputs.npz", cwd=tmp_path)
     assert given.returncode == 0, given.stdout + given.stderr
     rows = {tuple(line.split()[:2]): line for line in given.stdout.splitlines()[1:]}
-    assert rows[("model.py:loss", "y")].split()[4] == "0.00e+00"
+    assert float(rows[("model.py:loss", "y")].split()[4]) < 1e-12  # sign: exactly 0 both ways
     assert set(rows) == {("model.py:loss", "value"), ("model.py:loss", "x"), ("model.py:loss", "y")}
     np.savez(tmp_path / "typo.npz", xx=np.ones(4))
     typo = run("check", "model.py", "--inputs", "typo.npz", cwd=tmp_path)
     assert typo.returncode == 2 and "xx, which no checked function takes" in typo.stderr
+
+
+def test_emitted_tests_read_the_given_inputs(tmp_path: Path) -> None:
+    """--emit-tests --inputs: the emitted tests give x from the file (log(x - 10) needs
+    x > 10) and draw the rest; without the file they meet nan."""
+    import numpy as np
+
+    (tmp_path / "model.py").write_text(DOMAIN_MODEL.split('\n\n\n@gg.function(wrt="a")')[0])
+    np.savez(tmp_path / "inputs.npz", x=np.array([10.5, 11.0, 12.0]))
+    for extra, code in (([], 1), (["--inputs", "inputs.npz"], 0)):
+        compiled = run("compile", "model.py", "--emit-tests", *extra, cwd=tmp_path)
+        assert compiled.returncode == 0, compiled.stderr
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "."],
+            cwd=tmp_path / "generated",
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == code, result.stdout
+    assert "inputs.npz" in (tmp_path / "generated" / "test_model_grad.py").read_text()
+
+
+def test_compile_verify_checks_every_pass(model: Path, tmp_path: Path) -> None:
+    result = run("compile", "model.py", "--verify", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "generated" / "model_grad.py").is_file()

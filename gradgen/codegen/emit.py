@@ -596,10 +596,12 @@ def _floats_first(
     tail: list[str],
     names: dict[Var, str],
 ) -> list[str]:
-    """`lines()` then `tail` (which returns). When every value is a scalar and every float
-    argument is a Python float, the lines are first printed for Python floats with
+    """`lines()` then `tail` (which returns). When every value is a scalar and the first
+    float argument is a Python float, the lines are first printed for Python floats with
     `math`, which skips NumPy's 0-d overhead; math raises on overflow and at domain edges
-    where NumPy gives inf or nan, and then the NumPy lines run."""
+    where NumPy gives inf or nan, and then the NumPy lines run. (Testing the first float
+    argument only keeps the test cheap: with float arguments of one kind, as the README
+    asks, it speaks for all; a 0-d array beside Python floats gets a Python float.)"""
     floats = [v for v in inputs if not v.integer]
     if (
         not floats
@@ -621,8 +623,7 @@ def _floats_first(
         return [pad + line.replace("\n", "\n" + pad) for line in block]
 
     return [
-        "# Python floats: math, not NumPy's 0-d arrays",
-        f"if {' is '.join(f'type({names[v]})' for v in floats)} is float:",
+        f"if type({names[floats[0]]}) is float:  # Python floats: math, not NumPy's 0-d arrays",
         "    try:",
         *indented(fast + tail, 2),
         "    except (ArithmeticError, ValueError):",
