@@ -422,13 +422,9 @@ class Tracer:
         module = getattr(func, "__module__", "numpy") or "numpy"
         namespace = linalg if module.startswith("numpy.linalg") else functions
         name = func.__name__
-        if name not in namespace.__all__ or name in _NOT_NUMPY:
+        if name not in namespace.__all__:
             raise _not_supported(self.builder, f"{module}.{name}")
         return getattr(namespace, name)(*args, **kwargs)
-
-
-# gradgen functions whose NumPy namesake means something else.
-_NOT_NUMPY = frozenset({"elementwise", "one_hot", "stop_gradient", "softmax", "log_softmax"})
 
 
 class _NameRecorder:

@@ -183,3 +183,47 @@ def take_along_axis(x: Any, indices: Any, axis: int) -> Any:
     index = list(np.indices(np.shape(indices), sparse=True))
     index[axis] = np.asarray(indices)
     return x[tuple(index)]
+
+
+class linalg:  # noqa: N801  (gradgen's gg.linalg namespace)
+    inv = staticmethod(anp.linalg.inv)
+    solve = staticmethod(anp.linalg.solve)
+    det = staticmethod(anp.linalg.det)
+    slogdet = staticmethod(anp.linalg.slogdet)
+    cholesky = staticmethod(anp.linalg.cholesky)
+
+    @staticmethod
+    def norm(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+        return anp.sqrt(anp.sum(x * x, axis=axis, keepdims=keepdims))
+
+
+def split(x: Any, sections: int, axis: int = 0) -> list[Any]:
+    n = np.shape(x)[axis] // sections
+    index = [slice(None)] * np.ndim(x)
+    parts = []
+    for k in range(sections):
+        index[axis] = slice(k * n, (k + 1) * n)
+        parts.append(x[tuple(index)])
+    return parts
+
+
+def one_hot(labels: Any, num_classes: int) -> Any:
+    return (np.asarray(labels)[..., None] == np.arange(num_classes)).astype(float)
+
+
+def cross_entropy(logits: Any, labels: Any) -> Any:
+    rows = np.arange(np.shape(logits)[0])
+    return anp.mean(logsumexp(logits, axis=1) - logits[rows, np.asarray(labels)])
+
+
+def binary_cross_entropy_with_logits(logits: Any, targets: Any) -> Any:
+    return anp.mean(anp.logaddexp(0.0, logits) - targets * logits)
+
+
+def mse_loss(a: Any, b: Any) -> Any:
+    return anp.mean((a - b) ** 2)
+
+
+def huber_loss(a: Any, b: Any, delta: float = 1.0) -> Any:
+    d = a - b
+    return anp.mean(where(anp.abs(d) < delta, 0.5 * d * d, delta * (anp.abs(d) - 0.5 * delta)))

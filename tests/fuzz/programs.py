@@ -233,7 +233,7 @@ class Generator:
     def step(self) -> None:
         a = self.pick()
         kinds = [self.unary, self.binary, self.binary, self.reduce, self.shape_op, self.index]
-        kinds += [self.contract, self.normalize]
+        kinds += [self.contract, self.normalize, self.linear_algebra, self.loss]
         for make in self.rng.sample(kinds, len(kinds)):
             if make(a):
                 return
@@ -380,6 +380,57 @@ class Generator:
             self.bind(f"{self.rng.choice(['F', 'NP'])}.trace({a.name})", ())
         else:
             return self.einsum(a)
+        return True
+
+    def linear_algebra(self, a: Value) -> bool:
+        """A matrix function of a positive definite b @ b.T (b: n x (n + 1)), or a norm."""
+        if self.rng.random() < 0.3:
+            text, shape, _ = self.axis(a)
+            self.bind(f"F.linalg.norm({a.name}{text})", shape if text else ())
+            return True
+        n = self.rng.choice([1, 2, 3])
+        b = self.new_input((n, n + 1)).name
+        gram = f"({b} @ F.transpose({b}))"
+        r = self.rng.random()
+        if r < 0.25:
+            self.bind(f"F.linalg.inv({gram})", (n, n))
+        elif r < 0.45:
+            v = self.choose_or_new((n,) if self.rng.random() < 0.5 else (n, 2))
+            shape = dict((x.name, x.shape) for x in self.values)[v]
+            self.bind(f"F.linalg.solve({gram}, {v})", shape)
+        elif r < 0.65:
+            self.bind(f"F.linalg.det({gram})", ())
+        elif r < 0.85:
+            self.bind(f"F.linalg.slogdet({gram})[1]", ())
+        else:
+            self.bind(f"F.linalg.cholesky({gram})", (n, n))
+        return True
+
+    def loss(self, a: Value) -> bool:
+        r = self.rng.random()
+        if r < 0.4 and a.ndim:
+            b, shape = self.partner(a)
+            if shape != a.shape:
+                return False
+            name = self.rng.choice(["mse_loss", "huber_loss", "binary_cross_entropy_with_logits"])
+            if name == "binary_cross_entropy_with_logits":
+                b = f"F.sigmoid({b})"
+            self.bind(f"F.{name}({a.name}, {b})", ())
+        elif r < 0.7 and a.ndim == 2 and isinstance(a.shape[1], int):
+            labels = self.new_input((a.shape[0],), "i", a.shape[1])
+            self.bind(f"F.cross_entropy({a.name}, {labels.name})", ())
+        elif a.ndim >= 1 and isinstance(a.shape[-1], int) and a.shape[-1] % 2 == 0:
+            k = a.ndim - 1
+            half = a.shape[-1] // 2
+            part = self.rng.randint(0, 1)
+            self.bind(f"F.split({a.name}, 2, axis={k})[{part}]", a.shape[:-1] + (half,))
+        elif a.ndim >= 1 and isinstance(a.shape[0], int) and a.shape[0] >= 2:
+            step = self.rng.choice(["::2", "::-1", "-2:", ":-1"])
+            n = a.shape[0]
+            size = {"::2": (n + 1) // 2, "::-1": n, "-2:": 2, ":-1": n - 1}[step]
+            self.bind(f"{a.name}[{step}]", (size,) + a.shape[1:])
+        else:
+            return False
         return True
 
     def einsum(self, a: Value) -> bool:
