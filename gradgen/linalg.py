@@ -37,6 +37,10 @@ def slogdet(a: Any) -> tuple[Any, Any]:
 
 
 def cholesky(a: Any) -> Any:
-    """The lower-triangular L with a = L L^T, for a symmetric positive-definite a; its
-    gradient assumes a symmetric a (as PyTorch and JAX do)."""
-    return apply("cholesky", a)
+    """The lower-triangular L with a = L L^T, for a symmetric positive-definite a. As in
+    JAX, it factors the symmetric part (a + a^T) / 2: the gradient is then symmetric (as
+    PyTorch's) and is the derivative of the function computed, so finite differences
+    agree with it (NumPy's cholesky alone reads only the lower triangle)."""
+    n = len(a.shape)
+    swapped = apply("transpose", a, axes=(*range(n - 2), n - 1, n - 2))
+    return apply("cholesky", 0.5 * (a + swapped))

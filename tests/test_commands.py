@@ -330,6 +330,13 @@ def test_check_passes_exact_zeros_and_takes_inputs(tmp_path: Path) -> None:
     np.savez(tmp_path / "typo.npz", xx=np.ones(4))
     typo = run("check", "model.py", "--inputs", "typo.npz", cwd=tmp_path)
     assert typo.returncode == 2 and "xx, which no checked function takes" in typo.stderr
+    # No false alarm for Cholesky: finite differences perturb one element, off the
+    # symmetric matrices, and gg.linalg.cholesky factors the symmetric part.
+    b = np.random.default_rng(0).normal(size=(3, 4))
+    np.savez(tmp_path / "both.npz", x=np.array([10.5, 11.0, 12.0, 13.0]), a=b @ b.T)
+    both = run("check", "model.py", "--inputs", "both.npz", cwd=tmp_path)
+    assert both.returncode == 0, both.stdout + both.stderr
+    assert "model.py:factor                  a" in both.stdout
 
 
 def test_emitted_tests_read_the_given_inputs(tmp_path: Path) -> None:

@@ -235,14 +235,26 @@ def test_a_sum_of_squares_becomes_dot_products() -> None:
     t1, t2 = sympy.symbols("t1 t2", real=True)
     with sympy.evaluate(False):
         expr = sympy.Add(sympy.Mul(100.0, sympy.Pow(t1, 2)), sympy.Pow(t2, 2))
-    assert sum_as_dots(expr, printer.doprint) == "100.0 * (t1 @ t1) + t2 @ t2"
+    shapes = {t1: ("N",), t2: ("N",)}
+    assert sum_as_dots(expr, printer.doprint, shapes, ("N",)) == "100.0 * (t1 @ t1) + t2 @ t2"
 
 
 def test_a_sum_with_nothing_to_multiply_stays_a_sum() -> None:
     t1 = sympy.Symbol("t1", real=True)
     with sympy.evaluate(False):
         expr = sympy.Add(sympy.exp(t1), t1)
-    assert sum_as_dots(expr, NumPyCodePrinter().doprint) is None
+    assert sum_as_dots(expr, NumPyCodePrinter().doprint, {t1: (3,)}, (3,)) is None
+
+
+def test_a_term_that_broadcasts_keeps_the_sum() -> None:
+    """b of shape (1,) beside a of (N,): b's term sums N copies, and a @ b cannot run."""
+    a, b = sympy.symbols("a b", real=True)
+    printer = NumPyCodePrinter()
+    with sympy.evaluate(False):
+        product = sympy.Mul(a, b)
+        total = sympy.Add(sympy.Mul(a, a), b)
+    assert sum_as_dots(product, printer.doprint, {a: ("N",), b: (1,)}, ("N",)) is None
+    assert sum_as_dots(total, printer.doprint, {a: ("N",), b: (1,)}, ("N",)) is None
 
 
 @pytest.mark.parametrize("text", ["a*b - 2*b*c", "-a*b + 3*c", "a**2 - s*b*c", "(a + b)**2 + a*c"])
@@ -252,7 +264,7 @@ def test_dot_products_sum_what_the_expression_sums(text: str) -> None:
         expr = sympy.sympify(text, locals={**vectors, "s": s}, evaluate=False)
     printer = NumPyCodePrinter()
     printer.group_scalars = True
-    dots = sum_as_dots(expr, printer.doprint)
+    dots = sum_as_dots(expr, printer.doprint, {v: (7,) for v in vectors.values()}, (7,))
     assert dots is not None and "@" in dots
     rng = np.random.default_rng(1)
     values = {name: rng.normal(size=7) for name in "abc"}

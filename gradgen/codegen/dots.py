@@ -4,17 +4,18 @@
 `100.0 * (t1 @ t1) + t2 @ t2` makes none and reads each vector once per product, through
 BLAS. The sum is split over its terms (it is linear), each term's scalar factors move out,
 and a term whose array part is a product of two named vectors becomes their dot product.
-Only 1-D operands qualify: their products are vectors of the same length, so `a @ b` is
-exactly the sum of `a * b` up to round-off.
+Only terms of the summed vector's own shape qualify: a term that broadcasts (a (1,) vector
+beside an (N,) one) would be summed once instead of N times, and `@` needs equal lengths.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import sympy
 
 from gradgen.codegen.symbols import MaskSymbol, is_scalar, scalar_factor
+from gradgen.shapes import Shape, broadcast_shapes
 
 
 def _factors(expr: sympy.Expr) -> list[sympy.Expr]:
@@ -38,9 +39,15 @@ def _operand(symbol: sympy.Symbol) -> str:
     return name if name.replace(".", "").replace("_", "a").isalnum() else f"({name})"
 
 
-def sum_as_dots(expr: sympy.Expr, print_expr: Callable[[sympy.Expr], str]) -> str | None:
-    """The full sum of the vector expression `expr` as scalar-weighted dot products and
-    sums, or None when no term is a product of two named vectors (nothing to gain).
+def sum_as_dots(
+    expr: sympy.Expr,
+    print_expr: Callable[[sympy.Expr], str],
+    shapes: Mapping[sympy.Symbol, Shape],
+    shape: Shape,
+) -> str | None:
+    """The full sum of the vector expression `expr` (of `shape`; `shapes` gives each array
+    symbol's) as scalar-weighted dot products and sums, or None when no term is a product
+    of two named vectors (nothing to gain) or a term does not have the whole shape.
 
     `print_expr` prints the scalar coefficients and the terms left as `(...).sum()`.
     """
@@ -50,8 +57,13 @@ def sum_as_dots(expr: sympy.Expr, print_expr: Callable[[sympy.Expr], str]) -> st
         factors = _factors(term)
         arrays = [f for f in factors if not is_scalar(f)]
         coefficient = scalar_factor(factors)
+        leaves = [s for f in arrays for s in f.free_symbols]
+        if any(s not in shapes for s in leaves):
+            return None
+        if broadcast_shapes(*(shapes[s] for s in leaves)) != shape:
+            return None  # it broadcasts: its sum is not the sum of its elements
         named = all(type(f) is sympy.Symbol for f in arrays)  # not masks, not expressions
-        if len(arrays) == 2 and named:
+        if len(arrays) == 2 and named and shapes[arrays[0]] == shapes[arrays[1]] == shape:
             text = f"{_operand(arrays[0])} @ {_operand(arrays[1])}"
             gains = True
         elif len(arrays) == 1 and named:

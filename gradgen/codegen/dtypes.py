@@ -3,8 +3,9 @@ an expression the IR declares float a float array.
 
 NumPy arithmetic on masks is not arithmetic: `(a > 0) + (b > 0)` is a logical or, `-mask`
 and `mask - mask` raise, and a product of masks is a bool array. The IR says which values
-are float; `float_valued` tells whether the printed form of an expression is, and
-`keep_float` rewrites the steps (Heaviside) that would make it a mask where it must not be.
+are float: `keep_float` rewrites the steps (Heaviside) that would make one a mask, and
+`keeps_dtype` tells whether the printed form has its float operands' dtype (float32 stays
+float32) or must be cast to it.
 """
 
 from __future__ import annotations
@@ -18,10 +19,6 @@ class FloatStep(sympy.Function):
     """Heaviside(x, tie) printed as a float array (np.heaviside), in x's dtype: used where a
     comparison mask would be added, negated or returned instead of scaling a float."""
 
-    @property
-    def step(self) -> sympy.Heaviside:
-        return sympy.Heaviside(*self.args)
-
 
 _MASK_VALUED = (sympy.Heaviside, sympy.core.relational.Relational)
 
@@ -29,26 +26,6 @@ _MASK_VALUED = (sympy.Heaviside, sympy.core.relational.Relational)
 def _is_mask_step(expr: sympy.Expr) -> bool:
     """A Heaviside printed as a comparison (ties 0 and 1); others print as np.heaviside."""
     return isinstance(expr, sympy.Heaviside) and expr.args[1] in (0, 1)
-
-
-def float_valued(expr: sympy.Expr) -> bool:
-    """Whether the printed `expr` is a float array or number (not a mask, not an integer):
-    it reads a float operand, a float step or a float literal."""
-    if isinstance(expr, FloatStep) or expr.is_Float:
-        return True
-    if isinstance(expr, sympy.Heaviside):
-        return not _is_mask_step(expr)
-    if isinstance(expr, (MaskSymbol, DimSymbol)) or isinstance(expr, _MASK_VALUED):
-        return False
-    if isinstance(expr, sympy.Symbol):
-        return True
-    if expr.is_Number or not expr.args:
-        return False
-    if isinstance(expr, sympy.Piecewise):
-        return any(float_valued(branch.expr) for branch in expr.args)
-    if isinstance(expr, sympy.Pow):  # 2.0**x takes x's dtype; mask**2 is an integer
-        return float_valued(expr.base) or float_valued(expr.exp) or expr.exp.is_negative
-    return any(float_valued(arg) for arg in expr.args)
 
 
 def carries_dtype(expr: sympy.Expr) -> bool:

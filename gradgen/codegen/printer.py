@@ -426,7 +426,7 @@ class NumPyCodePrinter(NumPyPrinter):
             or not self.optimize
         ):
             return None
-        text = sum_as_dots(x.expr, self.print_grouped)
+        text = sum_as_dots(x.expr, self.print_grouped, dict(x.leaf_shapes), vector.shape)
         if text is None or eq.op == "sum":
             return text
         return f"({text}) / {self._count(eq)}"

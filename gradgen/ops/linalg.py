@@ -111,7 +111,7 @@ def parse_einsum(subscripts: str, count: int) -> tuple[list[str], str]:
     (no "->") outputs the letters used once, in alphabetical order, as NumPy does."""
     text = subscripts.replace(" ", "")
     if "." in text:
-        raise ShapeError("einsum subscripts with '...' are not supported; name every axis")
+        raise ShapeError("the einsum primitive names every axis (gg.einsum rewrites '...')")
     inputs_text, arrow, output = text.partition("->")
     inputs = inputs_text.split(",")
     if len(inputs) != count:
@@ -125,7 +125,7 @@ def parse_einsum(subscripts: str, count: int) -> tuple[list[str], str]:
         output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
     for sub in inputs:
         if len(set(sub)) != len(sub):
-            raise ShapeError(f"einsum operand {sub!r} repeats a letter (diagonals unsupported)")
+            raise ShapeError(f"einsum operand {sub!r} repeats a letter (gg.einsum rewrites it)")
     if set(output) - set(letters) or len(set(output)) != len(output):
         raise ShapeError(f"einsum output {output!r} is not made of the inputs' letters")
     return inputs, output
