@@ -82,8 +82,14 @@ def _partial(
     # Subgradients at kinks come from the functions themselves: Relu and Clip say theirs in
     # fdiff; Max and Min differentiate to SymPy's Heaviside, 1/2 at a tie.
     derivative = sympy.diff(expr, symbol)
-    # NOTE: a step's derivative (sign'(x)) is 0 everywhere, as in PyTorch.
-    derivative = derivative.replace(lambda e: isinstance(e, sympy.DiracDelta), lambda e: 0)
+    # NOTE: a step's derivative (sign'(x)) is 0 everywhere, as in PyTorch; SymPy leaves
+    # d sign(u) unevaluated when u may be complex to it (log(a) of a real a).
+    derivative = derivative.replace(
+        lambda e: isinstance(e, sympy.DiracDelta)
+        or isinstance(e, sympy.Derivative)
+        and isinstance(e.expr, (sympy.sign, sympy.Heaviside)),
+        lambda e: 0,
+    )
     candidates = [derivative, sympy.simplify(derivative)]
     in_result = derivative.subs(expr, RESULT).subs(identities)
     if in_result != derivative:

@@ -81,7 +81,9 @@ def sum_as_dots(
     for k, (coefficient, text) in enumerate(parts):
         sign = "-" if coefficient.could_extract_minus_sign() else "+"
         magnitude = -coefficient if sign == "-" else coefficient
-        body = text if magnitude == 1 else f"{print_expr(magnitude)} * ({text})"
+        scale = print_expr(magnitude)
+        scale = f"({scale})" if isinstance(magnitude, sympy.Add) else scale  # 0.9*(1 - t**2)
+        body = text if magnitude == 1 else f"{scale} * ({text})"
         if k == 0:
             pieces.append(f"-{_wrap(body)}" if sign == "-" else body)
         else:

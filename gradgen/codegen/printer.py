@@ -449,6 +449,8 @@ class NumPyCodePrinter(NumPyPrinter):
         # not sympy.evaluate(...): toggling that clears SymPy's caches, slow.)
         scalar_part = scalar_factor(expr.args)
         scalar_text = self._print(scalar_part)
+        if isinstance(scalar_part, sympy.Add):  # evaluated, 0.9*(1 - t**2) is a sum
+            scalar_text = f"({scalar_text})"
         array_part = sympy.Mul(*arrays, evaluate=False) if len(arrays) > 1 else arrays[0]
         array_text = self.parenthesize(array_part, sympy.printing.precedence.PRECEDENCE["Mul"])
         return f"{scalar_text} * {array_text}"
