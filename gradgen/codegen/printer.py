@@ -431,6 +431,34 @@ class NumPyCodePrinter(NumPyPrinter):
             return text
         return f"({text}) / {self._count(eq)}"
 
+    def _print_Add(self, expr: sympy.Add, order: object = None) -> str:
+        """A mask subtracted in a sum is written `x - mask`, after a term that is not one:
+        `-1 * mask` (NumPy cannot negate a bool) would be an int64 array, which turns a
+        float32 sum into float64."""
+        terms = list(self._as_ordered_terms(expr, order=order))
+        if not any(_negated_mask(t) for t in terms):
+            return super()._print_Add(expr, order)
+        first = next((t for t in terms if not _negated_mask(t)), None)
+        if first is not None:
+            terms.remove(first)
+            terms.insert(0, first)
+        precedence = sympy.printing.precedence.precedence(expr)
+        text = ""
+        for k, term in enumerate(terms):
+            if k and _negated_mask(term):
+                rest = term.args[1:]
+                mask = sympy.Mul(*rest, evaluate=False) if len(rest) > 1 else rest[0]
+                text += " - " + self.parenthesize(mask, precedence, strict=True)
+                continue
+            piece = self._print(term)
+            if k == 0:
+                text = piece
+            elif piece.startswith("-"):
+                text += " - " + piece[1:]
+            else:
+                text += " + " + piece
+        return text
+
     def _print_Mul(self, expr: sympy.Mul) -> str:
         """With several scalar factors (numbers, 0-d values, dims) and an array, the scalars
         go first, `2 * d_value / N * e`: Python then multiplies scalars before touching the
@@ -616,6 +644,15 @@ def index_text(entries: tuple[tuple[Any, ...], ...]) -> str:
     while parts and parts[-1] == ":":
         parts.pop()
     return ", ".join(parts) or ":"
+
+
+def _negated_mask(term: sympy.Expr) -> bool:
+    """-mask as a term: -1 times masks only."""
+    return (
+        isinstance(term, sympy.Mul)
+        and term.args[0] == -1
+        and all(isinstance(f, MaskSymbol) for f in term.args[1:])
+    )
 
 
 def _operand_symbol(atom: Atom) -> type[sympy.Symbol]:
