@@ -52,7 +52,22 @@ def keeps_dtype(expr: sympy.Expr) -> bool:
             carries_dtype(branch.expr) for branch in node.args[-2:]
         ):
             return False
+        if isinstance(node, sympy.Mul) and _scaled_mask(node):
+            return False  # 1/3 * mask is a float64 array
     return carries_dtype(expr)
+
+
+def _scaled_mask(product: sympy.Mul) -> bool:
+    """A product of masks and numbers (or dims) other than a sign: its own float64 array."""
+    masks = [f for f in product.args if mask_valued(f)]
+    others = [f for f in product.args if not mask_valued(f)]
+    numbers = all(f.is_number or f.free_symbols <= _dims(f) for f in others)
+    signs = all(f in (sympy.S.One, sympy.S.NegativeOne) for f in others)
+    return bool(masks) and bool(others) and numbers and not signs
+
+
+def _dims(expr: sympy.Expr) -> set[sympy.Symbol]:
+    return {s for s in expr.free_symbols if isinstance(s, DimSymbol)}
 
 
 def mask_valued(expr: sympy.Expr) -> bool:

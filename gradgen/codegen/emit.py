@@ -291,8 +291,9 @@ def _statements(
                 tuple(names[v] for v in buffers),
                 shapes,
                 printer,
-                code.text,
-                fresh=not (buffers and buffers[0] in plan.renamed),  # its name is taken
+                code.uncast or code.text,
+                # its name is taken; or a fresh array would not have the float dtype
+                fresh=not (buffers and buffers[0] in plan.renamed) and code.uncast is None,
             )
         if text is not None:
             lines.append((eq, text))

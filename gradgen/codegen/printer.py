@@ -44,6 +44,7 @@ class Code:
     statement: str | None = None  # whole statements, "{name}" standing for the target
     # elementwise results: the shape of each array symbol in `expr`
     leaf_shapes: tuple[tuple[sympy.Symbol, Shape], ...] = ()
+    uncast: str | None = None  # when the text casts `expr` to its float dtype: the text
 
     def operand(self, in_sum: bool = False) -> str:
         return self.text if self.atomic or (in_sum and self.matmul) else f"({self.text})"
@@ -372,7 +373,7 @@ class NumPyCodePrinter(NumPyPrinter):
         named = [
             (atom, op)
             for atom, op in zip(eq.inputs, operands)
-            if isinstance(atom, Var) and op.atomic and op.expr is None
+            if isinstance(atom, Var) and op.text.isidentifier()
         ]
         floats = [(atom, op) for atom, op in named if not atom.integer]
         like = max(floats, key=lambda pair: pair[0].ndim, default=None)  # x.dtype over d_value
@@ -384,9 +385,10 @@ class NumPyCodePrinter(NumPyPrinter):
         # Names whose shape is the declared one: the result is written into one like them.
         sized = [s.name for s, shape in code.leaf_shapes if shape == eq.out.shape]
         sized = [name for name in sized if name.isidentifier()]
-        if full:
+        if full:  # computed in place, into a float buffer, it needs no cast
             text = f"{self.np('asarray')}({code.text}{dtype})"
-        elif like is not None and like[0].shape == eq.out.shape and not eq.out.integer:
+            return replace(code, text=text, atomic=True, uncast=code.text)
+        if like is not None and like[0].shape == eq.out.shape and not eq.out.integer:
             text = f"{self.np('full_like')}({like[1].text}, {code.text})"
         elif sized:
             text = f"{self.np('full_like')}({sized[0]}, {code.text}{dtype})"
