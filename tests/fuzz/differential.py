@@ -2,10 +2,11 @@
 oracle (the same program body on HIPS autograd, `oracle_ops`).
 
 `check_source(text)` compiles the model text twice (optimized as shipped, black included,
-and with every optimization off), verifying the IR after every pass, imports each generated module and checks: the
-value; backward (twice, on the same `saved`), value_and_grad and grad; and each emitted
-jvp, jacobian, hessian and hvp. Every derivative must be a NumPy array (or scalar) of its
-parameter's shape and dtype, and no call may modify an argument or `saved`.
+and with every optimization off), verifying the IR after every pass, imports each
+generated module and checks: the value; backward (twice, on the same `saved`),
+value_and_grad and grad; and each emitted jvp, jacobian, hessian and hvp. Every
+derivative must be a NumPy array (or scalar) of its parameter's shape and dtype, and no
+call may modify an argument or `saved`.
 """
 
 from __future__ import annotations
