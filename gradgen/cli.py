@@ -261,12 +261,8 @@ def _show_command(args: argparse.Namespace) -> int:
 
     path, name = split_target(args.target)
     if args.ir:
-        parts = []
-        for function in select_functions(path, name):
-            compiled = compile_function(function)
-            parts.append(f"# {function.name}: traced\n{compiled.forward}\n")
-            parts.append(f"# {function.name}: differentiated and optimized\n{compiled.joint}\n")
-        text = "\n".join(parts)
+        functions = select_functions(path, name)
+        text = "\n".join(compile_function(function).ir_text() for function in functions)
     else:
         select_functions(path, name)  # a clear error for a wrong name, before compiling
         text = compile_source(path)
@@ -428,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
         "show",
         "print the generated module, or one function's part",
         "Print what `gradgen compile` would write (colored on a terminal), or with --ir the "
-        "traced graph and the differentiated, optimized graph, one equation per line.",
+        "traced graph, the differentiated and optimized graph and each derived function's graph, one equation per line.",
         "  gradgen show model.py\n  gradgen show model.py:loss\n  gradgen show model.py --ir",
     )
     show_parser.add_argument("target", metavar="PATH[:FUNC]")

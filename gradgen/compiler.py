@@ -68,6 +68,18 @@ class CompiledFunction:
     aux_names: tuple[str, ...] = ()  # has_aux: the aux dict's keys
     derived: tuple[tuple[str, Graph], ...] = ()  # (kind, optimized graph) as emit asks
 
+    def ir_text(self) -> str:
+        """Every graph of this function as IR text, each under a `# name: what` header: the
+        traced graph, the optimized joint graph, then each derived function's graph (the
+        `gradgen show --ir` view and the golden files' format)."""
+        name = self.function.name
+        parts = [
+            f"# {name}: traced\n{self.forward}\n",
+            f"# {name}: differentiated and optimized\n{self.joint}\n",
+        ]
+        parts += [f"# {name}_{kind}\n{graph}\n" for kind, graph in self.derived]
+        return "\n".join(parts)
+
     def source(self) -> FunctionSource:
         f = self.function
         return FunctionSource(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import sympy
@@ -26,16 +29,61 @@ from gradgen.verify import IRError, verify
 GOLDEN = REPO / "tests" / "golden"
 
 
-def test_linear_regression_ir_matches_golden() -> None:
-    """The traced and the optimized joint IR of the first example, pinned as text. Set
-    GRADGEN_UPDATE_GOLDEN=1 to rewrite the golden file after an intended change."""
-    (function,) = load_functions(REPO / "examples" / "linear_regression.py")
-    compiled = compile_function(function, check=verify)
-    text = f"{compiled.forward}\n\n{compiled.joint}\n"
-    golden = GOLDEN / "linear_regression.ir"
+EXAMPLES = sorted((REPO / "examples").glob("*.py"))
+MODELS = [m for m in EXAMPLES if load_functions(m)]
+
+
+def example_ir(model: Path) -> str:
+    """Every graph of every function of an example (verified after every pass), as text."""
+    return "\n".join(compile_function(f, check=verify).ir_text() for f in load_functions(model))
+
+
+@pytest.mark.parametrize("model", MODELS, ids=[m.stem for m in MODELS])
+def test_example_ir_matches_golden(model: Path) -> None:
+    """The traced, the optimized joint and every derived graph of each example, pinned as
+    text. Set GRADGEN_UPDATE_GOLDEN=1 to rewrite the golden files after an intended change
+    (then read their diff: it is the change in what the compiler does)."""
+    text = example_ir(model)
+    golden = GOLDEN / f"{model.stem}.ir"
     if os.environ.get("GRADGEN_UPDATE_GOLDEN"):
         golden.write_text(text)
-    assert text == golden.read_text()
+    assert golden.exists(), f"no golden IR for {model.name}: run with GRADGEN_UPDATE_GOLDEN=1"
+    assert text == golden.read_text(), f"the IR of {model.name} changed (see the docstring)"
+
+
+def test_every_golden_file_has_its_example() -> None:
+    assert {p.stem for p in GOLDEN.glob("*.ir")} == {m.stem for m in MODELS}
+
+
+@pytest.mark.parametrize("hash_seed", ["1", "2"])
+def test_compiling_is_deterministic_across_hash_seeds(hash_seed: str) -> None:
+    """A compile in a fresh process under another PYTHONHASHSEED (set iteration order
+    changes) writes the same IR and the same module as the committed golden files."""
+    models = [REPO / "examples" / "gaussian_mixture.py", REPO / "examples" / "attention.py"]
+    script = (
+        "import sys, pathlib\n"
+        f"sys.path.insert(0, {str(REPO / 'tests')!r})\n"
+        "from test_ir_and_passes import example_ir\n"
+        "import gradgen\n"
+        "for m in sys.argv[1:]:\n"
+        "    sys.stdout.write(example_ir(pathlib.Path(m)))\n"
+        "    sys.stdout.write(gradgen.compile_source(pathlib.Path(m).relative_to(pathlib.Path.cwd())))\n"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    result = subprocess.run(
+        [sys.executable, "-c", script, *map(str, models)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        check=True,
+    )
+    expected = "".join(
+        (GOLDEN / f"{m.stem}.ir").read_text()
+        + (REPO / "generated" / f"{m.stem}_grad.py").read_text()
+        for m in models
+    )
+    assert result.stdout == expected
 
 
 def test_verify_rejects_use_before_definition() -> None:
