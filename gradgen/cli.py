@@ -424,7 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
         "show",
         "print the generated module, or one function's part",
         "Print what `gradgen compile` would write (colored on a terminal), or with --ir the "
-        "traced graph, the differentiated and optimized graph and each derived function's graph, one equation per line.",
+        "traced graph, the differentiated and optimized graph and each derived function's "
+        "graph, one equation per line.",
         "  gradgen show model.py\n  gradgen show model.py:loss\n  gradgen show model.py --ir",
     )
     show_parser.add_argument("target", metavar="PATH[:FUNC]")

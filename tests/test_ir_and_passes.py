@@ -67,7 +67,8 @@ def test_compiling_is_deterministic_across_hash_seeds(hash_seed: str) -> None:
         "import gradgen\n"
         "for m in sys.argv[1:]:\n"
         "    sys.stdout.write(example_ir(pathlib.Path(m)))\n"
-        "    sys.stdout.write(gradgen.compile_source(pathlib.Path(m).relative_to(pathlib.Path.cwd())))\n"
+        "    relative = pathlib.Path(m).relative_to(pathlib.Path.cwd())\n"
+        "    sys.stdout.write(gradgen.compile_source(relative))\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}
     result = subprocess.run(
