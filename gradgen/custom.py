@@ -22,7 +22,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from gradgen import derivatives
+from gradgen.batching import BATCH_RULES, materialize
+from gradgen.derivatives import defrule
 from gradgen.errors import GradgenError, SourceLocation
 from gradgen.ir import Lit
 from gradgen.ops.registry import Op, register
@@ -148,16 +149,14 @@ def _checked(
     return checked
 
 
-@derivatives.reverse("custom_vjp")
-def custom_vjp_rule(grad: Tracer, result: Tracer, body: Tracer, *args: Any, rule: Any) -> tuple:
+def _custom_vjp_reverse(grad: Tracer, result: Tracer, body: Tracer, *args: Any, rule: Any) -> tuple:
     """The user's backward rule; the body itself gets no cotangent."""
     assert rule.rule is not None
     given = rule.rule(grad, result, *_numbers(args))
     return (None, *_checked(rule, given, args, "cotangent"))
 
 
-@derivatives.forward("custom_vjp")
-def custom_vjp_jvp(dots: tuple, result: Tracer, *operands: Any, rule: Any, batched: bool) -> Any:
+def _custom_vjp_forward(dots: tuple, result: Tracer, *operands: Any, rule: Any) -> Any:
     # NOTE: this is the body's own derivative. Forward mode on its own refuses custom_vjp
     # functions (derivative_graphs), as JAX does; it runs only in forward over reverse
     # (Hessians, HVPs), where the tangent of the value is exactly the body's derivative and
@@ -165,17 +164,8 @@ def custom_vjp_jvp(dots: tuple, result: Tracer, *operands: Any, rule: Any, batch
     return dots[0]
 
 
-@derivatives.forward("custom_jvp")
-def custom_jvp_jvp(
-    dots: tuple, result: Tracer, body: Tracer, *args: Any, rule: Any, batched: bool
-) -> Any:
+def _custom_jvp_forward(dots: tuple, result: Tracer, body: Tracer, *args: Any, rule: Any) -> Any:
     """The user's JVP rule, given a tangent (zeros where none) for every argument."""
-    if batched:
-        raise GradgenError(
-            f"jacobian and hessian cannot batch the custom_jvp rule of {rule.fn.__name__}.",
-            _location(rule.fn),
-            "use emit=('jvp',) or 'hvp', or give the function a custom_vjp instead.",
-        )
     arg_dots = [
         d if d is not None else (apply("zeros_like", a) if isinstance(a, Tracer) else 0.0)
         for d, a in zip(dots[1:], args)
@@ -185,8 +175,7 @@ def custom_jvp_jvp(
     return tangent
 
 
-@derivatives.reverse("custom_jvp")
-def custom_jvp_rule(grad: Tracer, result: Tracer, body: Tracer, *args: Any, rule: Any) -> tuple:
+def _custom_jvp_reverse(grad: Tracer, result: Tracer, body: Tracer, *args: Any, rule: Any) -> tuple:
     """The transpose of the user's JVP rule: placeholder tangents (zeros) for the float
     arguments, the rule traced on them, and the reversed loop over what it emitted."""
     builder: Builder = grad.builder
@@ -202,6 +191,18 @@ def custom_jvp_rule(grad: Tracer, result: Tracer, body: Tracer, *args: Any, rule
     cotangents = transpose_linear(builder, emitted, tangent.variable, grad.variable, wrt)
     by_arg = {id(a): Tracer(c, builder) for a, c in zip(floats, cotangents) if c is not None}
     return (None, *(by_arg.get(id(a)) for a in args))
+
+
+def _marker_batching(size: Any, args: list[Any], batched: list[bool], rule: Any) -> Tracer:
+    """A batch of tangents through a marker is the batch of its value (the marker's rule
+    was used when the tangents were made)."""
+    value = args[0]
+    return value if batched[0] else materialize(value, size)  # type: ignore[no-any-return]
+
+
+defrule("custom_vjp", _custom_vjp_reverse, _custom_vjp_forward)
+defrule("custom_jvp", _custom_jvp_reverse, _custom_jvp_forward)
+BATCH_RULES["custom_vjp"] = BATCH_RULES["custom_jvp"] = _marker_batching
 
 
 def _numbers(args: tuple[Any, ...]) -> tuple[Any, ...]:

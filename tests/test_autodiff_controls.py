@@ -7,7 +7,7 @@ from __future__ import annotations
 import autograd.numpy as anp
 import numpy as np
 import pytest
-from autograd import grad, hessian, make_jvp
+from autograd import grad, hessian, jacobian, make_jvp
 from support import compile_to_module, load_text
 
 import gradgen as gg
@@ -165,13 +165,33 @@ def test_forward_mode_refuses_a_custom_vjp_rule() -> None:
         compile_function(f)
 
 
-def test_jacobians_cannot_batch_a_custom_jvp_rule() -> None:
-    @gg.function(wrt="x", emit=("hessian",))
-    def f(x: Array["N"]):
-        return gg.sum(softclip(x, 2.0))
+@gg.function(wrt=("x", "w"), emit=("jacobian",))
+def jvp_vector(x: Array["N"], w: Array["N"]):
+    return softclip(x * w, 3.0) + wrong_sin(w)
 
-    with pytest.raises(GradgenError, match="cannot batch the custom_jvp rule of softclip"):
-        compile_function(f)
+
+@gg.function(wrt=("x", "w"), emit=("hessian",))
+def jvp_scalar(x: Array["N"], w: Array["N"]):
+    return gg.sum(softclip(x * w, 3.0) ** 2) + gg.sum(wrong_sin(w))
+
+
+def test_jacobians_and_hessians_batch_a_custom_jvp_rule(tmp_path) -> None:
+    """A batch of tangents goes through the user's rule (batched like any other code): the
+    Jacobian of wrong_sin is its rule's 2, not cos."""
+    module = compile_to_module([jvp_vector, jvp_scalar], tmp_path)
+    rng = np.random.default_rng(2)
+    x, w = rng.normal(size=5), rng.normal(size=5)
+
+    def vector_oracle(x, w):  # noqa: ANN001, ANN202
+        return 3.0 * anp.tanh(x * w / 3.0) + 2.0 * w - _detached(2.0 * w) + _detached(anp.sin(w))
+
+    j_x, j_w = module.jvp_vector_jacobian(x, w)
+    np.testing.assert_allclose(j_x, jacobian(vector_oracle, 0)(x, w), rtol=1e-13)
+    np.testing.assert_allclose(j_w, jacobian(vector_oracle, 1)(x, w), rtol=1e-13)
+    blocks = module.jvp_scalar_hessian(x, w)
+    joint = hessian(lambda a: _jvp_oracle(a[0], a[1]))(np.stack([x, w]))  # (2, 5, 2, 5)
+    for i, j in [(0, 0), (0, 1), (1, 0), (1, 1)]:
+        np.testing.assert_allclose(blocks[i][j], joint[i, :, j, :], rtol=1e-12, atol=1e-14)
 
 
 def test_a_rule_with_the_wrong_count_or_shape_is_named() -> None:
