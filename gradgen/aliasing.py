@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import sympy
 
-from gradgen.ir import Equation, Graph, NameHint, Var
-from gradgen.tracing import Builder
+from gradgen.ir import Equation, Graph, Var, fresh_var
+from gradgen.naming import NameHint
 
 # Ops whose NumPy result is a view of (or, for broadcast_to, a read-only view of) operand 0.
 VIEWS = frozenset(
@@ -23,7 +23,7 @@ VIEWS = frozenset(
 )
 
 
-def _source_of(eq: Equation) -> Var | None:
+def view_source(eq: Equation) -> Var | None:
     """The operand whose memory `eq`'s NumPy result may be: a view's source, or the operand
     an elementwise expression reduced to (`1 * x` prints as `x`)."""
     if eq.op in VIEWS and isinstance(eq.inputs[0], Var):
@@ -47,7 +47,7 @@ def own_outputs(graph: Graph, count: int, copy_names: Sequence[NameHint | None] 
 
     def trace_back(var: Var) -> tuple[Var, bool]:
         read_only = False
-        while var in producers and (source := _source_of(producers[var])) is not None:
+        while var in producers and (source := view_source(producers[var])) is not None:
             read_only |= producers[var].op == "broadcast_to"
             var = source
         return var, read_only
@@ -59,7 +59,7 @@ def own_outputs(graph: Graph, count: int, copy_names: Sequence[NameHint | None] 
     for k in range(min(count, len(outputs))):
         base, read_only = trace_back(outputs[k])
         if base in taken or read_only:
-            copy = Var(next(Builder._ids), outputs[k].shape, outputs[k].integer)
+            copy = fresh_var(outputs[k].shape, outputs[k].integer)
             equations.append(Equation("copy", (outputs[k],), copy))
             if k < len(copy_names) and copy_names[k] is not None:
                 hints[copy] = copy_names[k]  # type: ignore[assignment]

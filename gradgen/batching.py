@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from gradgen.graph_builder import Builder, Tracer, apply
 from gradgen.ir import Atom, Equation, Var
 from gradgen.ops import OPS
 from gradgen.shapes import Dim
-from gradgen.tracing import Builder, Tracer, apply
 
 # (batch size, operands, which operands are batched, **params) -> the batched result
 BatchRule = Callable[..., Tracer]

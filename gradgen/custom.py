@@ -25,11 +25,11 @@ from typing import Any
 from gradgen.batching import BATCH_RULES, materialize
 from gradgen.derivatives import defrule
 from gradgen.errors import GradgenError, SourceLocation
+from gradgen.graph_builder import Builder, Tracer, apply
 from gradgen.ir import Lit
 from gradgen.ops.registry import Op, register
 from gradgen.reverse import transpose_linear
 from gradgen.shapes import Shape, format_shape
-from gradgen.tracing import Builder, Tracer, apply
 
 
 class _CustomRule:

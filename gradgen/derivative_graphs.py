@@ -16,13 +16,12 @@ import sympy
 from gradgen.aliasing import own_outputs
 from gradgen.errors import GradgenError
 from gradgen.forward import push_tangents
+from gradgen.graph_builder import Builder
 from gradgen.ir import Equation, Graph, Lit, Var
 from gradgen.ops import OPS
-from gradgen.passes.fuse_elementwise import fuse
 from gradgen.reverse import reverse_mode
 from gradgen.shapes import Shape, broadcast_shapes, dim_expr, dim_from_expr
-from gradgen.symbolic import elementwise_expression
-from gradgen.tracing import Builder
+from gradgen.symbolic import elementwise_expression, fuse
 
 
 def jvp_graph(forward: Graph, wrt: list[int], tangent_names: list[str]) -> Graph:

@@ -28,6 +28,7 @@ from typing import Any
 import sympy
 
 from gradgen import functions as gg
+from gradgen.graph_builder import Tracer, apply
 from gradgen.ir import Atom, DimSize, Equation, Var
 from gradgen.ops import OPS
 from gradgen.ops.elementwise import operand_symbols
@@ -41,7 +42,6 @@ from gradgen.symbolic import (
     op_partials,
     renumber_operands,
 )
-from gradgen.tracing import Tracer, apply
 
 ReverseRule = Callable[..., tuple[Any, ...]]
 ForwardRule = Callable[..., Any]

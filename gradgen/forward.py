@@ -13,8 +13,9 @@ from collections.abc import Iterable
 
 from gradgen.batching import batch_equations, materialize
 from gradgen.derivatives import rule_for
-from gradgen.ir import Equation, TangentHint, Var
-from gradgen.tracing import Builder, Tracer
+from gradgen.graph_builder import Builder, Tracer
+from gradgen.ir import Equation, Var
+from gradgen.naming import TangentHint
 
 
 def push_tangents(

@@ -9,14 +9,17 @@ from __future__ import annotations
 import math
 import string
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import sympy
 
+from gradgen.errors import GradgenError
+from gradgen.graph_builder import Tracer, apply, register_numpy_functions
 from gradgen.ops.elementwise import define_elementwise
 from gradgen.shapes import broadcast_shapes
-from gradgen.tracing import Tracer, apply
+
+if TYPE_CHECKING:
+    import sympy
 
 pi = math.pi
 e = math.e
@@ -495,9 +498,6 @@ def huber_loss(input: Any, target: Any, delta: float = 1.0) -> Any:  # noqa: A00
 
 
 def _integer_indices(indices: Any, name: str) -> None:
-    from gradgen.errors import GradgenError
-    from gradgen.tracing import Tracer
-
     if isinstance(indices, Tracer) and not indices.variable.integer:
         raise GradgenError(
             f"gg.{name} was given float indices (shape {indices.shape}).",
@@ -518,3 +518,9 @@ def take_along_axis(x: Any, indices: Any, axis: int) -> Any:
     `gg.take_along_axis(logits, labels[:, None], axis=1)`."""
     _integer_indices(indices, "take_along_axis")
     return apply("take_along_axis", x, indices, axis=axis)
+
+
+# np.<name>(tracer) and the array methods mean these functions.
+register_numpy_functions(
+    "numpy", {name: globals()[name] for name in __all__ if callable(globals()[name])}
+)

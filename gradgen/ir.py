@@ -7,10 +7,12 @@ the golden tests pin, e.g. `z:f[N] = matmul x w`.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from gradgen.errors import SourceLocation
+from gradgen.naming import NameHint, assign_names
 from gradgen.shapes import Shape
 
 
@@ -28,6 +30,14 @@ class Var:
 
     def type_str(self) -> str:
         return ("i" if self.integer else "f") + "[" + ",".join(str(d) for d in self.shape) + "]"
+
+
+_ids = itertools.count()
+
+
+def fresh_var(shape: Shape, integer: bool = False) -> Var:
+    """A new var, its id unique in this process and increasing in creation order."""
+    return Var(next(_ids), tuple(shape), integer)
 
 
 @dataclass(frozen=True)
@@ -51,24 +61,6 @@ class DimSize:
 
 
 Atom = Var | Lit | DimSize
-
-
-@dataclass(frozen=True)
-class GradHint:
-    """Names the gradient of `of`: `d_<name of of>`; a partial one gets a numbered suffix."""
-
-    of: Var  # the primal value this is the gradient of
-    partial: bool = False  # one contribution, to be summed with others
-
-
-@dataclass(frozen=True)
-class TangentHint:
-    """Names the tangent (forward-mode derivative) of `of`: `<name of of>_dot`."""
-
-    of: Var  # the primal value this is the tangent of
-
-
-NameHint = str | GradHint | TangentHint
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,8 +123,6 @@ class Graph:
         return self.replace(equations=equations, outputs=outputs)
 
     def __str__(self) -> str:
-        from gradgen.naming import assign_names
-
         names = assign_names(self)
 
         def show(atom: Atom) -> str:

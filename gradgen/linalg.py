@@ -6,7 +6,7 @@ from typing import Any
 
 from gradgen.functions import Axis, sqrt, square
 from gradgen.functions import sum as _sum
-from gradgen.tracing import apply
+from gradgen.graph_builder import apply, register_numpy_functions
 
 __all__ = ["cholesky", "det", "inv", "norm", "slogdet", "solve"]
 
@@ -44,3 +44,6 @@ def cholesky(a: Any) -> Any:
     n = len(a.shape)
     swapped = apply("transpose", a, axes=(*range(n - 2), n - 1, n - 2))
     return apply("cholesky", 0.5 * (a + swapped))
+
+
+register_numpy_functions("numpy.linalg", {name: globals()[name] for name in __all__})

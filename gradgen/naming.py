@@ -14,10 +14,38 @@
 from __future__ import annotations
 
 import keyword
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from gradgen.ir import GradHint, Graph, NameHint, TangentHint, Var
 from gradgen.shapes import dim_names
+
+
+@dataclass(frozen=True)
+class GradHint:
+    """Names the gradient of `of`: `d_<name of of>`; a partial one gets a numbered suffix."""
+
+    of: Hashable  # the primal value this is the gradient of
+    partial: bool = False  # one contribution, to be summed with others
+
+
+@dataclass(frozen=True)
+class TangentHint:
+    """Names the tangent (forward-mode derivative) of `of`: `<name of of>_dot`."""
+
+    of: Hashable  # the primal value this is the tangent of
+
+
+NameHint = str | GradHint | TangentHint
+
+
+class Program(Protocol):
+    """What naming reads of a graph (`gradgen.ir.Graph`): its values and their hints."""
+
+    inputs: Sequence[Any]  # vars with a .shape
+    equations: Sequence[Any]  # each with an .out var
+    hints: Mapping[Any, NameHint]
+
 
 RESERVED = frozenset(set(keyword.kwlist) | {"np", "math", "d_value"})
 
@@ -49,20 +77,20 @@ class _NameSpace:
         return f"t{self.next_temp}"
 
 
-def dimension_names(graph: Graph) -> set[str]:
+def dimension_names(graph: Program) -> set[str]:
     """The annotation dim names the graph's shapes use (N for a derived dim N - 1)."""
     shapes = [v.shape for v in graph.inputs] + [eq.out.shape for eq in graph.equations]
     return {name for shape in shapes for d in shape for name in dim_names(d)}
 
 
-def assign_names(graph: Graph, skip: Collection[Var] = ()) -> dict[Var, str]:
+def assign_names(graph: Program, skip: Collection[Hashable] = ()) -> dict[Any, str]:
     """A unique Python identifier for every var of `graph` but those in `skip` (values the
     printer writes inline, which need no name)."""
     hints = graph.hints
     ordered = list(graph.inputs) + [eq.out for eq in graph.equations]
     user_named = {v: hints[v] for v in ordered if isinstance(hints.get(v), str)}
     space = _NameSpace((RESERVED - {"d_value"}) | dimension_names(graph))
-    names: dict[Var, str] = {}
+    names: dict[Any, str] = {}
     # The cotangent argument is always `d_value`; then the user's names, so a temporary
     # never takes a name the user wrote.
     ordered.sort(key=lambda v: user_named.get(v) != "d_value")
@@ -83,7 +111,7 @@ def assign_names(graph: Graph, skip: Collection[Var] = ()) -> dict[Var, str]:
     return names
 
 
-def is_named(var: Var, hints: Mapping[Var, NameHint]) -> bool:
+def is_named(var: Hashable, hints: Mapping[Any, NameHint]) -> bool:
     """Whether a reader looks for this value by name: a user's variable or its gradient.
     Other values (temporaries, parts of a summed gradient) may be fused or written inline."""
     hint = hints.get(var)

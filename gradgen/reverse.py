@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 from gradgen.aliasing import own_outputs
 from gradgen.derivatives import rule_for
-from gradgen.ir import Equation, GradHint, Graph, Var
-from gradgen.tracing import Builder, Tracer
+from gradgen.graph_builder import Builder, Tracer
+from gradgen.ir import Equation, Graph, Var
+from gradgen.naming import GradHint
 
 
 def reverse_mode(graph: Graph, wrt: list[int]) -> Graph:

@@ -8,6 +8,7 @@ backward pass reuses saved forward values (tanh' = 1 - r**2, sigmoid' = r*(1 - r
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 
 import sympy
 
@@ -145,3 +146,32 @@ def operand_occurrences(eq: Equation, atom: Atom) -> int:
         return 0
     symbol = operand_symbols(len(atoms))[atoms.index(atom)]
     return sum(1 for node in sympy.preorder_traversal(expr) if node == symbol)
+
+
+def fuse(producer: Equation, consumer: Equation) -> Equation:
+    """`consumer` with `producer` substituted into it, as one `ew` equation."""
+    inner, inner_atoms = elementwise_expression(producer)
+    outer, outer_atoms = elementwise_expression(consumer)
+    n_outer = len(outer_atoms)
+    shifted = dict(
+        zip(
+            operand_symbols(len(inner_atoms)),
+            (sympy.Symbol(f"_i{i}", real=True) for i in range(len(inner_atoms))),
+        )
+    )
+    inner = inner.xreplace(shifted)
+    operands: list[tuple[sympy.Symbol, Atom]] = []
+    for symbol, atom in zip(operand_symbols(n_outer), outer_atoms):
+        if atom is producer.out:
+            outer = outer.xreplace({symbol: inner})
+        else:
+            operands.append((symbol, atom))
+    operands += [(sympy.Symbol(f"_i{i}", real=True), a) for i, a in enumerate(inner_atoms)]
+    expr, atoms = renumber_operands(outer, operands)
+    return replace(
+        consumer,
+        op="ew",
+        inputs=tuple(atoms),
+        params=(("expr", expr),),
+        origin=consumer.origin,  # a sum of gradient parts (origin None) stays one
+    )

@@ -21,8 +21,8 @@ import gradgen
 from gradgen.api import Function
 from gradgen.codegen.emit import emit_module
 from gradgen.compiler import compile_function
+from gradgen.graph_builder import Builder
 from gradgen.ir import Graph, Var
-from gradgen.tracing import Builder
 from gradgen.verify import verify
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from gradgen.aliasing import _source_of
-from gradgen.ir import Equation, NameHint, Var
+from gradgen.aliasing import view_source
+from gradgen.ir import Equation, Var
+from gradgen.naming import NameHint
 from gradgen.ops import OPS
 
 # Ops whose result is a new array the function owns (elementwise ones: when not a bare
@@ -61,7 +62,7 @@ def plan_buffers(
 
     # The memory each var is: a view's (or an alias's) source, followed back.
     def root(v: Var) -> Var:
-        while v in producers and (source := _source_of(producers[v])) is not None:
+        while v in producers and (source := view_source(producers[v])) is not None:
             v = source
         return v
 
@@ -80,7 +81,7 @@ def plan_buffers(
         eq = producers.get(v)
         if eq is None or v.integer or v.ndim == 0 or v in pinned or root(v) is not v:
             return False
-        return eq.op in _FRESH or (OPS[eq.op].elementwise and _source_of(eq) is None)
+        return eq.op in _FRESH or (OPS[eq.op].elementwise and view_source(eq) is None)
 
     reusable: dict[Equation, tuple[Var, ...]] = {}
     renamed: set[Var] = set()

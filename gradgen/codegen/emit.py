@@ -27,8 +27,8 @@ from gradgen.codegen.printer import (
     atom_code,
     mean_count,
 )
-from gradgen.ir import DimSize, Equation, GradHint, Graph, NameHint, Var, live_vars
-from gradgen.naming import assign_names, is_named
+from gradgen.ir import DimSize, Equation, Graph, Var, live_vars
+from gradgen.naming import GradHint, NameHint, assign_names, is_named
 from gradgen.ops import OPS
 from gradgen.shapes import dim_names, format_shape
 from gradgen.source import statement_text

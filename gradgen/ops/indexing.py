@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import sympy
 
 from gradgen.ops.registry import Op, register, same_as_first
 from gradgen.shapes import Dim, Shape, ShapeError, dim_expr, dim_from_expr, format_shape
@@ -63,6 +62,8 @@ def normalize_index(index: Any, shape: Shape) -> tuple[Entry, ...]:
 def slice_length(size: Dim, start: Dim | None, stop: Dim | None, step: int | None) -> Dim:
     """Elements in size[start:stop:step]; bounds may be dims (from concatenate's rule),
     which are never negative."""
+    import sympy  # symbolic dims: loaded when a graph is built, not by `import gradgen`
+
     if isinstance(size, int) and not isinstance(start, str) and not isinstance(stop, str):
         return len(range(*slice(start, stop, step).indices(size)))
     if isinstance(start, str) or isinstance(stop, str):

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import sympy
+from typing import TYPE_CHECKING, Any
 
 from gradgen.shapes import Shape, broadcast_shapes
+
+if TYPE_CHECKING:
+    import sympy
 
 # (input shapes, params) -> (output shape, canonical params)
 ShapeRule = Callable[[list[Shape], dict[str, Any]], tuple[Shape, dict[str, Any]]]

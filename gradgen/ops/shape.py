@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import sympy
 
 from gradgen.ops.registry import Op, never_integer, register, same_as_first
 from gradgen.shapes import (
@@ -68,6 +67,8 @@ def _one_hot_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, d
 
 
 def _reshape_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
+    import sympy  # symbolic dims: loaded when a graph is built, not by `import gradgen`
+
     (shape,) = shapes
     target = list(params["shape"])
     total = sympy.Mul(*(dim_expr(d) for d in shape))
@@ -85,6 +86,8 @@ def _reshape_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, d
 
 
 def _concatenate_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
+    import sympy
+
     if not shapes:
         raise ShapeError("concatenate needs at least one array")
     (axis,) = normalize_axes(params.get("axis", 0), len(shapes[0]))

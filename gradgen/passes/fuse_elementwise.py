@@ -11,16 +11,14 @@ are capped at MAX_OPS operations to keep compile time and line length bounded.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import sympy
 
-from gradgen.ir import Atom, Equation, Graph, Var
+from gradgen.ir import Equation, Graph, Var
 from gradgen.naming import is_named
 from gradgen.ops import OPS
 from gradgen.ops.elementwise import operand_symbols
 from gradgen.shapes import broadcast_shapes
-from gradgen.symbolic import elementwise_expression, operand_occurrences, renumber_operands
+from gradgen.symbolic import elementwise_expression, fuse, operand_occurrences
 
 MAX_OPS = 24
 
@@ -70,32 +68,3 @@ def _cheap(eq: Equation) -> bool:
     """Arithmetic only (no function call): cheap enough to compute twice."""
     expr, _ = elementwise_expression(eq)
     return not any(isinstance(node, sympy.Function) for node in sympy.preorder_traversal(expr))
-
-
-def fuse(producer: Equation, consumer: Equation) -> Equation:
-    """`consumer` with `producer` substituted into it, as one `ew` equation."""
-    inner, inner_atoms = elementwise_expression(producer)
-    outer, outer_atoms = elementwise_expression(consumer)
-    n_outer = len(outer_atoms)
-    shifted = dict(
-        zip(
-            operand_symbols(len(inner_atoms)),
-            (sympy.Symbol(f"_i{i}", real=True) for i in range(len(inner_atoms))),
-        )
-    )
-    inner = inner.xreplace(shifted)
-    operands: list[tuple[sympy.Symbol, Atom]] = []
-    for symbol, atom in zip(operand_symbols(n_outer), outer_atoms):
-        if atom is producer.out:
-            outer = outer.xreplace({symbol: inner})
-        else:
-            operands.append((symbol, atom))
-    operands += [(sympy.Symbol(f"_i{i}", real=True), a) for i, a in enumerate(inner_atoms)]
-    expr, atoms = renumber_operands(outer, operands)
-    return replace(
-        consumer,
-        op="ew",
-        inputs=tuple(atoms),
-        params=(("expr", expr),),
-        origin=consumer.origin,  # a sum of gradient parts (origin None) stays one
-    )

@@ -16,7 +16,7 @@ import sympy
 from gradgen.ir import Equation, Graph, Var
 from gradgen.ops import OPS
 from gradgen.passes import dce
-from gradgen.passes.fuse_elementwise import fuse
+from gradgen.symbolic import fuse
 
 MAX_OPS = 40
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gradgen.ir import Atom, Equation, Graph, Var
+from gradgen.ir import Atom, Equation, Graph, Var, fresh_var
 from gradgen.ops.elementwise import operand_symbols
-from gradgen.tracing import Builder
 
 _SCATTERS = frozenset({"scatter", "scatter_sum"})
 
@@ -83,7 +82,7 @@ def _merge(total: Equation, parts: list[Equation]) -> list[Equation]:
         summed = values[0]
         for other in values[1:]:
             assert isinstance(summed, Var)
-            out = Var(next(Builder._ids), summed.shape)
+            out = fresh_var(summed.shape)
             equations.append(Equation("add", (summed, other), out, (), total.source, total.origin))
             summed = out
         operands.append(summed)

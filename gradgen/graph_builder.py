@@ -1,0 +1,429 @@
+"""Building graphs: a `Builder` collects equations, and `Tracer` values record into it.
+
+A `Tracer` behaves like a NumPy array (operators, `.T`, `.sum()`), but every operation on it
+appends an `Equation` to its `Builder`, shape-checked, with the user's file and line. The
+user's model code runs on tracers (`gradgen.tracing`), and so do the derivative rules
+(`gradgen.derivatives`): both write array code, which this module turns into equations.
+The NumPy-named functions on tracers (np.mean(t), t.var()) dispatch by name to the functions
+`gradgen.functions` and `gradgen.linalg` register here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from gradgen.errors import GradgenError, SourceLocation, user_location
+from gradgen.ir import Atom, DimSize, Equation, Lit, Var, fresh_var
+from gradgen.naming import NameHint
+from gradgen.ops import OPS
+from gradgen.ops.indexing import normalize_index
+from gradgen.shapes import Shape, ShapeError, format_shape
+
+# How ops are named in messages: the operator the user typed, else `gg.<name>`.
+OPERATOR_SYMBOLS = {
+    "add": "+",
+    "sub": "-",
+    "mul": "*",
+    "div": "/",
+    "pow": "**",
+    "neg": "unary -",
+    "matmul": "@",
+    "transpose": "gg.transpose (or .T)",
+    "inv": "gg.linalg.inv",
+    "cholesky": "gg.linalg.cholesky",
+    "solve": "gg.linalg.solve",
+    "det": "gg.linalg.det",
+    "logabsdet": "gg.linalg.slogdet",
+    "det_sign": "gg.linalg.slogdet",
+    "getitem": "indexing",
+}
+
+_BRANCH_HINT = (
+    "the value is only known when the generated code runs, so Python control flow cannot "
+    "depend on it. Write data-dependent choices with gg.where(condition, a, b) (or "
+    "gg.maximum, gg.minimum, gg.relu); `if` and `for` may depend only on shapes and Python "
+    "constants."
+)
+
+
+# The NumPy-named functions on tracers, by NumPy namespace ("numpy", "numpy.linalg"): name
+# -> the gradgen function (filled by `register_numpy_functions`).
+NUMPY_FUNCTIONS: dict[str, dict[str, Callable[..., Any]]] = {"numpy": {}, "numpy.linalg": {}}
+
+
+def register_numpy_functions(namespace: str, functions: Mapping[str, Callable[..., Any]]) -> None:
+    """Make `functions` what np.<name> (or np.linalg.<name>) means on tracers."""
+    NUMPY_FUNCTIONS[namespace].update(functions)
+
+
+def _numpy_function(name: str, namespace: str = "numpy") -> Callable[..., Any]:
+    return NUMPY_FUNCTIONS[namespace][name]
+
+
+def op_display_name(op: str) -> str:
+    return OPERATOR_SYMBOLS.get(op, f"gg.{op}")
+
+
+class Builder:
+    """Collects equations for one graph; makes the vars and checks shapes as it goes."""
+
+    def __init__(self, user_files: frozenset[str]) -> None:
+        self.user_files = user_files  # files whose frames count as the user's code
+        self.equations: list[Equation] = []  # in the order they were made
+        self.hints: dict[Var, NameHint] = {}  # names for the generated code
+        self.origin: Equation | None = None  # while differentiating: the forward step
+        self.source: SourceLocation | None = None  # fixed source while differentiating
+
+    def new_var(self, shape: Shape, integer: bool = False) -> Var:
+        return fresh_var(shape, integer)
+
+    def location(self) -> SourceLocation | None:
+        return self.source or user_location(self.user_files)
+
+    def emit(self, op_name: str, inputs: list[Atom], params: dict[str, Any] | None = None) -> Var:
+        """Append `out = op(*inputs, **params)` after checking shapes; return `out`."""
+        op = OPS[op_name]
+        if op.arity >= 0 and len(inputs) != op.arity:
+            raise GradgenError(
+                f"{op_display_name(op_name)} takes {op.arity} array arguments, "
+                f"got {len(inputs)}.",
+                self.location(),
+                "see the op's signature in the README's list of supported ops.",
+            )
+        shapes = [a.shape if isinstance(a, Var) else () for a in inputs]
+        try:
+            shape, canonical = op.shape_rule(shapes, dict(params or {}))
+        except ShapeError as error:
+            shown = [format_shape(s) for s in shapes if s]
+            if not all(text in str(error) for text in shown):
+                error = ShapeError(f"{error}; argument shapes {', '.join(shown)}")
+            raise GradgenError(
+                f"shape mismatch in {op_display_name(op_name)}: {error}.",
+                self.location(),
+                "check the annotations of the arguments; named dims such as 'N' match "
+                "only the same name.",
+            ) from None
+        integer = op.integer_result(
+            [a.integer if isinstance(a, Var) else isinstance(a.value, int) for a in _arrays(inputs)]
+        )
+        out = self.new_var(shape, integer)
+        self.equations.append(
+            Equation(
+                op_name,
+                tuple(inputs),
+                out,
+                tuple(sorted(canonical.items())),
+                self.location(),
+                self.origin,
+            )
+        )
+        return out
+
+    def atom(self, value: object) -> Atom:
+        """The IR atom for an operand: a traced value or a Python number."""
+        if isinstance(value, Tracer):
+            if value.builder is not self:
+                raise GradgenError(
+                    "a traced value from another gg.function was used here.",
+                    self.location(),
+                    "pass the value in as an argument instead of keeping it from another trace.",
+                )
+            return value.variable
+        if isinstance(value, (DimSize, Var, Lit)):
+            return value
+        if isinstance(value, (bool, np.bool_)):
+            raise GradgenError(
+                "booleans cannot be used in array arithmetic.",
+                self.location(),
+                "use 1.0 and 0.0.",
+            )
+        if isinstance(value, (int, np.integer)):
+            return Lit(int(value))
+        if isinstance(value, (float, np.floating)):
+            return Lit(float(value))
+        if isinstance(value, np.ndarray):
+            raise GradgenError(
+                "a NumPy array constant was used in a traced computation.",
+                self.location(),
+                "pass the array as an argument of the gg.function (with an annotation).",
+            )
+        raise GradgenError(
+            f"cannot use a value of type {type(value).__name__} in a traced computation.",
+            self.location(),
+        )
+
+
+def _arrays(inputs: list[Atom]) -> Iterator[Var | Lit]:
+    return (a for a in inputs if isinstance(a, (Var, Lit)))
+
+
+def apply(op_name: str, *args: Any, **params: Any) -> Any:
+    """Run an op: record it when an operand is traced, else compute it eagerly with NumPy."""
+    tracer = next((a for a in args if isinstance(a, Tracer)), None)
+    if tracer is None:
+        return OPS[op_name].eager(*args, **params)
+    builder = tracer.builder
+    atoms = [builder.atom(a) for a in args]
+    return Tracer(builder.emit(op_name, atoms, params), builder)
+
+
+def _not_supported(builder: Builder, what: str, hint: str | None = None) -> GradgenError:
+    supported = ", ".join(f"gg.{name}" for name in sorted(NUMPY_FUNCTIONS["numpy"]))
+    default = f"gradgen supports {supported} and array operators; see the README."
+    return GradgenError(f"{what} is not supported by gradgen.", builder.location(), hint or default)
+
+
+# NumPy functions called on traced values are forwarded to the gradgen op of the same meaning.
+_UFUNC_OPS = {
+    np.add: "add",
+    np.subtract: "sub",
+    np.multiply: "mul",
+    np.true_divide: "div",
+    np.power: "pow",
+    np.negative: "neg",
+    np.exp: "exp",
+    np.expm1: "expm1",
+    np.log: "log",
+    np.log1p: "log1p",
+    np.log2: "log2",
+    np.log10: "log10",
+    np.square: "square",
+    np.reciprocal: "reciprocal",
+    np.sin: "sin",
+    np.cos: "cos",
+    np.tan: "tan",
+    np.arcsin: "arcsin",
+    np.arccos: "arccos",
+    np.arctan: "arctan",
+    np.arctan2: "arctan2",
+    np.sinh: "sinh",
+    np.cosh: "cosh",
+    np.tanh: "tanh",
+    np.arcsinh: "arcsinh",
+    np.sqrt: "sqrt",
+    np.absolute: "abs",
+    np.sign: "sign",
+    np.less: "less",
+    np.less_equal: "less_equal",
+    np.greater: "greater",
+    np.greater_equal: "greater_equal",
+    np.equal: "equal",
+    np.not_equal: "not_equal",
+    np.maximum: "maximum",
+    np.minimum: "minimum",
+    np.matmul: "matmul",
+}
+
+
+class Tracer:
+    """A symbolic array seen by the user's code while tracing."""
+
+    __slots__ = ("variable", "builder")
+    __array_priority__ = 1000  # NumPy defers `ndarray op Tracer` to our reflected operators
+
+    def __init__(self, variable: Var, builder: Builder) -> None:
+        self.variable = variable  # the IR value this stands for
+        self.builder = builder  # where operations on it are recorded
+
+    def __repr__(self) -> str:
+        return f"Tracer({self.variable.type_str()})"
+
+    @property
+    def shape(self) -> Shape:
+        return self.variable.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.variable.ndim
+
+    @property
+    def T(self) -> Tracer:
+        return apply("transpose", self)
+
+    def transpose(self, *axes: int) -> Tracer:
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return apply("transpose", self, axes=axes or None)
+
+    def reshape(self, *shape: Any) -> Tracer:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return apply("reshape", self, shape=tuple(shape))
+
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tracer:
+        return apply("sum", self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tracer:
+        return apply("mean", self, axis=axis, keepdims=keepdims)
+
+    # NumPy's other array methods mean the gg function of the same name.
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tracer:
+        return apply("max", self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tracer:
+        return apply("min", self, axis=axis, keepdims=keepdims)
+
+    def prod(self, axis: Any = None, keepdims: bool = False) -> Tracer:
+        return apply("prod", self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis: Any = None, keepdims: bool = False) -> Tracer:
+        return _numpy_function("var")(self, axis=axis, keepdims=keepdims)  # type: ignore
+
+    def std(self, axis: Any = None, keepdims: bool = False) -> Tracer:
+        return _numpy_function("std")(self, axis=axis, keepdims=keepdims)  # type: ignore
+
+    def clip(self, a_min: Any, a_max: Any) -> Tracer:
+        return apply("clip", self, a_min, a_max)
+
+    def squeeze(self, axis: Any = None) -> Tracer:
+        return apply("squeeze", self, axis=axis)
+
+    def dot(self, other: Any) -> Tracer:
+        return _numpy_function("dot")(self, other)  # type: ignore[no-any-return]
+
+    def trace(self) -> Tracer:
+        return apply("trace", self)
+
+    # Arithmetic.
+    def __add__(self, other: Any) -> Tracer:
+        return apply("add", self, other)
+
+    def __radd__(self, other: Any) -> Tracer:
+        return apply("add", other, self)
+
+    def __sub__(self, other: Any) -> Tracer:
+        return apply("sub", self, other)
+
+    def __rsub__(self, other: Any) -> Tracer:
+        return apply("sub", other, self)
+
+    def __mul__(self, other: Any) -> Tracer:
+        return apply("mul", self, other)
+
+    def __rmul__(self, other: Any) -> Tracer:
+        return apply("mul", other, self)
+
+    def __truediv__(self, other: Any) -> Tracer:
+        return apply("div", self, other)
+
+    def __rtruediv__(self, other: Any) -> Tracer:
+        return apply("div", other, self)
+
+    def __pow__(self, other: Any) -> Tracer:
+        return apply("pow", self, other)
+
+    def __rpow__(self, other: Any) -> Tracer:
+        return apply("pow", other, self)
+
+    def __matmul__(self, other: Any) -> Tracer:
+        return apply("matmul", self, other)
+
+    def __rmatmul__(self, other: Any) -> Tracer:
+        return apply("matmul", other, self)
+
+    def __neg__(self) -> Tracer:
+        return apply("neg", self)
+
+    def __pos__(self) -> Tracer:
+        return self
+
+    def __abs__(self) -> Tracer:
+        return apply("abs", self)
+
+    # What cannot be known while tracing.
+    def __bool__(self) -> bool:
+        raise GradgenError(
+            "cannot branch on a traced value (`if`, `while`, `and`, `or` or `not` on an "
+            "array computed from the inputs).",
+            self.builder.location(),
+            _BRANCH_HINT,
+        )
+
+    # Comparisons give masks for gg.where (so `x == y` is an array, as in NumPy).
+    def __lt__(self, other: Any) -> Tracer:
+        return apply("less", self, other)
+
+    def __le__(self, other: Any) -> Tracer:
+        return apply("less_equal", self, other)
+
+    def __gt__(self, other: Any) -> Tracer:
+        return apply("greater", self, other)
+
+    def __ge__(self, other: Any) -> Tracer:
+        return apply("greater_equal", self, other)
+
+    def __eq__(self, other: Any) -> Tracer:  # type: ignore[override]
+        return apply("equal", self, other)
+
+    def __ne__(self, other: Any) -> Tracer:  # type: ignore[override]
+        return apply("not_equal", self, other)
+
+    __hash__ = object.__hash__
+
+    def _to_number(self) -> Any:
+        raise GradgenError(
+            "cannot turn a traced array into a Python number (float(), int(), or a `math` "
+            "function).",
+            self.builder.location(),
+            "use the gg functions (gg.exp, gg.log, ...), which work on arrays.",
+        )
+
+    __float__ = __int__ = __index__ = __complex__ = _to_number  # type: ignore
+
+    def __len__(self) -> int:
+        if self.ndim and isinstance(self.shape[0], int):
+            return self.shape[0]
+        raise GradgenError(
+            f"len() of an array of shape {self.shape} is not known while tracing.",
+            self.builder.location(),
+            "use .shape, or give the dimension a fixed size in the annotation.",
+        )
+
+    def __iter__(self) -> Iterator[Any]:
+        raise _not_supported(self.builder, "iterating over a traced array")
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, Tracer) or (
+            isinstance(index, tuple) and any(isinstance(i, Tracer) for i in index)
+        ):
+            raise _not_supported(
+                self.builder,
+                "indexing with a traced array",
+                "gather with integer data through gg.one_hot, or index with ints and slices.",
+            )
+        try:
+            entries = normalize_index(index, self.shape)
+        except ShapeError as error:
+            raise GradgenError(
+                f"bad index for an array of shape {self.shape}: {error}.", self.builder.location()
+            ) from None
+        return apply("getitem", self, index=entries)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise _not_supported(
+            self.builder,
+            f"the array attribute or method .{name}",
+            "see the README's list of supported ops.",
+        )
+
+    # NumPy interoperability: np.exp(tracer) means gg.exp(tracer).
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        op = _UFUNC_OPS.get(ufunc)
+        if op is None or method != "__call__" or kwargs:
+            raise _not_supported(self.builder, f"numpy.{ufunc.__name__}")
+        return apply(op, *inputs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        """np.<name>(tracer, ...) is gg.<name>(tracer, ...) (np.linalg.<name>: gg.linalg's),
+        for every gradgen function with a NumPy name; the others are refused by name."""
+        module = getattr(func, "__module__", "numpy") or "numpy"
+        namespace = "numpy.linalg" if module.startswith("numpy.linalg") else "numpy"
+        name = func.__name__
+        if name not in NUMPY_FUNCTIONS[namespace]:
+            raise _not_supported(self.builder, f"{module}.{name}")
+        return _numpy_function(name, namespace)(*args, **kwargs)
