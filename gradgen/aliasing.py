@@ -16,17 +16,14 @@ import sympy
 
 from gradgen.ir import Equation, Graph, Var, fresh_var
 from gradgen.naming import NameHint
-
-# Ops whose NumPy result is a view of (or, for broadcast_to, a read-only view of) operand 0.
-VIEWS = frozenset(
-    {"getitem", "transpose", "reshape", "squeeze", "expand_dims", "broadcast_to", "stop_gradient"}
-)
+from gradgen.ops import OPS
+from gradgen.ops.registry import READ_ONLY_VIEW
 
 
 def view_source(eq: Equation) -> Var | None:
     """The operand whose memory `eq`'s NumPy result may be: a view's source, or the operand
     an elementwise expression reduced to (`1 * x` prints as `x`)."""
-    if eq.op in VIEWS and isinstance(eq.inputs[0], Var):
+    if OPS[eq.op].view and isinstance(eq.inputs[0], Var):
         return eq.inputs[0]
     if eq.op == "einsum" and len(eq.inputs) == 1 and isinstance(eq.inputs[0], Var):
         return eq.inputs[0]  # np.einsum("ij->ji", x) and ("ii->i", x) are views of x
@@ -48,7 +45,7 @@ def own_outputs(graph: Graph, count: int, copy_names: Sequence[NameHint | None] 
     def trace_back(var: Var) -> tuple[Var, bool]:
         read_only = False
         while var in producers and (source := view_source(producers[var])) is not None:
-            read_only |= producers[var].op == "broadcast_to"
+            read_only |= OPS[producers[var].op].memory == READ_ONLY_VIEW
             var = source
         return var, read_only
 

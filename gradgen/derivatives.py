@@ -10,8 +10,9 @@ with `gradgen.batching`). Most ops need less than that:
   tangent; reverse mode needs only its transpose (JAX's `deflinear`).
 - `defbilinear`: an op linear in each operand (matmul, outer, einsum). Forward mode is the
   product rule, one application per tangent; reverse mode gives one formula per operand.
-- `non_differentiable`: ops whose result is constant in their float operands.
 - Elementwise ops have no entry: both rules are derived from their SymPy expressions.
+- Ops whose row says `differentiable=False` (constant in their float operands: det_sign,
+  stop_gradient, eye, the zeros and ones, one_hot) have none either.
 
 The table checks itself at import: every op has an entry. Custom rules (`gg.custom_vjp`,
 `gg.custom_jvp`) enter through `defrule` too.
@@ -95,15 +96,16 @@ def defbilinear(op_name: str, reverse: ReverseRule) -> None:
     defrule(op_name, reverse, forward)
 
 
-def non_differentiable(*op_names: str) -> None:
-    """Ops whose result does not change with their float operands: no rule in either mode."""
-    for name in op_names:
-        RULES[name] = Rule(None, None)
+_CONSTANT = Rule(None, None)
 
 
 def rule_for(op_name: str) -> Rule:
-    """The op's entry; an elementwise op's is derived from its SymPy expression."""
-    if OPS[op_name].elementwise:
+    """The op's entry; an elementwise op's is derived from its SymPy expression, and an op
+    its row declares non-differentiable has none in either mode."""
+    op = OPS[op_name]
+    if not op.differentiable:
+        return _CONSTANT
+    if op.elementwise:
         return _elementwise_rule(op_name)
     return RULES[op_name]
 
@@ -277,8 +279,6 @@ defrule(
     reverse=lambda grad, result, a: (_per_matrix(grad, a) * _mT(apply("inv", a)),),
     forward=lambda dots, result, a: gg.sum(_mT(apply("inv", a)) * dots[0], axis=_last_two(a)),
 )
-# NOTE: det_sign is piecewise constant: zero gradient.
-non_differentiable("det_sign")
 
 
 # -- reductions
@@ -433,12 +433,6 @@ defrule(
 )
 
 
-# -- constants: eye and the zeros read only their operand's dtype, one_hot integer labels;
-# stop_gradient blocks the derivative by definition.
-
-non_differentiable("eye", "zeros_like", "ones_like", "zeros", "ones", "one_hot", "stop_gradient")
-
-
 # -- elementwise ops: both rules from the op's SymPy expression
 
 
@@ -531,8 +525,10 @@ def check_table() -> None:
     """Every op has an entry (elementwise ops derive theirs); called at import, and again
     by modules that register ops of their own."""
     for name, op in OPS.items():
-        if not op.elementwise and name not in RULES:
+        if op.differentiable and not op.elementwise and name not in RULES:
             raise RuntimeError(f"op {name!r} has no rule in gradgen.derivatives")
+        if not op.differentiable and name in RULES:
+            raise RuntimeError(f"op {name!r} is not differentiable but has a rule")
 
 
 check_table()

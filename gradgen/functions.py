@@ -6,6 +6,7 @@ eagerly), so a decorated function can also be run and debugged as ordinary NumPy
 
 from __future__ import annotations
 
+import inspect
 import math
 import string
 from collections.abc import Callable, Sequence
@@ -15,6 +16,7 @@ import numpy as np
 
 from gradgen.errors import GradgenError
 from gradgen.graph_builder import Tracer, apply, register_numpy_functions
+from gradgen.ops import OPS, Op
 from gradgen.ops.elementwise import define_elementwise
 from gradgen.shapes import broadcast_shapes
 
@@ -27,7 +29,7 @@ inf = math.inf
 
 Axis = int | tuple[int, ...] | None
 
-__all__ = [
+_STATIC_NAMES = [
     "abs",
     "arccos",
     "arcsin",
@@ -97,141 +99,6 @@ __all__ = [
 ]
 
 
-def exp(x: Any) -> Any:
-    """e ** x, elementwise."""
-    return apply("exp", x)
-
-
-def log(x: Any) -> Any:
-    """Natural logarithm, elementwise."""
-    return apply("log", x)
-
-
-def expm1(x: Any) -> Any:
-    """exp(x) - 1, accurate for small x."""
-    return apply("expm1", x)
-
-
-def log1p(x: Any) -> Any:
-    """log(1 + x), accurate for small x."""
-    return apply("log1p", x)
-
-
-def log2(x: Any) -> Any:
-    """Base-2 logarithm."""
-    return apply("log2", x)
-
-
-def log10(x: Any) -> Any:
-    """Base-10 logarithm."""
-    return apply("log10", x)
-
-
-def square(x: Any) -> Any:
-    """x ** 2."""
-    return apply("square", x)
-
-
-def reciprocal(x: Any) -> Any:
-    """1 / x."""
-    return apply("reciprocal", x)
-
-
-def tan(x: Any) -> Any:
-    return apply("tan", x)
-
-
-def arcsin(x: Any) -> Any:
-    return apply("arcsin", x)
-
-
-def arccos(x: Any) -> Any:
-    return apply("arccos", x)
-
-
-def arctan(x: Any) -> Any:
-    return apply("arctan", x)
-
-
-def sinh(x: Any) -> Any:
-    return apply("sinh", x)
-
-
-def cosh(x: Any) -> Any:
-    return apply("cosh", x)
-
-
-def arcsinh(x: Any) -> Any:
-    return apply("arcsinh", x)
-
-
-def sign(x: Any) -> Any:
-    """-1, 0 or 1; its derivative is 0 everywhere, as in PyTorch."""
-    return apply("sign", x)
-
-
-def erf(x: Any) -> Any:
-    """The error function, elementwise."""
-    return apply("erf", x)
-
-
-def arctan2(y: Any, x: Any) -> Any:
-    """The angle of the point (x, y), elementwise."""
-    return apply("arctan2", y, x)
-
-
-def clip(x: Any, a_min: Any, a_max: Any) -> Any:
-    """x limited to [a_min, a_max]; the gradient passes only strictly inside, as in PyTorch."""
-    return apply("clip", x, a_min, a_max)
-
-
-def power(a: Any, b: Any) -> Any:
-    """a ** b, elementwise; b may be an array."""
-    return apply("pow", a, b)
-
-
-def sin(x: Any) -> Any:
-    return apply("sin", x)
-
-
-def cos(x: Any) -> Any:
-    return apply("cos", x)
-
-
-def tanh(x: Any) -> Any:
-    return apply("tanh", x)
-
-
-def sqrt(x: Any) -> Any:
-    """Square root; its derivative at 0 is inf, as in PyTorch."""
-    return apply("sqrt", x)
-
-
-def sigmoid(x: Any) -> Any:
-    """1 / (1 + exp(-x)), elementwise."""
-    return apply("sigmoid", x)
-
-
-def relu(x: Any) -> Any:
-    """max(x, 0); the derivative at 0 is 0, as in PyTorch."""
-    return apply("relu", x)
-
-
-def abs(x: Any) -> Any:  # noqa: A001  (NumPy's name)
-    """|x|; the derivative at 0 is 0, as in PyTorch."""
-    return apply("abs", x)
-
-
-def maximum(a: Any, b: Any) -> Any:
-    """Elementwise max; on ties the gradient is split evenly between a and b."""
-    return apply("maximum", a, b)
-
-
-def minimum(a: Any, b: Any) -> Any:
-    """Elementwise min; on ties the gradient is split evenly between a and b."""
-    return apply("minimum", a, b)
-
-
 def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:  # noqa: A001
     """Sum over `axis` (all axes when None)."""
     return apply("sum", x, axis=axis, keepdims=keepdims)
@@ -245,11 +112,6 @@ def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
 def transpose(x: Any, axes: tuple[int, ...] | None = None) -> Any:
     """Permute axes; reverse them when `axes` is None (like `.T`)."""
     return apply("transpose", x, axes=axes)
-
-
-def matmul(a: Any, b: Any) -> Any:
-    """a @ b: vectors, matrices and batches of them (leading axes broadcast)."""
-    return apply("matmul", a, b)
 
 
 def dot(a: Any, b: Any) -> Any:
@@ -324,16 +186,6 @@ def _named_axes(subscripts: str, operands: list[Any]) -> tuple[list[str], str, l
     return inputs, output, operands
 
 
-def outer(a: Any, b: Any) -> Any:
-    """The outer product of two vectors."""
-    return apply("outer", a, b)
-
-
-def trace(x: Any) -> Any:
-    """The sum of a matrix's diagonal."""
-    return apply("trace", x)
-
-
 def elementwise(name: str, definition: Callable[..., sympy.Expr]) -> Callable[..., Any]:
     """A new elementwise op from a SymPy expression, usable like a built-in:
     `softsign = gg.elementwise("softsign", lambda x: x / (1 + sympy.Abs(x)))`. Its
@@ -346,12 +198,6 @@ def elementwise(name: str, definition: Callable[..., sympy.Expr]) -> Callable[..
     call.__name__ = call.__qualname__ = name
     call.__doc__ = f"Elementwise {name}, defined by the user with SymPy."
     return call
-
-
-def where(condition: Any, a: Any, b: Any) -> Any:
-    """a where `condition` holds, else b. The gradient goes to the branch taken; a branch
-    not taken never makes it nan (the gradient of where(x > 0, log(x), 0) at 0 is 0)."""
-    return apply("where", condition, a, b)
 
 
 # -- more reductions, and reductions built from primitives
@@ -375,7 +221,7 @@ def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:  # noqa: A001
 def var(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
     """Variance over `axis` (NumPy's default ddof=0)."""
     centered = x - mean(x, axis=axis, keepdims=True)
-    return mean(square(centered), axis=axis, keepdims=keepdims)
+    return mean(apply("square", centered), axis=axis, keepdims=keepdims)
 
 
 def std(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
@@ -387,16 +233,11 @@ def std(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
 def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
     """log(sum(exp(x))) over `axis`, without overflow: the max is subtracted first. The max
     is detached, so the gradient is exactly softmax(x), finite for any logits."""
-    shift = stop_gradient(max(x, axis=axis, keepdims=True))
-    total = log(sum(exp(x - shift), axis=axis, keepdims=True)) + shift
+    shift = apply("stop_gradient", max(x, axis=axis, keepdims=True))
+    total = apply("log", sum(apply("exp", x - shift), axis=axis, keepdims=True)) + shift
     if keepdims:
         return total
     return squeeze(total, axis=axis) if axis is not None else sum(total)
-
-
-def stop_gradient(x: Any) -> Any:
-    """x, through which no gradient flows (PyTorch's detach)."""
-    return apply("stop_gradient", x)
 
 
 # -- shapes
@@ -450,11 +291,6 @@ def split(x: Any, indices_or_sections: int | Sequence[int], axis: int = 0) -> li
 # -- neural-net helpers (PyTorch's names; losses reduce by the mean)
 
 
-def softplus(x: Any) -> Any:
-    """log(1 + exp(x)), computed without overflow; its gradient is sigmoid(x)."""
-    return apply("softplus", x)
-
-
 def log_softmax(x: Any, axis: int = -1) -> Any:
     """x - logsumexp(x) along `axis`: finite for any logits."""
     return x - logsumexp(x, axis=axis, keepdims=True)
@@ -462,13 +298,13 @@ def log_softmax(x: Any, axis: int = -1) -> Any:
 
 def softmax(x: Any, axis: int = -1) -> Any:
     """exp(x) / sum(exp(x)) along `axis`, the max subtracted first (no overflow)."""
-    e = exp(x - stop_gradient(max(x, axis=axis, keepdims=True)))
+    e = apply("exp", x - apply("stop_gradient", max(x, axis=axis, keepdims=True)))
     return e / sum(e, axis=axis, keepdims=True)
 
 
 def binary_cross_entropy_with_logits(logits: Any, targets: Any) -> Any:
     """mean(softplus(z) - y*z): the binary cross-entropy of sigmoid(z), stable for any z."""
-    return mean(softplus(logits) - targets * logits)
+    return mean(apply("softplus", logits) - targets * logits)
 
 
 def one_hot(labels: Any, num_classes: int | str) -> Any:
@@ -487,14 +323,15 @@ def cross_entropy(logits: Any, labels: Any) -> Any:
 
 def mse_loss(input: Any, target: Any) -> Any:  # noqa: A002  (PyTorch's name)
     """mean((input - target) ** 2)."""
-    return mean(square(input - target))
+    return mean(apply("square", input - target))
 
 
 def huber_loss(input: Any, target: Any, delta: float = 1.0) -> Any:  # noqa: A002
     """Mean Huber loss: quadratic within `delta` of the target, linear beyond."""
     difference = input - target
-    size = abs(difference)
-    return mean(where(size < delta, 0.5 * square(difference), delta * (size - 0.5 * delta)))
+    size = apply("abs", difference)
+    quadratic = 0.5 * apply("square", difference)
+    return mean(apply("where", size < delta, quadratic, delta * (size - 0.5 * delta)))
 
 
 def _integer_indices(indices: Any, name: str) -> None:
@@ -520,7 +357,33 @@ def take_along_axis(x: Any, indices: Any, axis: int) -> Any:
     return apply("take_along_axis", x, indices, axis=axis)
 
 
-# np.<name>(tracer) and the array methods mean these functions.
+def _op_function(op: Op) -> Callable[..., Any]:
+    """gg.<op.function>(*op.arguments): the op applied to the arguments, with the row's
+    docstring (every elementwise function, matmul, outer, trace and stop_gradient)."""
+    signature = inspect.Signature(
+        [inspect.Parameter(a, inspect.Parameter.POSITIONAL_OR_KEYWORD) for a in op.arguments]
+    )
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as error:
+            count = f"{len(op.arguments)} argument" + ("s" if len(op.arguments) > 1 else "")
+            listed = ", ".join(op.arguments)
+            raise TypeError(f"{op.function}() takes {count} ({listed}): {error}") from None
+        return apply(op.name, *bound.args)
+
+    call.__name__ = call.__qualname__ = str(op.function)
+    call.__doc__ = op.doc
+    call.__signature__ = signature  # type: ignore[attr-defined]
+    call.__module__ = __name__
+    return call
+
+
+# The functions of the op rows that name one (gradgen/ops), then everything a model file
+# sees as gg.<name>; np.<name>(tracer) and the array methods mean the same functions.
+globals().update({str(op.function): _op_function(op) for op in OPS.values() if op.function})
+__all__ = sorted({*_STATIC_NAMES, *(str(op.function) for op in OPS.values() if op.function)})
 register_numpy_functions(
     "numpy", {name: globals()[name] for name in __all__ if callable(globals()[name])}
 )

@@ -176,45 +176,12 @@ def _not_supported(builder: Builder, what: str, hint: str | None = None) -> Grad
     return GradgenError(f"{what} is not supported by gradgen.", builder.location(), hint or default)
 
 
-# NumPy functions called on traced values are forwarded to the gradgen op of the same meaning.
+# NumPy ufuncs called on traced values are the gradgen op of the same meaning (each op's
+# row names its NumPy function).
 _UFUNC_OPS = {
-    np.add: "add",
-    np.subtract: "sub",
-    np.multiply: "mul",
-    np.true_divide: "div",
-    np.power: "pow",
-    np.negative: "neg",
-    np.exp: "exp",
-    np.expm1: "expm1",
-    np.log: "log",
-    np.log1p: "log1p",
-    np.log2: "log2",
-    np.log10: "log10",
-    np.square: "square",
-    np.reciprocal: "reciprocal",
-    np.sin: "sin",
-    np.cos: "cos",
-    np.tan: "tan",
-    np.arcsin: "arcsin",
-    np.arccos: "arccos",
-    np.arctan: "arctan",
-    np.arctan2: "arctan2",
-    np.sinh: "sinh",
-    np.cosh: "cosh",
-    np.tanh: "tanh",
-    np.arcsinh: "arcsinh",
-    np.sqrt: "sqrt",
-    np.absolute: "abs",
-    np.sign: "sign",
-    np.less: "less",
-    np.less_equal: "less_equal",
-    np.greater: "greater",
-    np.greater_equal: "greater_equal",
-    np.equal: "equal",
-    np.not_equal: "not_equal",
-    np.maximum: "maximum",
-    np.minimum: "minimum",
-    np.matmul: "matmul",
+    getattr(np, op.numpy): name
+    for name, op in OPS.items()
+    if op.numpy and isinstance(getattr(np, op.numpy, None), np.ufunc)
 }
 
 

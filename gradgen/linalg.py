@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gradgen.functions import Axis, sqrt, square
+from gradgen.functions import Axis
 from gradgen.functions import sum as _sum
 from gradgen.graph_builder import apply, register_numpy_functions
 
@@ -13,7 +13,7 @@ __all__ = ["cholesky", "det", "inv", "norm", "slogdet", "solve"]
 
 def norm(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
     """The 2-norm of a vector, or the Frobenius norm of a matrix, over `axis`."""
-    return sqrt(_sum(square(x), axis=axis, keepdims=keepdims))
+    return apply("sqrt", _sum(apply("square", x), axis=axis, keepdims=keepdims))
 
 
 def inv(a: Any) -> Any:

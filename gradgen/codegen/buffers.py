@@ -17,10 +17,7 @@ from gradgen.aliasing import view_source
 from gradgen.ir import Equation, Var
 from gradgen.naming import NameHint
 from gradgen.ops import OPS
-
-# Ops whose result is a new array the function owns (elementwise ones: when not a bare
-# operand, which prints as an alias).
-_FRESH = frozenset({"matmul"})
+from gradgen.ops.registry import FRESH
 
 
 @dataclass(frozen=True)
@@ -81,7 +78,7 @@ def plan_buffers(
         eq = producers.get(v)
         if eq is None or v.integer or v.ndim == 0 or v in pinned or root(v) is not v:
             return False
-        return eq.op in _FRESH or (OPS[eq.op].elementwise and view_source(eq) is None)
+        return OPS[eq.op].memory == FRESH and view_source(eq) is None  # a bare operand aliases
 
     reusable: dict[Equation, tuple[Var, ...]] = {}
     renamed: set[Var] = set()

@@ -2,7 +2,8 @@
 
 Elementwise equations are SymPy expressions printed by `NumPyCodePrinter`, a subclass of
 SymPy's `NumPyPrinter` that writes `np.` and the subgradient conventions; structural ops
-are printed by one `_emit_<op>` method each. The printer records whether it used numpy, so
+are printed by one `_emit_<op>` method each, or as the call of their row's NumPy
+function. The printer records whether it used numpy, so
 the module imports exactly what it uses.
 """
 
@@ -49,20 +50,6 @@ class Code:
     def operand(self, in_sum: bool = False) -> str:
         return self.text if self.atomic or (in_sum and self.matmul) else f"({self.text})"
 
-
-# Structural ops printed as a plain call of this NumPy function on their operands.
-NUMPY_CALLS = {
-    "outer": "outer",
-    "trace": "trace",
-    "tril": "tril",
-    "copy": "copy",
-    "zeros_like": "zeros_like",
-    "ones_like": "ones_like",
-    "inv": "linalg.inv",
-    "solve": "linalg.solve",
-    "det": "linalg.det",
-    "cholesky": "linalg.cholesky",
-}
 
 # Reductions, printed as np.<name>(x, axis=..., keepdims=...).
 REDUCTIONS = frozenset({"sum", "mean", "prod", "max", "min"})
@@ -312,11 +299,12 @@ class NumPyCodePrinter(NumPyPrinter):
                 eq.op, operands[0], eq.param("axis"), eq.param("keepdims"), method
             )
             return replace(code, guarded=operands[0].guarded)
-        if eq.op in NUMPY_CALLS:  # np.<function>(operands...)
+        printer = getattr(self, f"_emit_{eq.op}", None)
+        if printer is not None:
+            code = printer(operands, **dict(eq.params))
+        else:  # the op's NumPy function on its operands, np.<numpy>(operands...)
             arguments = ", ".join(code.text for code in operands)
-            code = Code(f"{self.np(NUMPY_CALLS[eq.op])}({arguments})", True)
-        else:
-            code = getattr(self, f"_emit_{eq.op}")(operands, **dict(eq.params))
+            code = Code(f"{self.np(str(OPS[eq.op].numpy))}({arguments})", True)
         return replace(code, guarded=any(op.guarded for op in operands))
 
     def _elementwise_code(self, eq: Equation, operands: list[Code], float_dtype: str) -> Code:

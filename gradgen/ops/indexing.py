@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from gradgen.ops.registry import Op, register, same_as_first
+from gradgen.ops.registry import VIEW, Op, register, same_as_first
 from gradgen.shapes import Dim, Shape, ShapeError, dim_expr, dim_from_expr, format_shape
 
 Entry = tuple[Any, ...]
@@ -127,6 +127,7 @@ register(
         _getitem_rule,
         lambda x, index: np.asarray(x)[as_numpy_index(index)],
         same_as_first,
+        memory=VIEW,
     )
 )
 register(Op("scatter", 1, _scatter_rule, _eager_scatter, same_as_first))

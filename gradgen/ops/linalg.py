@@ -8,7 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from gradgen.ops.registry import Op, all_integer, never_integer, register, same_as_first
+from gradgen.ops.registry import (
+    BUFFER,
+    FRESH,
+    Op,
+    all_integer,
+    never_integer,
+    register,
+    same_as_first,
+)
 from gradgen.shapes import Shape, ShapeError, broadcast_shapes, format_shape
 
 
@@ -74,18 +82,76 @@ def _eye_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[
     return (params["n"], params["n"]), params
 
 
-register(Op("matmul", 2, _matmul_rule, np.matmul, all_integer))
-register(Op("outer", 2, _outer_rule, np.outer, all_integer))
-register(Op("trace", 1, _trace_rule, np.trace, same_as_first))
+register(
+    Op(
+        "matmul",
+        2,
+        _matmul_rule,
+        np.matmul,
+        all_integer,
+        numpy="matmul",
+        memory=FRESH,
+        function="matmul",
+        arguments=("a", "b"),
+        doc="a @ b: vectors, matrices and batches of them (leading axes broadcast).",
+    )
+)
+register(
+    Op(
+        "outer",
+        2,
+        _outer_rule,
+        np.outer,
+        all_integer,
+        numpy="outer",
+        function="outer",
+        arguments=("a", "b"),
+        doc="The outer product of two vectors.",
+    )
+)
+register(
+    Op(
+        "trace",
+        1,
+        _trace_rule,
+        np.trace,
+        same_as_first,
+        numpy="trace",
+        function="trace",
+        arguments=("x",),
+        doc="The sum of a matrix's diagonal.",
+    )
+)
 # eye(like) is the n x n identity in like's dtype (trace's gradient).
 register(
-    Op("eye", 1, _eye_rule, lambda like, n: np.eye(n, dtype=np.result_type(like)), never_integer)
+    Op(
+        "eye",
+        1,
+        _eye_rule,
+        lambda like, n: np.eye(n, dtype=np.result_type(like)),
+        never_integer,
+        memory=BUFFER,
+        differentiable=False,  # the operand gives only the dtype
+    )
 )
-register(Op("inv", 1, _square_rule("linalg.inv", 2), np.linalg.inv, never_integer))
-register(Op("cholesky", 1, _square_rule("linalg.cholesky", 2), np.linalg.cholesky, never_integer))
-register(Op("tril", 1, _square_rule("tril", 2), np.tril, same_as_first))
-register(Op("solve", 2, _solve_rule, np.linalg.solve, never_integer))
-register(Op("det", 1, _square_rule("linalg.det", 0), np.linalg.det, never_integer))
+register(
+    Op("inv", 1, _square_rule("linalg.inv", 2), np.linalg.inv, never_integer, numpy="linalg.inv")
+)
+register(
+    Op(
+        "cholesky",
+        1,
+        _square_rule("linalg.cholesky", 2),
+        np.linalg.cholesky,
+        never_integer,
+        numpy="linalg.cholesky",
+    )
+)
+register(Op("tril", 1, _square_rule("tril", 2), np.tril, same_as_first, numpy="tril"))
+register(Op("solve", 2, _solve_rule, np.linalg.solve, never_integer, numpy="linalg.solve"))
+register(
+    Op("det", 1, _square_rule("linalg.det", 0), np.linalg.det, never_integer, numpy="linalg.det")
+)
 register(
     Op(
         "logabsdet",
@@ -102,6 +168,7 @@ register(
         _square_rule("linalg.slogdet", 0),
         lambda a: np.linalg.slogdet(a)[0],
         never_integer,
+        differentiable=False,  # NOTE: piecewise constant: zero gradient
     )
 )
 

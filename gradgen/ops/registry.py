@@ -21,7 +21,7 @@ ShapeRule = Callable[[list[Shape], dict[str, Any]], tuple[Shape, dict[str, Any]]
 
 @dataclass(frozen=True)
 class Op:
-    """A primitive operation."""
+    """A primitive operation: one row holds every property the compiler asks of it."""
 
     name: str  # the IR name, e.g. "matmul"
     arity: int  # number of array operands (-1: any)
@@ -36,12 +36,36 @@ class Op:
     # Elementwise ops only, rarely: partial derivatives given by hand, (operands, result) ->
     # one expression per operand, where sympy.diff's form is numerically worse.
     partials: Callable[..., tuple[sympy.Expr, ...]] | None = None
+    # np.<numpy> computes it: the ufunc that NumPy code on tracers means, and the call a
+    # structural op without a printer method of its own (`_emit_<name>`) prints as.
+    numpy: str | None = None
+    # Its NumPy result: FRESH (a new array later code may write into), BUFFER (a new array
+    # that is the op's purpose: never merged with another), VIEW (may be a view of operand
+    # 0), READ_ONLY_VIEW (a read-only view of operand 0), or UNKNOWN.
+    memory: str = "unknown"
+    differentiable: bool = True  # False: constant in its float operands (no rule at all)
+    # The user-facing function gg.<function>(*arguments) that applies it, with its docs.
+    function: str | None = None
+    arguments: tuple[str, ...] = ()
+    doc: str = ""
 
     @property
     def elementwise(self) -> bool:
         return self.expr is not None or self.name == "ew"
 
+    @property
+    def view(self) -> bool:
+        """Whether its NumPy result may be a view of operand 0."""
+        return self.memory in (VIEW, READ_ONLY_VIEW)
 
+
+FRESH, BUFFER, VIEW, READ_ONLY_VIEW, UNKNOWN = (
+    "fresh",
+    "buffer",
+    "view",
+    "read_only_view",
+    "unknown",
+)
 OPS: dict[str, Op] = {}
 
 

@@ -8,7 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from gradgen.ops.registry import Op, never_integer, register, same_as_first
+from gradgen.ops.registry import (
+    BUFFER,
+    READ_ONLY_VIEW,
+    VIEW,
+    Op,
+    never_integer,
+    register,
+    same_as_first,
+)
 from gradgen.shapes import (
     Shape,
     ShapeError,
@@ -105,11 +113,20 @@ def _identity_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, 
     return shapes[0], params
 
 
-register(Op("transpose", 1, _transpose_rule, np.transpose, same_as_first))
-register(Op("broadcast_to", 1, _broadcast_to_rule, np.broadcast_to, same_as_first))
-register(Op("expand_dims", 1, _expand_dims_rule, np.expand_dims, same_as_first))
-register(Op("squeeze", 1, _squeeze_rule, np.squeeze, same_as_first))
-register(Op("reshape", 1, _reshape_rule, np.reshape, same_as_first))
+register(Op("transpose", 1, _transpose_rule, np.transpose, same_as_first, memory=VIEW))
+register(
+    Op(
+        "broadcast_to",
+        1,
+        _broadcast_to_rule,
+        np.broadcast_to,
+        same_as_first,
+        memory=READ_ONLY_VIEW,
+    )
+)
+register(Op("expand_dims", 1, _expand_dims_rule, np.expand_dims, same_as_first, memory=VIEW))
+register(Op("squeeze", 1, _squeeze_rule, np.squeeze, same_as_first, memory=VIEW))
+register(Op("reshape", 1, _reshape_rule, np.reshape, same_as_first, memory=VIEW))
 register(
     Op(
         "concatenate",
@@ -129,7 +146,7 @@ register(
         lambda flags: flags[1],
     )
 )
-register(Op("copy", 1, _identity_rule, np.copy, same_as_first))
+register(Op("copy", 1, _identity_rule, np.copy, same_as_first, numpy="copy", memory=BUFFER))
 # Integer labels -> a mask of shape labels.shape + (classes,) (data: no gradient).
 register(
     Op(
@@ -138,14 +155,50 @@ register(
         _one_hot_rule,
         lambda labels, classes: np.asarray(labels)[..., None] == np.arange(classes),
         lambda flags: True,
+        differentiable=False,
     )
 )
 # The value passes through; no gradient flows back (PyTorch's detach).
-register(Op("stop_gradient", 1, _identity_rule, lambda x: x, same_as_first))
+register(
+    Op(
+        "stop_gradient",
+        1,
+        _identity_rule,
+        lambda x: x,
+        same_as_first,
+        memory=VIEW,
+        differentiable=False,
+        function="stop_gradient",
+        arguments=("x",),
+        doc="x, through which no gradient flows (PyTorch's detach).",
+    )
+)
 # zeros_like(x): the gradient of a parameter nothing depends on, in the parameter's dtype.
-register(Op("zeros_like", 1, _identity_rule, np.zeros_like, never_integer))
+register(
+    Op(
+        "zeros_like",
+        1,
+        _identity_rule,
+        np.zeros_like,
+        never_integer,
+        numpy="zeros_like",
+        memory=BUFFER,
+        differentiable=False,
+    )
+)
 # ones_like(x): the default cotangent 1 of a one-element value (Hessians), in x's dtype.
-register(Op("ones_like", 1, _identity_rule, np.ones_like, never_integer))
+register(
+    Op(
+        "ones_like",
+        1,
+        _identity_rule,
+        np.ones_like,
+        never_integer,
+        numpy="ones_like",
+        memory=BUFFER,
+        differentiable=False,
+    )
+)
 
 
 def _zeros_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
@@ -161,6 +214,8 @@ register(
         _zeros_rule,
         lambda like, shape: np.zeros(shape, np.result_type(like)),
         never_integer,
+        memory=BUFFER,
+        differentiable=False,
     )
 )
 register(
@@ -170,5 +225,7 @@ register(
         _zeros_rule,
         lambda like, shape: np.ones(shape, np.result_type(like)),
         never_integer,
+        memory=BUFFER,
+        differentiable=False,
     )
 )

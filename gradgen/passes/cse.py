@@ -1,14 +1,14 @@
 """Common-subexpression elimination: an equation that repeats an earlier one (same op,
 same inputs, same params) is dropped and its uses read the earlier result. Ops whose
-purpose is a fresh buffer (copy, zeros_like, ones_like, zeros, ones) are never merged."""
+purpose is a fresh buffer (memory BUFFER: copy, the zeros and ones) are never merged."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from gradgen.ir import Atom, Equation, Graph, Var
-
-FRESH_BUFFERS = frozenset({"copy", "zeros_like", "ones_like", "zeros", "ones"})
+from gradgen.ops import OPS
+from gradgen.ops.registry import BUFFER
 
 
 def run(graph: Graph) -> Graph:
@@ -19,7 +19,7 @@ def run(graph: Graph) -> Graph:
     for eq in graph.equations:
         inputs = tuple(mapping.get(a, a) if isinstance(a, Var) else a for a in eq.inputs)
         key = (eq.op, tuple(_key(a) for a in inputs), eq.params)
-        earlier = None if eq.op in FRESH_BUFFERS else seen.get(key)
+        earlier = None if OPS[eq.op].memory == BUFFER else seen.get(key)
         if earlier is None:
             seen[key] = eq.out
             kept.append(replace(eq, inputs=inputs))
