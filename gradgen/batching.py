@@ -100,8 +100,11 @@ def elementwise_batching(op_name: str) -> BatchRule:
 
 
 def rule_for(op_name: str) -> BatchRule:
-    if OPS[op_name].elementwise:
+    op = OPS[op_name]
+    if op.elementwise:
         return elementwise_batching(op_name)
+    if op.leading_batch:
+        return _as_is(op_name)
     return BATCH_RULES[op_name]
 
 
@@ -118,18 +121,12 @@ for _name in ("sum", "mean", "prod", "max", "min"):
 
 
 def _as_is(op_name: str) -> BatchRule:
-    """Ops on the trailing axes (linear algebra) or on each element take the batch axis as
-    it is."""
+    """Ops whose row says `leading_batch` take the batch axis as it is."""
 
     def rule(size: Dim, args: list[Any], batched: list[bool], **params: Any) -> Tracer:
         return apply(op_name, *args, **params)  # type: ignore[no-any-return]
 
     return rule
-
-
-_ON_TRAILING_AXES = ("inv", "cholesky", "tril", "det", "logabsdet", "det_sign")
-for _name in (*_ON_TRAILING_AXES, "copy", "stop_gradient", "zeros_like", "ones_like"):
-    BATCH_RULES[_name] = _as_is(_name)
 
 
 @batching("cast_like")
@@ -300,9 +297,10 @@ def _einsum(size: Dim, args: list[Any], batched: list[bool], subscripts: str) ->
 
 
 def check_table() -> None:
-    """Every op can be batched: elementwise ops share one rule, the others are listed."""
+    """Every op can be batched: elementwise ops share one rule, ops on trailing axes take
+    the batch as it is, the others are listed."""
     for name, op in OPS.items():
-        if not op.elementwise and name not in BATCH_RULES:
+        if not (op.elementwise or op.leading_batch) and name not in BATCH_RULES:
             raise RuntimeError(f"op {name!r} has no batching rule in gradgen.batching")
 
 

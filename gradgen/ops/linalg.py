@@ -135,7 +135,15 @@ register(
     )
 )
 register(
-    Op("inv", 1, _square_rule("linalg.inv", 2), np.linalg.inv, never_integer, numpy="linalg.inv")
+    Op(
+        "inv",
+        1,
+        _square_rule("linalg.inv", 2),
+        np.linalg.inv,
+        never_integer,
+        numpy="linalg.inv",
+        leading_batch=True,
+    )
 )
 register(
     Op(
@@ -145,12 +153,31 @@ register(
         np.linalg.cholesky,
         never_integer,
         numpy="linalg.cholesky",
+        leading_batch=True,
     )
 )
-register(Op("tril", 1, _square_rule("tril", 2), np.tril, same_as_first, numpy="tril"))
+register(
+    Op(
+        "tril",
+        1,
+        _square_rule("tril", 2),
+        np.tril,
+        same_as_first,
+        numpy="tril",
+        leading_batch=True,
+    )
+)
 register(Op("solve", 2, _solve_rule, np.linalg.solve, never_integer, numpy="linalg.solve"))
 register(
-    Op("det", 1, _square_rule("linalg.det", 0), np.linalg.det, never_integer, numpy="linalg.det")
+    Op(
+        "det",
+        1,
+        _square_rule("linalg.det", 0),
+        np.linalg.det,
+        never_integer,
+        numpy="linalg.det",
+        leading_batch=True,
+    )
 )
 register(
     Op(
@@ -159,6 +186,7 @@ register(
         _square_rule("linalg.slogdet", 0),
         lambda a: np.linalg.slogdet(a)[1],
         never_integer,
+        leading_batch=True,
     )
 )
 register(
@@ -169,6 +197,7 @@ register(
         lambda a: np.linalg.slogdet(a)[0],
         never_integer,
         differentiable=False,  # NOTE: piecewise constant: zero gradient
+        leading_batch=True,
     )
 )
 

@@ -146,7 +146,18 @@ register(
         lambda flags: flags[1],
     )
 )
-register(Op("copy", 1, _identity_rule, np.copy, same_as_first, numpy="copy", memory=BUFFER))
+register(
+    Op(
+        "copy",
+        1,
+        _identity_rule,
+        np.copy,
+        same_as_first,
+        numpy="copy",
+        memory=BUFFER,
+        leading_batch=True,
+    )
+)
 # Integer labels -> a mask of shape labels.shape + (classes,) (data: no gradient).
 register(
     Op(
@@ -168,6 +179,7 @@ register(
         same_as_first,
         memory=VIEW,
         differentiable=False,
+        leading_batch=True,
         function="stop_gradient",
         arguments=("x",),
         doc="x, through which no gradient flows (PyTorch's detach).",
@@ -184,6 +196,7 @@ register(
         numpy="zeros_like",
         memory=BUFFER,
         differentiable=False,
+        leading_batch=True,
     )
 )
 # ones_like(x): the default cotangent 1 of a one-element value (Hessians), in x's dtype.
@@ -197,6 +210,7 @@ register(
         numpy="ones_like",
         memory=BUFFER,
         differentiable=False,
+        leading_batch=True,
     )
 )
 
