@@ -22,7 +22,8 @@ from typing import TypeVar
 
 from gradgen.aliasing import own_outputs
 from gradgen.api import Function
-from gradgen.codegen.emit import FunctionSource, format_module, graph_hash, render_module
+from gradgen.codegen.builders import FunctionSource
+from gradgen.codegen.module import format_module, graph_hash, render_module
 from gradgen.derivative_graphs import (
     hessian_graph,
     hvp_graph,

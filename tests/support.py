@@ -19,7 +19,7 @@ import numpy as np
 
 import gradgen
 from gradgen.api import Function
-from gradgen.codegen.emit import emit_module
+from gradgen.codegen.module import emit_module
 from gradgen.compiler import compile_function
 from gradgen.graph_builder import Builder
 from gradgen.ir import Graph, Var

@@ -13,7 +13,7 @@ from support import compile_to_module, load_text
 import gradgen as gg
 from gradgen import Array, GradgenError
 from gradgen.checking import check_function
-from gradgen.codegen.emit import emit_module
+from gradgen.codegen.module import emit_module
 from gradgen.compiler import compile_function
 
 

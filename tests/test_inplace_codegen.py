@@ -111,7 +111,9 @@ s = ScalarSymbol("s", real=True)
 
 
 def _in_place(expr: sympy.Expr, buffers: list[str], target: str = "out") -> str | None:
-    return in_place_text(expr, target, ("N", "D"), buffers, SHAPES, NumPyCodePrinter(), "f")
+    """The in-place statements, one per line (None when there are none)."""
+    lines = in_place_text(expr, target, ("N", "D"), buffers, SHAPES, NumPyCodePrinter(), "f")
+    return None if lines is None else "\n".join(lines)
 
 
 def _unevaluated(text: str) -> sympy.Expr:
@@ -124,26 +126,26 @@ def test_tanh_derivative_is_computed_in_the_dead_buffer() -> None:
     text = _in_place(_unevaluated("b*(1 - a**2)"), ["a"], "t5")
     assert text == (
         "# t5 = f, in place:\n"
-        "    t5 = a  # a is not read again\n"
-        "    np.square(t5, out=t5)\n"
-        "    np.subtract(1, t5, out=t5)\n"
-        "    t5 *= b"
+        "t5 = a  # a is not read again\n"
+        "np.square(t5, out=t5)\n"
+        "np.subtract(1, t5, out=t5)\n"
+        "t5 *= b"
     )
 
 
 def test_without_a_buffer_the_largest_part_is_computed_fresh_and_the_rest_in_place() -> None:
     text = _in_place(_unevaluated("a*b*cos(c)"), [], "d_x")
-    assert text == "d_x = np.cos(c)\n    d_x *= a\n    d_x *= b"
+    assert text == "d_x = np.cos(c)\nd_x *= a\nd_x *= b"
 
 
 def test_smaller_operands_are_combined_before_touching_the_buffer() -> None:
     text = _in_place(_unevaluated("a*row*s + row + 2.0"), ["a"])
-    assert text == "out = a  # a is not read again\n    out *= s*row\n    out += row + 2.0"
+    assert text == "out = a  # a is not read again\nout *= s*row\nout += row + 2.0"
 
 
 def test_a_sign_is_left_to_the_subtraction_it_belongs_to() -> None:
     text = _in_place(_unevaluated("b - 2*a"), ["a"])
-    assert text == "out = a  # a is not read again\n    out *= 2\n    np.subtract(b, out, out=out)"
+    assert text == "out = a  # a is not read again\nout *= 2\nnp.subtract(b, out, out=out)"
 
 
 @pytest.mark.parametrize(
@@ -159,7 +161,7 @@ def test_no_in_place_form(expr: str, buffers: list[str]) -> None:
 
 def test_a_buffer_read_twice_is_not_written() -> None:
     text = _in_place(_unevaluated("a*(1 - a**2)"), ["a"])
-    assert text == "out = a**2\n    np.subtract(1, out, out=out)\n    out *= a"  # a fresh array
+    assert text == "out = a**2\nnp.subtract(1, out, out=out)\nout *= a"  # a fresh array
 
 
 # -- in-place statements, run
@@ -204,7 +206,7 @@ def test_in_place_statements_compute_the_expression_in_the_buffer(expr, buffers)
     rng = np.random.default_rng(0)
     arrays = {name: rng.uniform(0.5, 1.5, size=(4, 3)) for name in ("a", "b", "c")}
     arrays["row"] = rng.uniform(0.5, 1.5, size=3)
-    text = in_place_text(expr, "out", ("N", "D"), buffers, SHAPES, NumPyCodePrinter(), "f")
+    text = _in_place(expr, buffers)
     if text is None:
         return
     printer = NumPyCodePrinter()
@@ -213,14 +215,14 @@ def test_in_place_statements_compute_the_expression_in_the_buffer(expr, buffers)
     )
     namespace = {"np": np, "s": 0.7, **{k: v.copy() for k, v in arrays.items()}}
     objects = dict(namespace)
-    exec(text.replace("\n    ", "\n"), namespace)  # noqa: S102
+    exec(text, namespace)  # noqa: S102
     result = namespace["out"]
     np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12, err_msg=text)
     written = next(
         (name for name in buffers if f"out = {name}  # " in text or f"out={name})" in text), None
     )
     if written is not None:  # the result is the buffer's own array
-        assert result is objects[written]
+        assert result is objects[written], (text, written)
     for name, array in arrays.items():
         if name not in buffers:  # dead buffers may be written; nothing else
             np.testing.assert_array_equal(namespace[name], array, err_msg=text)

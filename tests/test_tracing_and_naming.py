@@ -9,7 +9,7 @@ from support import compile_to_module
 
 import gradgen as gg
 from gradgen import Array, IntArray
-from gradgen.codegen.emit import emit_module
+from gradgen.codegen.module import emit_module
 from gradgen.compiler import compile_function
 
 

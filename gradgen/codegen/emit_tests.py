@@ -9,7 +9,7 @@ from typing import Any
 
 from gradgen.api import Function
 from gradgen.checking import Tolerance, concrete_shape, dimension_sizes
-from gradgen.codegen.emit import format_module, load_template
+from gradgen.codegen.module import format_module, load_template
 
 
 def emit_test_module(

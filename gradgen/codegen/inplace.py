@@ -407,8 +407,8 @@ def in_place_text(
     printer: NumPyCodePrinter,
     formula: str,
     fresh: bool = True,
-) -> str | None:
-    """The statements (one text, lines indented for the function body) that compute `expr`
+) -> list[str] | None:
+    """The statements (one line each) that compute `expr`
     in place: in the dead buffer among `buffers` that keeps the most operations in place,
     else (when `fresh`) in an array its first step allocates; None when neither works, or
     when it takes more than MAX_STEPS steps. A block of three steps or more starts with
@@ -447,4 +447,4 @@ def in_place_text(
     printer.uses_numpy = True
     comment = f"# {target} = {formula}, in place:"
     lines = [comment, *best.lines] if best.steps >= 3 and len(comment) <= 92 else best.lines
-    return "\n    ".join(lines)
+    return lines

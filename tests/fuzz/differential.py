@@ -25,7 +25,7 @@ import autograd
 import numpy as np
 
 import gradgen
-from gradgen.codegen.emit import emit_module, render_module
+from gradgen.codegen.module import emit_module, render_module
 from gradgen.compiler import compile_function, load_functions
 from gradgen.verify import verify
 

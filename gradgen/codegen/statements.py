@@ -1,0 +1,195 @@
+"""Statements: each equation of a straight-line graph as lines of Python.
+
+`inlined` chooses the temporaries written into their one reader instead of a statement;
+`statements` prints the rest, elementwise results computed in place (`inplace.py`) in
+arrays the function owns and no longer needs (`buffers.py`). A statement is a list of
+lines and `Block`s (a header such as `with np.errstate(...):` and the lines under it);
+the template indents blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from gradgen.codegen.buffers import plan_buffers
+from gradgen.codegen.inplace import in_place_text
+from gradgen.codegen.printer import Code, NumPyCodePrinter, atom_code
+from gradgen.ir import Equation, Var
+from gradgen.naming import GradHint, NameHint, is_named
+from gradgen.ops import OPS
+from gradgen.source import statement_text
+from gradgen.symbolic import operand_occurrences
+
+
+@dataclass(frozen=True)
+class Block:
+    """A compound statement: its header line (ending in `:`) and the lines under it."""
+
+    head: str  # e.g. "if d_value is None:"
+    body: list[Line]  # indented one level under the header
+
+
+Line = str | Block
+
+
+_STATEMENT_OPS = frozenset({"scatter", "scatter_sum", "take_add", "along_axis_add"})
+
+
+def inlined(
+    equations: Sequence[Equation], kept: Iterable[Var], hints: Mapping[Var, NameHint]
+) -> set[Var]:
+    """Temporaries read exactly once, written into their reader instead of a statement.
+
+    Elementwise values nest into elementwise readers as SymPy sub-expressions; a reader
+    that is a call or `@` takes any expression.
+    """
+    kept = set(kept)
+    readers: dict[Var, list[Equation]] = {}
+    for eq in equations:
+        for v in eq.vars():
+            readers.setdefault(v, []).append(eq)
+    inline = set()
+    for eq in equations:
+        reader = readers.get(eq.out, [])
+        if (
+            eq.op in _STATEMENT_OPS  # two statements: nothing to write inline
+            or (reader and reader[0].op in _STATEMENT_OPS)  # they read their values twice
+            or eq.out in kept
+            or is_named(eq.out, hints)
+            or len(reader) != 1
+            or reader[0].inputs.count(eq.out) != 1
+        ):
+            continue
+        if (
+            OPS[eq.op].elementwise
+            and OPS[reader[0].op].elementwise
+            and operand_occurrences(reader[0], eq.out) > 1
+        ):
+            continue  # written into x * (1 - x**2), it would be computed twice
+        if eq.op == "matmul" and OPS[reader[0].op].elementwise:
+            if reader[0].op not in ("add", "sub"):
+                continue  # `x @ w + b` reads well; `(x @ w) * c` is better on its own line
+        inline.add(eq.out)
+    return inline
+
+
+def statements(
+    equations: Sequence[Equation],
+    names: dict[Var, str],
+    inline: set[Var],
+    printer: NumPyCodePrinter,
+    keep: Iterable[Var],
+    hints: Mapping[Var, NameHint],
+    dtype_from: Sequence[Var] = (),
+) -> list[tuple[Equation, list[Line]]]:
+    """One statement text per equation not written inline. Elementwise results are computed
+    in place (`inplace.py`) in arrays the function owns and no longer needs (`buffers.py`);
+    `keep` are the values that must survive the statements (returned or saved), `hints`
+    tell temporaries from named values. A float value computed from masks and numbers only
+    takes the dtype of the first float in `dtype_from` (the function's arguments)."""
+    in_place = printer.optimize and not printer.plain and not printer.scalar
+    plan = plan_buffers(equations, inline, keep, hints) if in_place else None
+    if plan is not None and plan.renamed:
+        inline = inline - plan.materialize
+        names = dict(names)
+        for eq, buffers in plan.reusable.items():
+            if buffers[0] in plan.renamed:
+                names[buffers[0]] = names[eq.out]  # `h = x @ w`, then `h += b` in its memory
+    shapes = {names[v]: v.shape for eq in equations for v in (*eq.vars(), eq.out) if v in names}
+    floats = sorted(
+        (v for v in dtype_from if not v.integer and v in names), key=lambda v: not v.ndim
+    )
+    float_dtype = "float"  # float64, as NumPy gives when no float argument says otherwise
+    if floats:
+        first = names[floats[0]]  # an array's dtype, else a scalar's (a Python float's too)
+        float_dtype = (
+            f"{first}.dtype" if floats[0].ndim else f"{printer.np('result_type')}({first})"
+        )
+    codes: dict[Var, Code] = {}
+    lines: list[tuple[Equation, list[Line]]] = []
+    for eq in equations:
+        operands = [
+            codes[a] if isinstance(a, Var) and a in codes else atom_code(a, names)
+            for a in eq.inputs
+        ]
+        code = printer.expression(eq, operands, float_dtype)
+        if eq.out in inline:
+            codes[eq.out] = code
+            for text in (code.text, code.operand(), code.operand(in_sum=True)):
+                shapes[text] = eq.out.shape
+            continue
+        in_place: list[str] | None = None
+        if (
+            plan is not None
+            and OPS[eq.op].elementwise
+            and code.expr is not None
+            and not code.guarded
+            and eq.out.ndim > 0
+            and not eq.out.integer
+        ):
+            buffers = plan.reusable.get(eq, ())
+            in_place = in_place_text(
+                code.expr,
+                names[eq.out],
+                eq.out.shape,
+                tuple(names[v] for v in buffers),
+                shapes,
+                printer,
+                code.uncast or code.text,
+                # its name is taken; or a fresh array would not have the float dtype
+                fresh=not (buffers and buffers[0] in plan.renamed) and code.uncast is None,
+            )
+        if in_place is not None:
+            lines.append((eq, in_place))
+        elif code.statement is not None:
+            lines.append((eq, code.statement.format(name=names[eq.out]).split("\n")))
+        elif code.guarded and not printer.plain:
+            # np.where computes both branches everywhere: the one not taken may warn.
+            errstate = printer.np("errstate")
+            head = f'with {errstate}(divide="ignore", invalid="ignore", over="ignore"):'
+            lines.append((eq, [Block(head, [f"{names[eq.out]} = {code.text}"])]))
+        else:
+            lines.append((eq, [f"{names[eq.out]} = {code.text}"]))
+    return lines
+
+
+def dim_bindings(inputs: Sequence[Var], names: dict[Var, str], dims: Iterable[str]) -> list[str]:
+    """`N, D = x.shape` (or `N = x.shape[0]`) for each dimension the code reads."""
+    wanted = set(dims)
+    lines = []
+    for v in inputs:
+        here = [d for d in v.shape if isinstance(d, str) and d in wanted]
+        if not here:
+            continue
+        if here == list(v.shape) and len(set(here)) == len(here):
+            lines.append(f"{', '.join(here)} = {names[v]}.shape" + ("" if len(here) > 1 else "[0]"))
+        else:
+            for d in dict.fromkeys(here):
+                lines.append(f"{d} = {names[v]}.shape[{v.shape.index(d)}]")
+        wanted -= set(here)
+    return lines
+
+
+def commented(
+    statements: list[tuple[Equation, list[Line]]], hints: Mapping[Var, NameHint]
+) -> list[Line]:
+    """Statements grouped under comments naming the user's line each comes from."""
+    body: list[Line] = []
+    previous_comment = None
+    for eq, lines in statements:
+        summed = isinstance(hints.get(eq.out), GradHint) and eq.op in ("add", "ew")
+        comment = step_comment(eq) or ("add up the gradient's parts" if summed else None)
+        if comment and comment != previous_comment:
+            body.append(f"# {comment}")
+            previous_comment = comment
+        body.extend(lines)
+    return body
+
+
+def step_comment(eq: Equation) -> str | None:
+    """The user's source line of the forward step this derivative equation comes from."""
+    origin = eq.origin
+    if origin is None or origin.source is None:
+        return None
+    return statement_text(origin.source) or None
