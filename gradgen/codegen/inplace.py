@@ -17,7 +17,6 @@ writing into the buffer, so the result keeps the buffer's dtype.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -33,6 +32,9 @@ if TYPE_CHECKING:
 
 MAX_STEPS = 6  # a longer in-place block is too long to review: the expression stays whole
 ShapeOf = Callable[[sympy.Expr], Shape | None]  # a sub-expression's shape, None if unknown
+# A function node -> the NumPy function it prints as one call of, and the call's arguments
+# (NumPyCodePrinter.ufunc_form), or None.
+UfuncForm = Callable[[sympy.Expr], tuple[str, tuple[sympy.Expr, ...]] | None]
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ def lower_in_place(
     shape: Shape,
     shape_of: ShapeOf,
     print_expr: Callable[[sympy.Expr], str],
+    ufunc_form: UfuncForm,
     buffer: str | None = None,
     spare: tuple[str, ...] = (),
 ) -> InPlace | None:
@@ -83,7 +86,7 @@ def lower_in_place(
         """An operand's text, computed first in a spare buffer when it reads one."""
         if is_full(term) and isinstance(term, (sympy.Add, sympy.Mul, sympy.Pow, sympy.Function)):
             for name in unused:
-                inner = lower_in_place(term, name, shape, shape_of, print_expr, name)
+                inner = lower_in_place(term, name, shape, shape_of, print_expr, ufunc_form, name)
                 if inner is not None:
                     prelude.extend(inner.lines)
                     unused.remove(name)
@@ -91,7 +94,7 @@ def lower_in_place(
                     return name
         return print_expr(term)
 
-    steps = _steps(path, target, print_expr, is_full, operand, prelude)
+    steps = _steps(path, target, print_expr, ufunc_form, is_full, operand, prelude)
     if steps is None:
         return None
     if (
@@ -102,7 +105,7 @@ def lower_in_place(
         and not used
     ):
         # one call: `d_y = np.negative(d_e, out=d_e)` reads better than an alias and a step
-        (step,) = _steps(path, buffer, print_expr, is_full, print_expr, []) or [""]
+        (step,) = _steps(path, buffer, print_expr, ufunc_form, is_full, print_expr, []) or [""]
         return InPlace([f"{target} = {step}"], 1)
     return InPlace(lines + steps, len(steps), len(used))
 
@@ -214,6 +217,7 @@ def _steps(
     path: Path,
     target: str,
     print_expr: Callable[[sympy.Expr], str],
+    ufunc_form: UfuncForm,
     is_full: Callable[[sympy.Expr], bool],
     operand: Callable[[sympy.Expr], str],
     prelude: list[str],
@@ -262,7 +266,7 @@ def _steps(
         elif isinstance(node, sympy.Pow):
             lines.append(_pow(node, k, target, print_expr))
         elif isinstance(node, sympy.Function):
-            call = _ufunc_call(node, k, target, print_expr)
+            call = _ufunc_call(node, k, target, print_expr, ufunc_form)
             if call is None:
                 return None
             lines.append(call)
@@ -365,37 +369,28 @@ def _pow(node: sympy.Pow, k: int, target: str, print_expr: Callable[[sympy.Expr]
     return f"{target} **= {print_expr(node.exp)}"
 
 
-_CALL = re.compile(r"np\.(\w+)\((.*)\)", re.DOTALL)
-
-
 def _ufunc_call(
-    node: sympy.Expr, k: int, target: str, print_expr: Callable[[sympy.Expr], str]
+    node: sympy.Expr,
+    k: int,
+    target: str,
+    print_expr: Callable[[sympy.Expr], str],
+    ufunc_form: UfuncForm,
 ) -> str | None:
-    """`np.f(..., out=target)` when `node` prints as one call of a NumPy ufunc."""
+    """`np.f(..., out=target)` when `node` prints as one call of a NumPy ufunc that makes
+    floats (with the target in the place of its argument k)."""
     args = list(node.args)
     args[k] = sympy.Symbol(target, real=True)
     try:
-        text = print_expr(node.func(*args, evaluate=False))
+        form = ufunc_form(node.func(*args, evaluate=False))
     except (TypeError, ValueError):
         return None
-    match = _CALL.fullmatch(text)
-    if match is None or not _balanced(match.group(2)):
+    if form is None:
         return None
-    ufunc = getattr(np, match.group(1), None)
+    name, operands = form
+    ufunc = getattr(np, name, None)
     if not isinstance(ufunc, np.ufunc) or any(t.endswith("->?") for t in ufunc.types):
         return None  # not a ufunc, or one that makes masks
-    return f"np.{match.group(1)}({match.group(2)}, out={target})"
-
-
-def _balanced(text: str) -> bool:
-    """Whether the parentheses in `text` never close more than they opened (so the call's
-    own parentheses enclose all of it)."""
-    depth = 0
-    for char in text:
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth < 0:
-            return False
-    return depth == 0
+    return f"np.{name}({', '.join(print_expr(a) for a in operands)}, out={target})"
 
 
 def in_place_text(
@@ -408,11 +403,11 @@ def in_place_text(
     formula: str,
     fresh: bool = True,
 ) -> list[str] | None:
-    """The statements (one line each) that compute `expr`
-    in place: in the dead buffer among `buffers` that keeps the most operations in place,
-    else (when `fresh`) in an array its first step allocates; None when neither works, or
-    when it takes more than MAX_STEPS steps. A block of three steps or more starts with
-    `formula` (the expression as one line) as a comment, when short enough to read as one."""
+    """The statements (one line each) that compute `expr` in place: in the dead buffer
+    among `buffers` that keeps the most operations in place, else (when `fresh`) in an
+    array its first step allocates; None when neither works, or when it takes more than
+    MAX_STEPS steps. A block of three steps or more starts with `formula` (the expression
+    as one line) as a comment, when short enough to read as one."""
 
     def shape_of(node: sympy.Expr) -> Shape | None:
         try:
@@ -429,6 +424,7 @@ def in_place_text(
             shape,
             shape_of,
             printer.print_grouped,
+            printer.ufunc_form,
             b,
             tuple(n for n in buffers if n != b),
         )
@@ -437,7 +433,14 @@ def in_place_text(
     found = [option for option in options if option is not None]
     if not found and fresh:
         fresh_start = lower_in_place(
-            expr, target, shape, shape_of, printer.print_grouped, None, tuple(buffers)
+            expr,
+            target,
+            shape,
+            shape_of,
+            printer.print_grouped,
+            printer.ufunc_form,
+            None,
+            tuple(buffers),
         )
         found = [fresh_start] if fresh_start is not None else []
     found = [option for option in found if option.steps <= MAX_STEPS]

@@ -101,6 +101,14 @@ MATH_FUNCTIONS = {
     **{f"arc{name}": f"a{name}" for name in ("sin", "cos", "tan", "tan2", "sinh")},
 }
 
+# Functions printed by a method of the printer's own, as (ufunc name, its arguments).
+_UFUNC_FORMS = {
+    "StdSqrt": lambda args: ("sqrt", args),
+    "Softplus": lambda args: ("logaddexp", (sympy.Integer(0), *args)),
+    "Relu": lambda args: ("maximum", (*args, sympy.Integer(0))),
+    "Abs": lambda args: ("abs", args),
+}
+
 # Order-keeping stand-ins for Max and Min (which sort their arguments) in forward code.
 MAXIMUM = sympy.Function("maximum")
 MINIMUM = sympy.Function("minimum")
@@ -263,6 +271,31 @@ class NumPyCodePrinter(NumPyPrinter):
 
     def _print_Abs(self, expr: sympy.Abs) -> str:
         return f"{self.np('abs')}({self._print(expr.args[0])})"
+
+    def ufunc_form(self, expr: sympy.Expr) -> tuple[str, tuple[sympy.Expr, ...]] | None:
+        """The NumPy function a SymPy function node prints as one call of, and the call's
+        arguments in order (Softplus(x) is logaddexp(0, x)); None when it prints otherwise
+        (a helper such as _erf, a comparison). In-place code writes such a call with out=."""
+        name = type(expr).__name__
+        args = tuple(expr.args)
+        if name in _UFUNC_FORMS:
+            return _UFUNC_FORMS[name](args)
+        if expr.func in (MAXIMUM, MINIMUM) or isinstance(expr, (sympy.Max, sympy.Min)):
+            ufunc = "maximum" if expr.func in (MAXIMUM, sympy.Max) else "minimum"
+            if len(args) == 2 and args[0].is_Number and not args[1].is_Number:
+                args = (args[1], args[0])  # as _nested prints it
+            if len(args) > 2:  # nested: the outer call takes the inner one and the last
+                args = (expr.func(*args[:-1], evaluate=False), args[-1])
+            return ufunc, args
+        if isinstance(expr, (FloatStep, sympy.Heaviside)) and len(args) == 2:
+            arg, tie = args
+            if isinstance(expr, sympy.Heaviside) and tie in (0, 1):
+                return None  # printed as a comparison
+            return "heaviside", (arg, sympy.Float(float(tie), precision=53))
+        known = self.known_functions.get(name)
+        if isinstance(known, str) and known.startswith("numpy."):
+            return known[len("numpy.") :], args
+        return None
 
     def _nested(self, name: str, args: tuple[sympy.Expr, ...]) -> str:
         if len(args) == 2 and args[0].is_Number and not args[1].is_Number:
