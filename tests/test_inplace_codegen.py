@@ -105,8 +105,8 @@ def test_an_inlined_matmul_becomes_the_buffer_of_its_sum() -> None:
 
 # -- in-place statements, as text
 
-SHAPES = {"a": ("N", "D"), "b": ("N", "D"), "c": ("N", "D"), "row": ("D",)}
 a, b, c, row = (sympy.Symbol(name, real=True) for name in ("a", "b", "c", "row"))
+SHAPES = {a: ("N", "D"), b: ("N", "D"), c: ("N", "D"), row: ("D",)}
 s = ScalarSymbol("s", real=True)
 
 

@@ -17,7 +17,7 @@ writing into the buffer, so the result keeps the buffer's dtype.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -398,7 +398,7 @@ def in_place_text(
     target: str,
     shape: Shape,
     buffers: tuple[str, ...],
-    shapes: dict[str, Shape],
+    shapes: Mapping[sympy.Symbol, Shape],
     printer: NumPyCodePrinter,
     formula: str,
     fresh: bool = True,
@@ -406,13 +406,14 @@ def in_place_text(
     """The statements (one line each) that compute `expr` in place: in the dead buffer
     among `buffers` that keeps the most operations in place, else (when `fresh`) in an
     array its first step allocates; None when neither works, or when it takes more than
-    MAX_STEPS steps. A block of three steps or more starts with `formula` (the expression
+    MAX_STEPS steps. `shapes` gives each array symbol of `expr` its shape (the printed
+    code's `leaf_shapes`). A block of three steps or more starts with `formula` (the expression
     as one line) as a comment, when short enough to read as one."""
 
     def shape_of(node: sympy.Expr) -> Shape | None:
         try:
             return broadcast_shapes(
-                *(() if isinstance(s, ScalarSymbol) else shapes[s.name] for s in node.free_symbols)
+                *(() if isinstance(s, ScalarSymbol) else shapes[s] for s in node.free_symbols)
             )
         except (KeyError, ShapeError):
             return None

@@ -96,7 +96,6 @@ def statements(
         for eq, buffers in plan.reusable.items():
             if buffers[0] in plan.renamed:
                 names[buffers[0]] = names[eq.out]  # `h = x @ w`, then `h += b` in its memory
-    shapes = {names[v]: v.shape for eq in equations for v in (*eq.vars(), eq.out) if v in names}
     floats = sorted(
         (v for v in dtype_from if not v.integer and v in names), key=lambda v: not v.ndim
     )
@@ -116,8 +115,6 @@ def statements(
         code = printer.expression(eq, operands, float_dtype)
         if eq.out in inline:
             codes[eq.out] = code
-            for text in (code.text, code.operand(), code.operand(in_sum=True)):
-                shapes[text] = eq.out.shape
             continue
         in_place: list[str] | None = None
         if (
@@ -134,7 +131,7 @@ def statements(
                 names[eq.out],
                 eq.out.shape,
                 tuple(names[v] for v in buffers),
-                shapes,
+                dict(code.leaf_shapes),
                 printer,
                 code.uncast or code.text,
                 # its name is taken; or a fresh array would not have the float dtype
