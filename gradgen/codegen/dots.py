@@ -51,7 +51,7 @@ def sum_as_dots(
 
     `print_expr` prints the scalar coefficients and the terms left as `(...).sum()`.
     """
-    parts: list[tuple[sympy.Expr, str]] = []  # (scalar coefficient, reduced text)
+    parts: list[tuple[sympy.Expr, str, bool]] = []  # (coefficient, reduced text, a call?)
     gains = False
     for term in _terms(expr):
         factors = _factors(term)
@@ -64,32 +64,31 @@ def sum_as_dots(
             return None  # it broadcasts: its sum is not the sum of its elements
         named = all(type(f) is sympy.Symbol for f in arrays)  # not masks, not expressions
         if len(arrays) == 2 and named and shapes[arrays[0]] == shapes[arrays[1]] == shape:
-            text = f"{_operand(arrays[0])} @ {_operand(arrays[1])}"
+            text, call = f"{_operand(arrays[0])} @ {_operand(arrays[1])}", False
             gains = True
         elif len(arrays) == 1 and named:
-            text = f"{_operand(arrays[0])}.sum()"
+            text, call = f"{_operand(arrays[0])}.sum()", True
         elif arrays:
             product = sympy.Mul(*arrays, evaluate=False) if len(arrays) > 1 else arrays[0]
             inner = print_expr(product)
             text = f"{inner if isinstance(product, sympy.Function) else f'({inner})'}.sum()"
+            call = True
         else:
             return None  # a scalar term would be summed once per element: keep the sum
-        parts.append((coefficient, text))
+        parts.append((coefficient, text, call))
     if not gains or any(isinstance(f, MaskSymbol) for f in expr.free_symbols):
         return None
     pieces = []
-    for k, (coefficient, text) in enumerate(parts):
+    for k, (coefficient, text, call) in enumerate(parts):
         sign = "-" if coefficient.could_extract_minus_sign() else "+"
         magnitude = -coefficient if sign == "-" else coefficient
         scale = print_expr(magnitude)
         scale = f"({scale})" if isinstance(magnitude, sympy.Add) else scale  # 0.9*(1 - t**2)
-        body = text if magnitude == 1 else f"{scale} * ({text})"
+        alone = magnitude == 1
+        body = text if alone else f"{scale} * ({text})"
         if k == 0:
-            pieces.append(f"-{_wrap(body)}" if sign == "-" else body)
+            negated = f"-{body}" if alone and call else f"-({body})"  # -(a @ b), -a.sum()
+            pieces.append(negated if sign == "-" else body)
         else:
             pieces.append(f"{sign} {body}")
     return " ".join(pieces)
-
-
-def _wrap(text: str) -> str:
-    return f"({text})" if " " in text else text
