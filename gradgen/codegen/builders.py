@@ -128,7 +128,7 @@ def value_function(f: FunctionSource, joint: _Joint, printer: NumPyCodePrinter) 
         printer,
         joint.graph.inputs[:-1],
         joint.split.forward,
-        lambda: joint.forward_statements(printer, inference_inline, [joint.value, *joint.aux]),
+        lambda p: joint.forward_statements(p, inference_inline, [joint.value, *joint.aux]),
         [f"return {_value_text(f, joint.value, joint.aux, joint.names)}"],
         joint.names,
     )
@@ -228,10 +228,8 @@ def fused_value_and_grad_function(
         printer,
         graph.inputs,
         graph.equations,
-        lambda: commented(
-            statements(
-                graph.equations, names, inline, printer, graph.outputs, graph.hints, graph.inputs
-            ),
+        lambda p: commented(
+            statements(graph.equations, names, inline, p, graph.outputs, graph.hints, graph.inputs),
             graph.hints,
         ),
         [*aliases, f"return {result}, {gradients}"],
@@ -372,14 +370,15 @@ def _floats_first(
     printer: NumPyCodePrinter,
     inputs: Sequence[Var],
     equations: Sequence[Equation],
-    lines: Callable[[], list[Line]],
+    lines: Callable[[NumPyCodePrinter], list[Line]],
     tail: list[Line],
     names: dict[Var, str],
 ) -> list[Line]:
-    """`lines()` then `tail` (which returns). When every value is a scalar and the first
-    float argument is a Python float, the lines are first printed for Python floats with
-    `math`, which skips NumPy's 0-d overhead; math raises on overflow and at domain edges
-    where NumPy gives inf or nan, and then the NumPy lines run. (Testing the first float
+    """`lines(printer)` then `tail` (which returns). When every value is a scalar and the
+    first float argument is a Python float, the lines are first printed for Python floats
+    (`PythonFloatPrinter`, with `math`), which skips NumPy's 0-d overhead; math raises on
+    overflow and at domain edges where NumPy gives inf or nan, and then the NumPy lines
+    run. (Testing the first float
     argument only keeps the test cheap: with float arguments of one kind, as the README
     asks, it speaks for all; a 0-d array beside Python floats gets a Python float.)"""
     floats = [v for v in inputs if not v.integer]
@@ -388,13 +387,9 @@ def _floats_first(
         or any(v.shape != () for v in inputs)
         or any(eq.out.shape != () for eq in equations)
     ):
-        return lines() + tail
-    printer.scalar = True
-    try:
-        fast = lines()
-    finally:
-        printer.scalar = False
-    slow = lines()
+        return lines(printer) + tail
+    fast = lines(printer.python_floats())
+    slow = lines(printer)
     if fast == slow:
         return slow + tail
     head = f"if type({names[floats[0]]}) is float:  # Python floats: math, not NumPy's 0-d arrays"

@@ -10,7 +10,7 @@ the module imports exactly what it uses.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sympy
@@ -152,28 +152,59 @@ def float_constants(expr: sympy.Expr) -> sympy.Expr:
     )
 
 
-class NumPyCodePrinter(NumPyPrinter):
-    """SymPy's NumPy printer, writing `np.` (or bare names with `plain=True`, for formulas)."""
+@dataclass
+class Imports:
+    """What the printed code needs at module level, recorded as it is printed (shared by
+    the printers of one module)."""
 
-    def __init__(self, plain: bool = False, optimize: bool = True) -> None:
+    numpy: bool = False  # `import numpy as np`
+    math: bool = False  # `import math`
+    helpers: set[str] = field(default_factory=set)  # module-level helpers (HELPERS) called
+
+
+class NumPyCodePrinter(NumPyPrinter):
+    """SymPy's NumPy printer, writing `np.` (or bare names with `plain=True`, for formulas).
+    `PythonFloatPrinter` is the same for code whose every value is a Python float."""
+
+    def __init__(
+        self, plain: bool = False, optimize: bool = True, imports: Imports | None = None
+    ) -> None:
         super().__init__({"order": "none", "fully_qualified_modules": True})
         self.plain = plain  # math-style names (exp, not np.exp) for docstrings
         self.optimize = optimize  # dot products for sums, in-place code (codegen/inplace.py)
-        self.uses_numpy = False  # set when a printed expression needs `import numpy as np`
-        self.helpers: set[str] = set()  # module-level helpers (HELPERS) the code calls
-        self.scalar = False  # printing code whose every value is a Python float: use `math`
-        self.uses_math = False  # set when printed code calls `math.<function>`
+        self.imports = imports if imports is not None else Imports()
+        self.group_scalars = False  # while print_grouped runs: scalar factors first
+
+    @property
+    def in_place(self) -> bool:
+        """Whether statements may be computed in place (`inplace.py`) for this printer."""
+        return self.optimize and not self.plain
+
+    @property
+    def helpers(self) -> set[str]:
+        return self.imports.helpers
+
+    @property
+    def uses_numpy(self) -> bool:
+        return self.imports.numpy
+
+    @uses_numpy.setter
+    def uses_numpy(self, value: bool) -> None:
+        self.imports.numpy = value
+
+    @property
+    def uses_math(self) -> bool:
+        return self.imports.math
+
+    def python_floats(self) -> PythonFloatPrinter:
+        """The printer for the same module's Python-float fast path."""
+        return PythonFloatPrinter(self.plain, self.optimize, self.imports)
 
     # -- names of NumPy functions
     def np(self, name: str) -> str:
         if self.plain:
             return name
-        if self.scalar and name in MATH_FUNCTIONS:
-            self.uses_math = True
-            return f"math.{MATH_FUNCTIONS[name]}"
-        if self.scalar and name in ("maximum", "minimum", "abs"):
-            return name[:3]  # the builtins max, min and abs
-        self.uses_numpy = True
+        self.imports.numpy = True
         return f"np.{name}"
 
     def _module_format(self, fqn: str, register: bool = True) -> str:
@@ -185,18 +216,10 @@ class NumPyCodePrinter(NumPyPrinter):
     def _print_Float(self, expr: sympy.Float) -> str:
         return repr(float(expr))
 
-    def _print_Integer(self, expr: sympy.Integer) -> str:
-        if self.scalar:  # on Python floats, 1.0 + t skips an int-to-float conversion: 2x faster
-            return repr(float(expr))
-        return super()._print_Integer(expr)
-
     def doprint(self, expr: sympy.Expr, assign_to: object = None) -> str:
         return super().doprint(float_constants(expr), assign_to)
 
     def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
-        if self.scalar and expr.exp == 2 and isinstance(expr.base, sympy.Symbol):
-            base = self._print(expr.base)  # on floats x * x is a multiply, x**2 a pow() call
-            return f"({base} * {base})"  # parenthesized: it stands where x**2 binds tightly
         return self._hprint_Pow(expr, rational=rational, sqrt="numpy.sqrt")
 
     def _print_Heaviside(self, expr: sympy.Heaviside) -> str:
@@ -209,8 +232,6 @@ class NumPyCodePrinter(NumPyPrinter):
 
     def _print_FloatStep(self, expr: FloatStep) -> str:
         arg, tie = expr.args
-        if self.scalar and tie in (0, 1):
-            return f"(1.0 if {self._print(arg)} {'>' if tie == 0 else '>='} 0 else 0.0)"
         return f"{self.np('heaviside')}({self._print(arg)}, {float(tie)!r})"
 
     def _print_And(self, expr: sympy.And) -> str:
@@ -243,12 +264,11 @@ class NumPyCodePrinter(NumPyPrinter):
             cond = branch.cond
             if isinstance(cond, sympy.Ne) and cond.rhs == 0:
                 cond = cond.lhs  # a mask, used as it is
-            if self.scalar:  # Python floats: only the branch taken is computed
-                text = f"({self._print(branch.expr)} if {self._print(cond)} else {text})"
-            else:
-                where = self.np("where")
-                text = f"{where}({self._print(cond)}, {self._print(branch.expr)}, {text})"
+            text = self._branch(self._print(cond), self._print(branch.expr), text)
         return text
+
+    def _branch(self, condition: str, taken: str, otherwise: str) -> str:
+        return f"{self.np('where')}({condition}, {taken}, {otherwise})"
 
     def _print_StdSqrt(self, expr: sympy.Expr) -> str:
         return f"{self.np('sqrt')}({self._print(expr.args[0])})"
@@ -257,8 +277,8 @@ class NumPyCodePrinter(NumPyPrinter):
         return f"{self.np('logaddexp')}(0, {self._print(expr.args[0])})"
 
     def _print_erf(self, expr: sympy.Expr) -> str:
-        if self.plain or self.scalar:  # erf, or math.erf on a float
-            return f"{self.np('erf')}({self._print(expr.args[0])})"
+        if self.plain:
+            return f"erf({self._print(expr.args[0])})"
         self.helpers.add("_erf")
         self.uses_numpy = True
         return f"_erf({self._print(expr.args[0])})"
@@ -384,7 +404,7 @@ class NumPyCodePrinter(NumPyPrinter):
         shape of those it still reads, and one of masks and numbers only is not float: it is
         then written into a fresh array of the declared shape, in the dtype of a float
         operand (`float_dtype` when there is none)."""
-        if self.plain or self.scalar or code.expr is None:
+        if self.plain or code.expr is None:
             return code  # formulas; and Python floats, which have no shape or dtype to keep
         read = float_constants(code.expr).free_symbols  # as printed: t*log(10)/(t*log(10)) is 1
         shape = broadcast_shapes(*(s for symbol, s in code.leaf_shapes if symbol in read))
@@ -424,11 +444,11 @@ class NumPyCodePrinter(NumPyPrinter):
 
     def print_grouped(self, expr: sympy.Expr) -> str:
         """`expr` printed with the scalar factors of each product first (`_print_Mul`)."""
-        self.group_scalars = True
+        self.group_scalars, before = True, self.group_scalars
         try:
             return self.doprint(expr)
         finally:
-            self.group_scalars = False
+            self.group_scalars = before
 
     def _count(self, eq: Equation) -> str:
         """A mean's element count as an operand of `/`: `N`, `8`, `(8 * T)`."""
@@ -487,7 +507,7 @@ class NumPyCodePrinter(NumPyPrinter):
         go first, `2 * d_value / N * e`: Python then multiplies scalars before touching the
         array, one pass over it instead of three."""
         arrays = [f for f in expr.args if not is_scalar(f)]
-        grouped = getattr(self, "group_scalars", False) and len(expr.args) - len(arrays) >= 2
+        grouped = self.group_scalars and len(expr.args) - len(arrays) >= 2
         grouped = grouped and bool(arrays)
         if not grouped:
             if expr.args[0] == -1 and expr.atoms(MaskSymbol):  # NumPy cannot negate a bool
@@ -694,3 +714,49 @@ def atom_code(atom: Atom, names: Mapping[Var, str]) -> Code:
     if isinstance(atom, DimSize):
         return Code(atom.name, atom.name.isidentifier())  # a derived dim: (N - 1)
     return Code(repr(atom.value), atom.value >= 0)
+
+
+class PythonFloatPrinter(NumPyCodePrinter):
+    """Code whose every value is a Python float (the scalar fast path): `math` functions,
+    the builtins max, min and abs, float literals, `x if c else y`, and no arrays to keep
+    in shape or dtype. It records imports in the module's shared `Imports`."""
+
+    @property
+    def in_place(self) -> bool:
+        return False  # floats are immutable
+
+    def np(self, name: str) -> str:
+        if self.plain:
+            return name
+        if name in MATH_FUNCTIONS:
+            self.imports.math = True
+            return f"math.{MATH_FUNCTIONS[name]}"
+        if name in ("maximum", "minimum", "abs"):
+            return name[:3]  # the builtins max, min and abs
+        return super().np(name)
+
+    def _print_Integer(self, expr: sympy.Integer) -> str:
+        return repr(float(expr))  # 1.0 + t skips an int-to-float conversion: 2x faster
+
+    def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
+        if expr.exp == 2 and isinstance(expr.base, sympy.Symbol):
+            base = self._print(expr.base)  # on floats x * x is a multiply, x**2 a pow() call
+            return f"({base} * {base})"  # parenthesized: it stands where x**2 binds tightly
+        return super()._print_Pow(expr, rational)
+
+    def _print_FloatStep(self, expr: FloatStep) -> str:
+        arg, tie = expr.args
+        if tie in (0, 1):
+            return f"(1.0 if {self._print(arg)} {'>' if tie == 0 else '>='} 0 else 0.0)"
+        return super()._print_FloatStep(expr)
+
+    def _branch(self, condition: str, taken: str, otherwise: str) -> str:
+        return f"({taken} if {condition} else {otherwise})"  # only the branch taken runs
+
+    def _print_erf(self, expr: sympy.Expr) -> str:
+        return f"{self.np('erf')}({self._print(expr.args[0])})"  # math.erf on a float
+
+    def _with_declared_type(
+        self, eq: Equation, operands: list[Code], code: Code, float_dtype: str
+    ) -> Code:
+        return code  # Python floats have no shape or dtype to keep

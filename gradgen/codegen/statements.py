@@ -88,8 +88,7 @@ def statements(
     `keep` are the values that must survive the statements (returned or saved), `hints`
     tell temporaries from named values. A float value computed from masks and numbers only
     takes the dtype of the first float in `dtype_from` (the function's arguments)."""
-    in_place = printer.optimize and not printer.plain and not printer.scalar
-    plan = plan_buffers(equations, inline, keep, hints) if in_place else None
+    plan = plan_buffers(equations, inline, keep, hints) if printer.in_place else None
     if plan is not None and plan.renamed:
         inline = inline - plan.materialize
         names = dict(names)
