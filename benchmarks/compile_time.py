@@ -75,11 +75,32 @@ def time_compile(path: Path, repeats: int) -> dict:
     }
 
 
+_IMPORT = "import time; t = time.perf_counter(); import gradgen; print(time.perf_counter() - t)"
+
+
+def time_import(repeats: int) -> dict:
+    """Median seconds of `import gradgen` in `repeats` fresh processes (interpreter start
+    excluded): what a model file or training code importing one pays."""
+    path_entries = [entry or os.getcwd() for entry in sys.path]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path_entries)}
+    runs = []
+    for _ in range(repeats):
+        out = subprocess.run(
+            [sys.executable, "-c", _IMPORT], env=env, capture_output=True, text=True, check=True
+        )
+        runs.append(float(out.stdout.strip()))
+    return {"seconds": statistics.median(runs), "all": runs}
+
+
 def measure(quick: bool = False) -> dict:
     """Compile time of the models file and of deep MLPs (10..200 layers; 10, 20 when
-    `quick`), with the ratio of the two deepest."""
+    `quick`), with the ratio of the two deepest, and the time of `import gradgen`."""
     repeats = 1 if quick else 3
-    result = {"models_file": time_compile(MODELS_FILE, repeats), "deep_mlp": {}}
+    result = {
+        "import": time_import(3 if quick else 7),
+        "models_file": time_compile(MODELS_FILE, repeats),
+        "deep_mlp": {},
+    }
     depths = (10, 20) if quick else (10, 50, 100, 200)
     with tempfile.TemporaryDirectory() as folder:
         for layers in depths:

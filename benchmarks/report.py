@@ -17,6 +17,7 @@ TARGETS = {
     "models_compile_seconds": 5.0,  # all benchmark models together, below
     "deep_ratio": 2.3,  # compile time of 200 layers / 100 layers, at most
     "memory_ratio": 1.2,  # gradgen / hand-written peak on mlp large, at most
+    "import_seconds": 0.3,  # `import gradgen` in a fresh process, below
 }
 HEADERS = {"jax": "jax (jit)"}
 
@@ -128,6 +129,12 @@ def compile_tables(results: dict) -> list[str]:
         f"| ratio {deepest} layers / {before} layers | {ratio:.2f} | | "
         f"≤ {TARGETS['deep_ratio']:g} | {verdict(ratio, TARGETS['deep_ratio'])} |"
     )
+    if "import" in c:
+        took, limit = c["import"]["seconds"], TARGETS["import_seconds"]
+        lines.append(
+            f"| `import gradgen` (median of {len(c['import']['all'])}) | {took:.3f} | | "
+            f"< {limit:g} s | {verdict(took, limit, at_most=False)} |"
+        )
     return lines
 
 
@@ -229,6 +236,9 @@ def targets_table(results: dict) -> list[str]:
             )
         )
     compiled = results.get("compile")
+    if compiled and "import" in compiled:
+        took, limit = compiled["import"]["seconds"], TARGETS["import_seconds"]
+        rows.append(_row(f"import gradgen in < {limit:g} s", f"{took:.3f} s", took < limit))
     if compiled:
         seconds_all = compiled["models_file"]["seconds"]
         limit = TARGETS["models_compile_seconds"]
