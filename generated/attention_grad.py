@@ -120,7 +120,7 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     d_mean = (-t8).sum(axis=1, keepdims=True)
     # variance = gg.var(y, axis=-1, keepdims=True)
     d_t4 = (1 / 8) * t4 * (-d_t6 * t6 / t5).sum(axis=1, keepdims=True) / t5
-    # add up the gradient's parts
+    # y = x + attended
     d_y = t8  # t8 is not read again
     d_y += (1 / 8) * (-d_t4).sum(axis=1, keepdims=True) + (1 / 8) * d_mean
     d_y += d_t4
@@ -188,7 +188,7 @@ def loss_value_and_grad(w_q, w_k, w_v, gamma, beta, x, target):
     # variance = gg.var(y, axis=-1, keepdims=True)
     d_t4 = t4  # t4 is not read again
     d_t4 *= (1 / 8) * (-d_t6 * t6 / t5).sum(axis=1, keepdims=True) / t5
-    # add up the gradient's parts
+    # y = x + attended
     d_y = t8  # t8 is not read again
     d_y += (1 / 8) * (-d_t4).sum(axis=1, keepdims=True) + (1 / 8) * d_mean
     d_y += d_t4

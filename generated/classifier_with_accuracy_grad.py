@@ -76,11 +76,10 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     x, y, t0, value, N = saved
     if d_value is None:
         d_value = np.ones_like(value)
-    # add up the gradient's parts
+    # z = x @ w + b
     d_z = np.expm1(-t0)
     d_z += y
     d_z *= -d_value / N
-    # z = x @ w + b
     d_b = d_z.sum()
     d_w = x.T @ d_z
     if accumulate_into is not None:
@@ -102,14 +101,13 @@ def loss_value_and_grad(w, b, x, y):
     correct = t1 == (y > 0.5)
     accuracy = np.asarray(np.where(correct, 1.0, 0.0), dtype=w.dtype).sum() / N
     positive_rate = np.asarray(np.where(t1, 1.0, 0.0), dtype=w.dtype).sum() / N
-    # add up the gradient's parts
+    # z = x @ w + b
     # d_z = -1/N * y - 1/N * np.expm1(-t0), in place:
     d_z = t0  # t0 is not read again
     np.negative(d_z, out=d_z)
     np.expm1(d_z, out=d_z)
     d_z += y
     d_z *= -1 / N
-    # z = x @ w + b
     d_b = d_z.sum()
     d_w = x.T @ d_z
     return (value, {"accuracy": accuracy, "positive_rate": positive_rate}), (d_w, d_b)

@@ -112,9 +112,10 @@ def nll_backward(saved, d_value=None, accumulate_into=None):
     d_z = z * t10
     # z = (x[:, None, :] - means[None, :, :]) / gg.exp(log_stds)[None, :, :]
     d_means = (-d_z / t1).sum(axis=0)
-    # add up the gradient's parts
+    # the gradient of logits, added up from its uses
     d_logits = t3 * (-t9).sum(keepdims=True) / t4
     d_logits += t9
+    # the gradient of log_stds, added up from its uses
     d_log_stds = (-d_z * z / t1).sum(axis=0) * t0
     d_log_stds += d_per_dim.sum(axis=0)
     if accumulate_into is not None:
@@ -162,10 +163,11 @@ def nll_value_and_grad(logits, means, log_stds, x):
     d_z = z * t10
     # z = (x[:, None, :] - means[None, :, :]) / gg.exp(log_stds)[None, :, :]
     d_means = (-d_z / t1).sum(axis=0)
-    # add up the gradient's parts
+    # the gradient of logits, added up from its uses
     d_logits = t3  # t3 is not read again
     d_logits *= (-t9).sum(keepdims=True) / t4
     d_logits += t9
+    # the gradient of log_stds, added up from its uses
     d_log_stds = (-d_z * z / t1).sum(axis=0) * t0
     d_log_stds += d_per_dim.sum(axis=0)
     return value, (d_logits, d_means, d_log_stds)

@@ -80,7 +80,7 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
         d_value = np.ones_like(value)
     # return gg.mean(softplus - y * z)
     t2 = d_value / N
-    # add up the gradient's parts
+    # z = x @ w + b
     # d_z = -t2 * y - t2 * (t0*np.sign(z)/t1) + t2*(z > 0), in place:
     d_z = np.sign(z)
     d_z *= t0
@@ -88,7 +88,6 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     d_z += y
     d_z -= z > 0
     d_z *= -t2
-    # z = x @ w + b
     d_b = d_z.sum()
     d_w = x.T @ d_z
     if accumulate_into is not None:
@@ -111,7 +110,7 @@ def loss_value_and_grad(w, b, x, y):
     softplus = np.log(t1)
     softplus += np.maximum(z, 0)
     value = (softplus.sum() - y @ z) / N
-    # add up the gradient's parts
+    # z = x @ w + b
     # d_z = -1/N * y - 1/N * (t0*np.sign(z)/t1) + (z > 0)/N, in place:
     d_z = t0  # t0 is not read again
     d_z /= t1
@@ -119,7 +118,6 @@ def loss_value_and_grad(w, b, x, y):
     d_z += y
     d_z -= z > 0
     d_z *= -1 / N
-    # z = x @ w + b
     d_b = d_z.sum()
     d_w = x.T @ d_z
     return value, (d_w, d_b)

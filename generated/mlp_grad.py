@@ -82,11 +82,10 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     w2, x, hidden, t0, t2, t3, value, N = saved
     if d_value is None:
         d_value = np.ones_like(value)
-    # add up the gradient's parts
+    # logits = hidden @ w2 + b2
     d_logits = t2 / t3
     np.subtract(t0, d_logits, out=d_logits)
     d_logits *= -d_value / N
-    # logits = hidden @ w2 + b2
     d_b2 = d_logits.sum(axis=0)
     d_hidden = d_logits @ w2.T
     d_w2 = hidden.T @ d_logits
@@ -117,13 +116,12 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     np.exp(t2, out=t2)
     t3 = t2.sum(axis=1, keepdims=True)
     value = (np.log(t3) + t1 - (t0 * logits).sum(axis=1, keepdims=True)).sum() / N
-    # add up the gradient's parts
+    # logits = hidden @ w2 + b2
     # d_logits = -1/N * t0 + t2/(t3*N), in place:
     d_logits = t2  # t2 is not read again
     d_logits /= t3
     np.subtract(t0, d_logits, out=d_logits)
     d_logits *= -1 / N
-    # logits = hidden @ w2 + b2
     d_b2 = d_logits.sum(axis=0)
     d_hidden = d_logits @ w2.T
     d_w2 = hidden.T @ d_logits

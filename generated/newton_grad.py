@@ -70,14 +70,13 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     w, x, y, t0, t1, value, N = saved
     if d_value is None:
         d_value = np.ones_like(value)
-    # add up the gradient's parts
+    # z = x @ w + b
     d_z = np.expm1(-t0)
     d_z += y
     d_z *= -d_value / N
-    # z = x @ w + b
     d_b = d_z.sum()
     d_w_1 = x.T @ d_z
-    # add up the gradient's parts
+    # the gradient of w, added up from its uses
     d_w = d_w_1  # d_w_1 is not read again
     d_w += 2 * d_value * t1 * w
     if accumulate_into is not None:
@@ -97,17 +96,16 @@ def loss_value_and_grad(w, b, x, y, l2):
     data_loss = (t0.sum() - y @ z) / N
     t1 = 0.5 * l2
     value = data_loss + t1 * (w @ w)
-    # add up the gradient's parts
+    # z = x @ w + b
     # d_z = -1/N * y - 1/N * np.expm1(-t0), in place:
     d_z = t0  # t0 is not read again
     np.negative(d_z, out=d_z)
     np.expm1(d_z, out=d_z)
     d_z += y
     d_z *= -1 / N
-    # z = x @ w + b
     d_b = d_z.sum()
     d_w_1 = x.T @ d_z
-    # add up the gradient's parts
+    # the gradient of w, added up from its uses
     d_w = d_w_1  # d_w_1 is not read again
     d_w += 2 * t1 * w
     return value, (d_w, d_b)

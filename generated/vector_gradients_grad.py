@@ -67,7 +67,7 @@ def quadratic_backward(saved, d_value=None, accumulate_into=None):
     # y = 2 * x.T @ x
     d_t0 = d_value @ x.T
     d_x = t0.T @ d_value
-    # add up the gradient's parts
+    # the gradient of x, added up from its uses
     d_x += (2 * d_t0).T
     if accumulate_into is not None:
         return _accumulate((accumulate_into,), (d_x,))[0]
@@ -86,7 +86,7 @@ def quadratic_value_and_grad(x):
     # y = 2 * x.T @ x
     d_t1 = d_value @ t0
     d_x = t1.T @ d_value
-    # add up the gradient's parts
+    # the gradient of x, added up from its uses
     d_x += (2 * d_t1).T
     return y, d_x
 
@@ -130,7 +130,7 @@ def scaled_square_backward(saved, d_value=None, accumulate_into=None):
         )
     # z = y * x
     d_y = d_value * x
-    # add up the gradient's parts
+    # the gradient of x, added up from its uses
     d_x = d_y  # d_y is not read again
     d_x *= 2
     d_x += d_value * y

@@ -168,7 +168,7 @@ def backward_function(f: FunctionSource, joint: _Joint, printer: NumPyCodePrinte
     body.append(
         Block("if d_value is None:", _default_cotangent(f.name, joint.value, names, printer))
     )
-    body += commented(backward, joint.graph.hints)
+    body += commented(backward, joint.graph.hints, joint.graph, names)
     taken = {names[eq.out] for eq, _ in backward if eq.out in names}
     taken |= set(saved_items) | {"saved", "d_value"}
     aliases, returned = _gradient_names(f, [names[g] for g in joint.grads], taken)
@@ -231,6 +231,8 @@ def fused_value_and_grad_function(
         lambda p: commented(
             statements(graph.equations, names, inline, p, graph.outputs, graph.hints, graph.inputs),
             graph.hints,
+            graph,
+            names,
         ),
         [*aliases, f"return {result}, {gradients}"],
         names,
@@ -294,6 +296,8 @@ def derived_function(
             graph.equations, names, inline, printer, graph.outputs, graph.hints, graph.inputs
         ),
         graph.hints,
+        graph,
+        names,
     )
     outputs = [names[v] for v in graph.outputs]
     if kind == "jvp":

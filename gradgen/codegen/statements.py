@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from gradgen.codegen.buffers import plan_buffers
 from gradgen.codegen.inplace import in_place_text
 from gradgen.codegen.printer import Code, NumPyCodePrinter, atom_code
-from gradgen.ir import Equation, Var
+from gradgen.ir import Equation, Graph, Var
 from gradgen.naming import GradHint, NameHint, is_named
 from gradgen.ops import OPS
 from gradgen.source import statement_text
@@ -168,14 +168,26 @@ def dim_bindings(inputs: Sequence[Var], names: dict[Var, str], dims: Iterable[st
 
 
 def commented(
-    statements: list[tuple[Equation, list[Line]]], hints: Mapping[Var, NameHint]
+    statements: list[tuple[Equation, list[Line]]],
+    hints: Mapping[Var, NameHint],
+    graph: Graph,
+    names: Mapping[Var, str],
 ) -> list[Line]:
-    """Statements grouped under comments naming the user's line each comes from."""
+    """Statements grouped under comments naming the user's line each comes from. A sum of
+    a value's gradient parts is headed by the line that defines the value (whose rule
+    reads the sum next); a parameter's, by its name."""
+    producers = {eq.out: eq for eq in graph.equations}
     body: list[Line] = []
     previous_comment = None
     for eq, lines in statements:
-        summed = isinstance(hints.get(eq.out), GradHint) and eq.op in ("add", "ew")
-        comment = step_comment(eq) or ("add up the gradient's parts" if summed else None)
+        comment = step_comment(eq)
+        hint = hints.get(eq.out)
+        if comment is None and isinstance(hint, GradHint) and eq.op in ("add", "ew"):
+            producer = producers.get(hint.of)  # type: ignore[call-overload]
+            if producer is not None and producer.source is not None:
+                comment = statement_text(producer.source) or None
+            elif hint.of in names:
+                comment = f"the gradient of {names[hint.of]}, added up from its uses"  # type: ignore[index]
         if comment and comment != previous_comment:
             body.append(f"# {comment}")
             previous_comment = comment
