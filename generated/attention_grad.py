@@ -133,7 +133,7 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     d_t0 *= t1
     d_t0 *= 0.35355339059327373
     d_q = d_t0 @ k
-    d_k = (q.T @ d_t0).T
+    d_k = d_t0.T @ q
     # v = x @ w_v
     t9 = x.T
     d_w_v = t9 @ d_v
@@ -200,7 +200,7 @@ def loss_value_and_grad(w_q, w_k, w_v, gamma, beta, x, target):
     d_t0 *= (-d_t3 * t3 / t2).sum(axis=1, keepdims=True) + d_t3 / t2
     d_t0 *= 0.35355339059327373
     d_q = d_t0 @ k
-    d_k = (q.T @ d_t0).T
+    d_k = d_t0.T @ q
     # v = x @ w_v
     t9 = x.T
     d_w_v = t9 @ d_v
