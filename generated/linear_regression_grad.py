@@ -73,7 +73,7 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     # return gg.mean(e**2)
     d_e = 2 * d_value / N * e
     # e = y - y_hat
-    d_y_hat = np.negative(d_e, out=d_e)
+    d_y_hat = -d_e
     # y_hat = z + b
     d_b = d_y_hat.sum()
     # z = x @ w
@@ -98,7 +98,7 @@ def loss_value_and_grad(w, b, x, y):
     d_e = e  # e is not read again
     d_e *= 2 / N
     # e = y - y_hat
-    d_y_hat = np.negative(d_e, out=d_e)
+    d_y_hat = -d_e
     # y_hat = z + b
     d_b = d_y_hat.sum()
     # z = x @ w

@@ -63,6 +63,13 @@ def lower_in_place(
     expression has no such form (a step without an in-place ufunc, a buffer read twice).
     A full-size operand off the path that reads one of the `spare` buffers (dead too, read
     once) is computed in place in that one first."""
+    if (
+        isinstance(expr, sympy.Mul)
+        and len(expr.args) == 2
+        and expr.args[0] == -1
+        and isinstance(expr.args[1], sympy.Symbol)
+    ):
+        return None  # `d_y = -d_e` reads better than `np.negative(d_e, out=d_e)`
     expr = _common_scales_out(expr)
     if buffer is None:
         path = _fresh_path(expr, shape, shape_of)
