@@ -425,31 +425,15 @@ def in_place_text(
         except (KeyError, ShapeError):
             return None
 
-    options = [
-        lower_in_place(
-            expr,
-            target,
-            shape,
-            shape_of,
-            printer.print_grouped,
-            printer.ufunc_form,
-            b,
-            tuple(n for n in buffers if n != b),
+    def lower(buffer: str | None, spare: tuple[str, ...]) -> InPlace | None:
+        return lower_in_place(
+            expr, target, shape, shape_of, printer.print_grouped, printer.ufunc_form, buffer, spare
         )
-        for b in buffers
-    ]
+
+    options = [lower(b, tuple(n for n in buffers if n != b)) for b in buffers]
     found = [option for option in options if option is not None]
     if not found and fresh:
-        fresh_start = lower_in_place(
-            expr,
-            target,
-            shape,
-            shape_of,
-            printer.print_grouped,
-            printer.ufunc_form,
-            None,
-            tuple(buffers),
-        )
+        fresh_start = lower(None, tuple(buffers))
         found = [fresh_start] if fresh_start is not None else []
     found = [option for option in found if option.steps <= MAX_STEPS]
     if not found:

@@ -134,72 +134,28 @@ register(
         differentiable=False,  # the operand gives only the dtype
     )
 )
-register(
-    Op(
-        "inv",
-        1,
-        _square_rule("linalg.inv", 2),
-        np.linalg.inv,
-        never_integer,
-        numpy="linalg.inv",
-        leading_batch=True,
-    )
-)
-register(
-    Op(
-        "cholesky",
-        1,
-        _square_rule("linalg.cholesky", 2),
-        np.linalg.cholesky,
-        never_integer,
-        numpy="linalg.cholesky",
-        leading_batch=True,
-    )
-)
-register(
-    Op(
-        "tril",
-        1,
-        _square_rule("tril", 2),
-        np.tril,
-        same_as_first,
-        numpy="tril",
-        leading_batch=True,
-    )
+
+
+def _on_matrices(
+    name: str, keep: int, eager: Any, numpy: str | None, shown: str, **extra: Any
+) -> None:
+    """An op on square matrices (..., n, n) keeping `keep` trailing axes (0: det, 2: inv),
+    batched over the leading ones; `shown` names it in shape errors."""
+    integer_result = extra.pop("integer_result", never_integer)
+    rule = _square_rule(shown, keep)
+    register(Op(name, 1, rule, eager, integer_result, numpy=numpy, leading_batch=True, **extra))
+
+
+_on_matrices("inv", 2, np.linalg.inv, "linalg.inv", "linalg.inv")
+_on_matrices("cholesky", 2, np.linalg.cholesky, "linalg.cholesky", "linalg.cholesky")
+_on_matrices("tril", 2, np.tril, "tril", "tril", integer_result=same_as_first)
+_on_matrices("det", 0, np.linalg.det, "linalg.det", "linalg.det")
+_on_matrices("logabsdet", 0, lambda a: np.linalg.slogdet(a)[1], None, "linalg.slogdet")
+# NOTE: det_sign is piecewise constant: zero gradient.
+_on_matrices(
+    "det_sign", 0, lambda a: np.linalg.slogdet(a)[0], None, "linalg.slogdet", differentiable=False
 )
 register(Op("solve", 2, _solve_rule, np.linalg.solve, never_integer, numpy="linalg.solve"))
-register(
-    Op(
-        "det",
-        1,
-        _square_rule("linalg.det", 0),
-        np.linalg.det,
-        never_integer,
-        numpy="linalg.det",
-        leading_batch=True,
-    )
-)
-register(
-    Op(
-        "logabsdet",
-        1,
-        _square_rule("linalg.slogdet", 0),
-        lambda a: np.linalg.slogdet(a)[1],
-        never_integer,
-        leading_batch=True,
-    )
-)
-register(
-    Op(
-        "det_sign",
-        1,
-        _square_rule("linalg.slogdet", 0),
-        lambda a: np.linalg.slogdet(a)[0],
-        never_integer,
-        differentiable=False,  # NOTE: piecewise constant: zero gradient
-        leading_batch=True,
-    )
-)
 
 
 def parse_einsum(subscripts: str, count: int) -> tuple[list[str], str]:

@@ -7,6 +7,8 @@ Each public name is the op's name; rows of `gradgen.ops.elementwise` refer to th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sympy
 from sympy.codegen.cfunctions import expm1, log1p, log2, log10
 
@@ -82,29 +84,17 @@ class Clip(sympy.Function):
 std_sqrt, softplus, relu, clip = StdSqrt, Softplus, Relu, Clip
 
 
-# Comparisons, unevaluated (a mask's expression stays a relation).
-def less(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
-    return sympy.StrictLessThan(a, b, evaluate=False)
+# Comparisons, unevaluated (a mask's expression stays a relation): less(a, b) is a < b.
+def _relation(kind: type[sympy.core.relational.Relational]) -> Callable[..., sympy.Expr]:
+    return lambda a, b: kind(a, b, evaluate=False)
 
 
-def less_equal(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
-    return sympy.LessThan(a, b, evaluate=False)
-
-
-def greater(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
-    return sympy.StrictGreaterThan(a, b, evaluate=False)
-
-
-def greater_equal(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
-    return sympy.GreaterThan(a, b, evaluate=False)
-
-
-def equal(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
-    return sympy.Eq(a, b, evaluate=False)
-
-
-def not_equal(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
-    return sympy.Ne(a, b, evaluate=False)
+less = _relation(sympy.StrictLessThan)
+less_equal = _relation(sympy.LessThan)
+greater = _relation(sympy.StrictGreaterThan)
+greater_equal = _relation(sympy.GreaterThan)
+equal = _relation(sympy.Eq)
+not_equal = _relation(sympy.Ne)
 
 
 def where(c: sympy.Expr, a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
