@@ -10,10 +10,10 @@ loss(w_q: (8, 8), w_k: (8, 8), w_v: (8, 8), gamma: (8,), beta: (8,), x: (T, 8), 
     q = x @ w_q
     k = x @ w_k
     v = x @ w_v
-    t1 = q @ k.T
-    scores = 0.35355339059327373*t1
-    t5 = exp(scores - max(scores, axis=1, keepdims=True))
-    attended = (t5/sum(t5, axis=1, keepdims=True)) @ v
+    t0 = q @ k.T
+    scores = 0.35355339059327373*t0
+    t1 = exp(scores - max(scores, axis=1, keepdims=True))
+    attended = (t1/sum(t1, axis=1, keepdims=True)) @ v
     y = x + attended
     mean = mean(y, axis=1, keepdims=True)
     variance = mean((y - mean(y, axis=1, keepdims=True))**2, axis=1, keepdims=True)

@@ -10,10 +10,10 @@ nll(logits: (K,), means: (K, D), log_stds: (K, D), x: (N, D)) with respect to lo
     z = (x[:, None] - means[None])/exp(log_stds)[None]
     per_dim = 0.5*z**2 + log_stds[None] + 0.9189385332046727
     log_prob = -sum(per_dim, axis=2)
-    t11 = max(logits, keepdims=True)
-    joint = (logits - (log(sum(exp(logits - t11), keepdims=True)) + t11))[None] + log_prob
-    t20 = max(joint, axis=1, keepdims=True)
-    value = -mean(squeeze(log(sum(exp(joint - t20), axis=1, keepdims=True)) + t20, 1))
+    t19 = max(logits, keepdims=True)
+    joint = (logits - (log(sum(exp(logits - t19), keepdims=True)) + t19))[None] + log_prob
+    t25 = max(joint, axis=1, keepdims=True)
+    value = -mean(squeeze(log(sum(exp(joint - t25), axis=1, keepdims=True)) + t25, 1))
     return value
 """
 

@@ -9,8 +9,8 @@ loss(w1: (64, H), b1: (H,), w2: (H, 10), b2: (10,), x: (N, 64), labels: (N,)) wi
 (traced graph b2a971ca6bd0)
     hidden = tanh(x @ w1 + b1)
     logits = hidden @ w2 + b2
-    t7 = max(logits, axis=1, keepdims=True)
-    value = mean(log(sum(exp(logits - t7), axis=1, keepdims=True)) + t7 - sum((labels[..., None] == arange(10))*logits, axis=1, keepdims=True))
+    t10 = max(logits, axis=1, keepdims=True)
+    value = mean(log(sum(exp(logits - t10), axis=1, keepdims=True)) + t10 - sum((labels[..., None] == arange(10))*logits, axis=1, keepdims=True))
     return value
 """
 

@@ -83,19 +83,23 @@ def dimension_names(graph: Program) -> set[str]:
     return {name for shape in shapes for d in shape for name in dim_names(d)}
 
 
-def assign_names(graph: Program, skip: Collection[Hashable] = ()) -> dict[Any, str]:
+def assign_names(
+    graph: Program, skip: Collection[Hashable] = (), fixed: Mapping[Any, str] | None = None
+) -> dict[Any, str]:
     """A unique Python identifier for every var of `graph` but those in `skip` (values the
-    printer writes inline, which need no name)."""
+    printer writes inline, which need no name). `fixed` names given elsewhere (the code's,
+    for the docstring's formula) are kept, and no other var takes one of them."""
     hints = graph.hints
     ordered = list(graph.inputs) + [eq.out for eq in graph.equations]
     user_named = {v: hints[v] for v in ordered if isinstance(hints.get(v), str)}
-    space = _NameSpace((RESERVED - {"d_value"}) | dimension_names(graph))
-    names: dict[Any, str] = {}
+    fixed = fixed or {}
+    space = _NameSpace((RESERVED - {"d_value"}) | dimension_names(graph) | set(fixed.values()))
+    names: dict[Any, str] = {v: fixed[v] for v in ordered if v in fixed}
     # The cotangent argument is always `d_value`; then the user's names, so a temporary
     # never takes a name the user wrote.
     ordered.sort(key=lambda v: user_named.get(v) != "d_value")
     for v in ordered:
-        if v in user_named:
+        if v in user_named and v not in names:
             names[v] = space.claim(user_named[v])  # type: ignore[arg-type]
     for v in ordered:
         if v in names or v in skip:

@@ -72,6 +72,11 @@ def function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[Cont
     return contexts
 
 
+def code_names(f: FunctionSource) -> dict[Var, str]:
+    """The names the forward and backward functions give the joint graph's values."""
+    return _Joint(f).names
+
+
 class _Joint:
     """The joint graph as the forward/backward pair prints it: the partition, the values
     each side writes inline, and one set of names for both sides."""

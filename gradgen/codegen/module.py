@@ -12,7 +12,7 @@ from pathlib import Path
 import black
 import jinja2
 
-from gradgen.codegen.builders import FunctionSource, function_contexts
+from gradgen.codegen.builders import FunctionSource, code_names, function_contexts
 from gradgen.codegen.printer import HELPER_IMPORTS, HELPERS, NumPyCodePrinter
 from gradgen.codegen.statements import Block, inlined, statements
 from gradgen.ir import Graph
@@ -79,10 +79,12 @@ def load_template(name: str) -> jinja2.Template:
 
 
 def _formula(f: FunctionSource) -> list[str]:
-    """The traced computation, printed as math in the module's docstring."""
+    """The traced computation, printed as math in the module's docstring, with the code's
+    names for the values the code names (a temporary of its own takes a name the code
+    does not use)."""
     printer = NumPyCodePrinter(plain=True)
     graph = f.forward
-    names = assign_names(graph)
+    names = assign_names(graph, fixed=code_names(f))
     inputs = ", ".join(f"{names[v]}: {format_shape(v.shape)}" for v in graph.inputs)
     inline = inlined(graph.equations, graph.outputs, graph.hints)
     lines = statements(graph.equations, names, inline, printer, graph.outputs, graph.hints)
