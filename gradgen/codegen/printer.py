@@ -3,8 +3,8 @@
 Elementwise equations are SymPy expressions printed by `NumPyCodePrinter`, a subclass of
 SymPy's `NumPyPrinter` that writes `np.` and the subgradient conventions; structural ops
 are printed by one `_emit_<op>` method each, or as the call of their row's NumPy
-function. The printer records whether it used numpy, so
-the module imports exactly what it uses.
+function. The printers of one module record what the code uses (`Imports`), so the module
+imports exactly that.
 """
 
 from __future__ import annotations
@@ -405,7 +405,7 @@ class NumPyCodePrinter(NumPyPrinter):
         then written into a fresh array of the declared shape, in the dtype of a float
         operand (`float_dtype` when there is none)."""
         if self.plain or code.expr is None:
-            return code  # formulas; and Python floats, which have no shape or dtype to keep
+            return code  # formulas (PythonFloatPrinter overrides this: floats have no shape)
         read = float_constants(code.expr).free_symbols  # as printed: t*log(10)/(t*log(10)) is 1
         shape = broadcast_shapes(*(s for symbol, s in code.leaf_shapes if symbol in read))
         full = shape == eq.out.shape
