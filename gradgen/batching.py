@@ -10,6 +10,7 @@ value's. Every op has a batching rule (elementwise ops share one), checked at im
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -88,6 +89,7 @@ def _operand(builder: Builder, atom: Atom, batched: dict[Var, Var]) -> Any:
     return atom
 
 
+@functools.cache
 def elementwise_batching(op_name: str) -> BatchRule:
     """Every elementwise op: the batched operands lifted so they broadcast as before."""
 
@@ -120,6 +122,7 @@ for _name in ("sum", "mean", "prod", "max", "min"):
     BATCH_RULES[_name] = _reduction_of(_name)
 
 
+@functools.cache
 def _as_is(op_name: str) -> BatchRule:
     """Ops whose row says `leading_batch` take the batch axis as it is."""
 

@@ -50,9 +50,10 @@ class Context:
     body: list[Line]  # statements and blocks (the template indents them)
 
 
-def function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[Context]:
+def function_contexts(
+    f: FunctionSource, joint: JointLayout, printer: NumPyCodePrinter
+) -> list[Context]:
     """The contexts of f and, as `emit` asks, its other functions, in module order."""
-    joint = _Joint(f)
     contexts = [value_function(f, joint, printer)]
     if "grad" in f.emit:
         fused = dict(f.derived).get("value_and_grad")
@@ -72,14 +73,10 @@ def function_contexts(f: FunctionSource, printer: NumPyCodePrinter) -> list[Cont
     return contexts
 
 
-def code_names(f: FunctionSource) -> dict[Var, str]:
-    """The names the forward and backward functions give the joint graph's values."""
-    return _Joint(f).names
-
-
-class _Joint:
+class JointLayout:
     """The joint graph as the forward/backward pair prints it: the partition, the values
-    each side writes inline, and one set of names for both sides."""
+    each side writes inline, and one set of names for both sides (which the docstring's
+    formula uses too)."""
 
     def __init__(self, f: FunctionSource) -> None:
         graph = f.joint
@@ -118,7 +115,7 @@ class _Joint:
         ]
 
 
-def value_function(f: FunctionSource, joint: _Joint, printer: NumPyCodePrinter) -> Context:
+def value_function(f: FunctionSource, joint: JointLayout, printer: NumPyCodePrinter) -> Context:
     """f(...): the value only. Saving nothing, it may write more inline than f_forward."""
     inference_inline = inlined(joint.split.forward, [joint.value, *joint.aux], joint.graph.hints)
     shapes = ", ".join(f"{joint.names[v]} {format_shape(v.shape)}" for v in joint.graph.inputs[:-1])
@@ -140,7 +137,7 @@ def value_function(f: FunctionSource, joint: _Joint, printer: NumPyCodePrinter) 
     return Context(f.name, joint.args, doc, body)
 
 
-def forward_function(f: FunctionSource, joint: _Joint, printer: NumPyCodePrinter) -> Context:
+def forward_function(f: FunctionSource, joint: JointLayout, printer: NumPyCodePrinter) -> Context:
     """f_forward(...): the value and what the backward reads, `saved`."""
     result = _value_text(f, joint.value, joint.aux, joint.names)
     value_and_aux = f"({result})" if f.has_aux else result
@@ -153,7 +150,7 @@ def forward_function(f: FunctionSource, joint: _Joint, printer: NumPyCodePrinter
     return Context(f.name + "_forward", joint.args, doc, body)
 
 
-def backward_function(f: FunctionSource, joint: _Joint, printer: NumPyCodePrinter) -> Context:
+def backward_function(f: FunctionSource, joint: JointLayout, printer: NumPyCodePrinter) -> Context:
     """f_backward(saved, d_value, accumulate_into): unpack `saved`, default `d_value`, the
     statements grouped under the user's line each comes from, then the gradients in `wrt`
     order (added into `accumulate_into` when it is given)."""
@@ -201,7 +198,7 @@ def backward_function(f: FunctionSource, joint: _Joint, printer: NumPyCodePrinte
     )
 
 
-def value_and_grad_function(f: FunctionSource, joint: _Joint) -> Context:
+def value_and_grad_function(f: FunctionSource, joint: JointLayout) -> Context:
     """f_value_and_grad(...) as f_forward then f_backward (a value of several elements)."""
     call = ", ".join(joint.args)
     doc = [f"Value of `{f.name}`{_aux_note(f)} and its gradients with respect to {_wrt(f)}."]
@@ -250,7 +247,7 @@ def fused_value_and_grad_function(
     return Context(f"{f.name}_value_and_grad", [names[v] for v in graph.inputs], doc, body)
 
 
-def grad_function(f: FunctionSource, joint: _Joint, fused: bool) -> Context:
+def grad_function(f: FunctionSource, joint: JointLayout, fused: bool) -> Context:
     """f_grad(...): the gradients only (and the aux dict)."""
     call = ", ".join(joint.args)
     source = f"{f.name}_value_and_grad({call})" if fused else f"{f.name}_forward({call})"
