@@ -406,10 +406,12 @@ class NumPyCodePrinter(NumPyPrinter):
         operand (`float_dtype` when there is none)."""
         if self.plain or code.expr is None:
             return code  # formulas (PythonFloatPrinter overrides this: floats have no shape)
-        read = float_constants(code.expr).free_symbols  # as printed: t*log(10)/(t*log(10)) is 1
+        # As printed: t*log(10)/(t*log(10)) is 1, and t + 1/log(10) - t a bare number.
+        printed = float_constants(code.expr)
+        read = printed.free_symbols
         shape = broadcast_shapes(*(s for symbol, s in code.leaf_shapes if symbol in read))
         full = shape == eq.out.shape
-        if full and (eq.out.integer or keeps_dtype(code.expr)):
+        if full and (eq.out.integer or keeps_dtype(printed)):
             return code
         named = [
             (atom, op)
