@@ -55,14 +55,11 @@ def loss(w_q, w_k, w_v, gamma, beta, x, target):
     t1 = scores - scores.max(axis=1, keepdims=True)
     np.exp(t1, out=t1)
     attended = (t1 / t1.sum(axis=1, keepdims=True)) @ v
-    y = attended  # attended is not read again
-    y += x
+    y = x + attended
     mean = y.sum(axis=1, keepdims=True) / 8
-    t4 = y  # y is not read again
-    t4 -= mean
+    t4 = y - mean
     variance = (t4**2).sum(axis=1, keepdims=True) / 8
-    normalized = t4  # t4 is not read again
-    normalized *= gamma / np.sqrt(variance + 1e-05)
+    normalized = t4 * gamma / np.sqrt(variance + 1e-05)
     normalized += beta
     value = ((normalized - target) ** 2).sum() / (8 * T)
     return value
@@ -81,19 +78,16 @@ def loss_forward(w_q, w_k, w_v, gamma, beta, x, target):
     t2 = t1.sum(axis=1, keepdims=True)
     t3 = t1 / t2
     attended = t3 @ v
-    y = attended  # attended is not read again
-    y += x
+    y = x + attended
     mean = y.sum(axis=1, keepdims=True) / 8
-    t4 = y  # y is not read again
-    t4 -= mean
+    t4 = y - mean
     variance = (t4**2).sum(axis=1, keepdims=True) / 8
     t5 = variance + 1e-05
     np.sqrt(t5, out=t5)
     t6 = t4 / t5
     normalized = t6 * gamma
     normalized += beta
-    t7 = normalized  # normalized is not read again
-    t7 -= target
+    t7 = normalized - target
     value = (t7**2).sum() / (8 * T)
     saved = (gamma, x, q, k, v, t1, t2, t3, t4, t5, t6, t7, value, T)
     return value, saved
@@ -121,9 +115,7 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     # variance = gg.var(y, axis=-1, keepdims=True)
     d_t4 = (1 / 8) * t4 * (-d_t6 * t6 / t5).sum(axis=1, keepdims=True) / t5
     # y = x + attended
-    d_y = t8  # t8 is not read again
-    d_y += (1 / 8) * (-d_t4).sum(axis=1, keepdims=True) + (1 / 8) * d_mean
-    d_y += d_t4
+    d_y = t8 + d_t4 + (1 / 8) * (-d_t4).sum(axis=1, keepdims=True) + (1 / 8) * d_mean
     # attended = gg.softmax(scores, axis=-1) @ v
     d_t3 = d_y @ v.T
     d_v = t3.T @ d_y
@@ -162,23 +154,19 @@ def loss_value_and_grad(w_q, w_k, w_v, gamma, beta, x, target):
     t2 = t1.sum(axis=1, keepdims=True)
     t3 = t1 / t2
     attended = t3 @ v
-    y = attended  # attended is not read again
-    y += x
+    y = x + attended
     mean = y.sum(axis=1, keepdims=True) / 8
-    t4 = y  # y is not read again
-    t4 -= mean
+    t4 = y - mean
     variance = (t4**2).sum(axis=1, keepdims=True) / 8
     t5 = variance + 1e-05
     np.sqrt(t5, out=t5)
     t6 = t4 / t5
     normalized = t6 * gamma
     normalized += beta
-    t7 = normalized  # normalized is not read again
-    t7 -= target
+    t7 = normalized - target
     value = (t7**2).sum() / (8 * T)
     # return gg.mse_loss(normalized, target)
-    d_t7 = t7  # t7 is not read again
-    d_t7 *= (1 / 4) / T
+    d_t7 = (1 / 4) / T * t7
     # normalized = (y - mean) / gg.sqrt(variance + 1e-5) * gamma + beta
     d_beta = d_t7.sum(axis=0)
     d_t6 = d_t7 * gamma
@@ -186,18 +174,16 @@ def loss_value_and_grad(w_q, w_k, w_v, gamma, beta, x, target):
     t8 = d_t6 / t5
     d_mean = (-t8).sum(axis=1, keepdims=True)
     # variance = gg.var(y, axis=-1, keepdims=True)
-    d_t4 = t4  # t4 is not read again
-    d_t4 *= (1 / 8) * (-d_t6 * t6 / t5).sum(axis=1, keepdims=True) / t5
+    d_t4 = (1 / 8) * t4 * (-d_t6 * t6 / t5).sum(axis=1, keepdims=True) / t5
     # y = x + attended
-    d_y = t8  # t8 is not read again
-    d_y += (1 / 8) * (-d_t4).sum(axis=1, keepdims=True) + (1 / 8) * d_mean
-    d_y += d_t4
+    d_y = t8 + d_t4 + (1 / 8) * (-d_t4).sum(axis=1, keepdims=True) + (1 / 8) * d_mean
     # attended = gg.softmax(scores, axis=-1) @ v
     d_t3 = d_y @ v.T
     d_v = t3.T @ d_y
     # scores = q @ k.T / 8**0.5
-    d_t0 = t1  # t1 is not read again
-    d_t0 *= (-d_t3 * t3 / t2).sum(axis=1, keepdims=True) + d_t3 / t2
+    d_t0 = d_t3 / t2
+    d_t0 += (-d_t3 * t3 / t2).sum(axis=1, keepdims=True)
+    d_t0 *= t1
     d_t0 *= 0.35355339059327373
     d_q = d_t0 @ k
     d_k = d_t0.T @ q

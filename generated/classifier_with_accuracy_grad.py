@@ -77,7 +77,9 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     if d_value is None:
         d_value = np.ones_like(value)
     # z = x @ w + b
-    d_z = np.expm1(-t0)
+    # d_z = -d_value/N * y - d_value/N * np.expm1(-t0), in place:
+    d_z = -t0
+    np.expm1(d_z, out=d_z)
     d_z += y
     d_z *= -d_value / N
     d_b = d_z.sum()
@@ -103,8 +105,7 @@ def loss_value_and_grad(w, b, x, y):
     positive_rate = np.asarray(np.where(t1, 1.0, 0.0), dtype=w.dtype).sum() / N
     # z = x @ w + b
     # d_z = -1/N * y - 1/N * np.expm1(-t0), in place:
-    d_z = t0  # t0 is not read again
-    np.negative(d_z, out=d_z)
+    d_z = -t0
     np.expm1(d_z, out=d_z)
     d_z += y
     d_z *= -1 / N

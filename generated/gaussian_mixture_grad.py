@@ -44,15 +44,13 @@ def nll(logits, means, log_stds, x):
     N = x.shape[0]
     z = x[:, None] - means[None]
     z /= np.exp(log_stds)[None]
-    # per_dim = 0.5*z**2 + log_stds[None] + 0.9189385332046727, in place:
-    per_dim = z  # z is not read again
-    np.square(per_dim, out=per_dim)
-    per_dim *= 0.5
+    per_dim = 0.5 * z**2
     per_dim += log_stds[None] + 0.9189385332046727
     log_prob = -per_dim.sum(axis=2)
     t2 = logits.max(keepdims=True)
-    joint = log_prob  # log_prob is not read again
-    joint += (logits - (np.log(np.exp(logits - t2).sum(keepdims=True)) + t2))[None]
+    joint = (logits - (np.log(np.exp(logits - t2).sum(keepdims=True)) + t2))[
+        None
+    ] + log_prob
     t5 = joint.max(axis=1, keepdims=True)
     value = -(
         np.squeeze(np.log(np.exp(joint - t5).sum(axis=1, keepdims=True)) + t5, 1).sum()
@@ -70,19 +68,16 @@ def nll_forward(logits, means, log_stds, x):
     t1 = t0[None]
     z = x[:, None] - means[None]
     z /= t1
-    per_dim = z**2
-    per_dim *= 0.5
+    per_dim = 0.5 * z**2
     per_dim += log_stds[None] + 0.9189385332046727
     log_prob = -per_dim.sum(axis=2)
     t2 = logits.max(keepdims=True)
     t3 = logits - t2
     np.exp(t3, out=t3)
     t4 = t3.sum(keepdims=True)
-    joint = log_prob  # log_prob is not read again
-    joint += (logits - (np.log(t4) + t2))[None]
+    joint = (logits - (np.log(t4) + t2))[None] + log_prob
     t5 = joint.max(axis=1, keepdims=True)
-    t6 = joint  # joint is not read again
-    t6 -= t5
+    t6 = joint - t5
     np.exp(t6, out=t6)
     t7 = t6.sum(axis=1, keepdims=True)
     value = -(np.squeeze(np.log(t7) + t5, 1).sum() / N)
@@ -135,25 +130,21 @@ def nll_value_and_grad(logits, means, log_stds, x):
     t1 = t0[None]
     z = x[:, None] - means[None]
     z /= t1
-    per_dim = z**2
-    per_dim *= 0.5
+    per_dim = 0.5 * z**2
     per_dim += log_stds[None] + 0.9189385332046727
     log_prob = -per_dim.sum(axis=2)
     t2 = logits.max(keepdims=True)
     t3 = logits - t2
     np.exp(t3, out=t3)
     t4 = t3.sum(keepdims=True)
-    joint = log_prob  # log_prob is not read again
-    joint += (logits - (np.log(t4) + t2))[None]
+    joint = (logits - (np.log(t4) + t2))[None] + log_prob
     t5 = joint.max(axis=1, keepdims=True)
-    t6 = joint  # joint is not read again
-    t6 -= t5
+    t6 = joint - t5
     np.exp(t6, out=t6)
     t7 = t6.sum(axis=1, keepdims=True)
     value = -(np.squeeze(np.log(t7) + t5, 1).sum() / N)
     # return -gg.mean(gg.logsumexp(joint, axis=1))
-    t8 = t6  # t6 is not read again
-    t8 *= (-1 / N) / t7
+    t8 = -1 / N * (t6 / t7)
     # joint = gg.log_softmax(logits)[None, :] + log_prob
     t9 = t8.sum(axis=0)
     # log_prob = -gg.sum(per_dim, axis=2)
@@ -164,8 +155,7 @@ def nll_value_and_grad(logits, means, log_stds, x):
     # z = (x[:, None, :] - means[None, :, :]) / gg.exp(log_stds)[None, :, :]
     d_means = (-d_z / t1).sum(axis=0)
     # the gradient of logits, added up from its uses
-    d_logits = t3  # t3 is not read again
-    d_logits *= (-t9).sum(keepdims=True) / t4
+    d_logits = t3 * (-t9).sum(keepdims=True) / t4
     d_logits += t9
     # the gradient of log_stds, added up from its uses
     d_log_stds = (-d_z * z / t1).sum(axis=0) * t0

@@ -40,9 +40,8 @@ def loss(w, b, x, y):
     """
     N = x.shape[0]
     z = x @ w
-    y_hat = z  # z is not read again
-    y_hat += b
-    e = np.subtract(y, y_hat, out=y_hat)
+    y_hat = z + b
+    e = y - y_hat
     value = (e @ e) / N
     return value
 
@@ -51,9 +50,8 @@ def loss_forward(w, b, x, y):
     """Value of `loss` and the `saved` `loss_backward` needs."""
     N = x.shape[0]
     z = x @ w
-    y_hat = z  # z is not read again
-    y_hat += b
-    e = np.subtract(y, y_hat, out=y_hat)
+    y_hat = z + b
+    e = y - y_hat
     value = (e @ e) / N
     saved = (x, e, value, N)
     return value, saved
@@ -90,13 +88,11 @@ def loss_value_and_grad(w, b, x, y):
     """
     N = x.shape[0]
     z = x @ w
-    y_hat = z  # z is not read again
-    y_hat += b
-    e = np.subtract(y, y_hat, out=y_hat)
+    y_hat = z + b
+    e = y - y_hat
     value = (e @ e) / N
     # return gg.mean(e**2)
-    d_e = e  # e is not read again
-    d_e *= 2 / N
+    d_e = 2 / N * e
     # e = y - y_hat
     d_y_hat = -d_e
     # y_hat = z + b

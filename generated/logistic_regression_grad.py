@@ -40,12 +40,7 @@ def loss(w, b, x, y):
     N = x.shape[0]
     z = x @ w
     z += b
-    # softplus = np.maximum(z, 0) + np.log(1 + np.exp(-np.abs(z))), in place:
-    softplus = np.abs(z)
-    np.negative(softplus, out=softplus)
-    np.exp(softplus, out=softplus)
-    softplus += 1
-    np.log(softplus, out=softplus)
+    softplus = np.log(1 + np.exp(-np.abs(z)))
     softplus += np.maximum(z, 0)
     value = (softplus.sum() - y @ z) / N
     return value
@@ -112,9 +107,9 @@ def loss_value_and_grad(w, b, x, y):
     value = (softplus.sum() - y @ z) / N
     # z = x @ w + b
     # d_z = -1/N * y - 1/N * (t0*np.sign(z)/t1) + (z > 0)/N, in place:
-    d_z = t0  # t0 is not read again
+    d_z = np.sign(z)
+    d_z *= t0
     d_z /= t1
-    d_z *= np.sign(z)
     d_z += y
     d_z -= z > 0
     d_z *= -1 / N

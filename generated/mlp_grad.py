@@ -90,8 +90,9 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     d_hidden = d_logits @ w2.T
     d_w2 = hidden.T @ d_logits
     # hidden = gg.tanh(x @ w1 + b1)
-    t4 = d_hidden  # d_hidden is not read again
-    t4 *= 1 - hidden**2
+    t4 = hidden**2
+    np.subtract(1, t4, out=t4)
+    t4 *= d_hidden
     d_b1 = t4.sum(axis=0)
     d_w1 = x.T @ t4
     if accumulate_into is not None:
@@ -117,18 +118,14 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     t3 = t2.sum(axis=1, keepdims=True)
     value = (np.log(t3) + t1 - (t0 * logits).sum(axis=1, keepdims=True)).sum() / N
     # logits = hidden @ w2 + b2
-    # d_logits = -1/N * t0 + t2/(t3*N), in place:
-    d_logits = t2  # t2 is not read again
-    d_logits /= t3
+    d_logits = t2 / t3
     np.subtract(t0, d_logits, out=d_logits)
     d_logits *= -1 / N
     d_b2 = d_logits.sum(axis=0)
     d_hidden = d_logits @ w2.T
     d_w2 = hidden.T @ d_logits
     # hidden = gg.tanh(x @ w1 + b1)
-    # t4 = d_hidden*(1 - hidden**2), in place:
-    t4 = hidden  # hidden is not read again
-    np.square(t4, out=t4)
+    t4 = hidden**2
     np.subtract(1, t4, out=t4)
     t4 *= d_hidden
     d_b1 = t4.sum(axis=0)

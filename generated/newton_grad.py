@@ -71,13 +71,14 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     if d_value is None:
         d_value = np.ones_like(value)
     # z = x @ w + b
-    d_z = np.expm1(-t0)
+    # d_z = -d_value/N * y - d_value/N * np.expm1(-t0), in place:
+    d_z = -t0
+    np.expm1(d_z, out=d_z)
     d_z += y
     d_z *= -d_value / N
     d_b = d_z.sum()
-    d_w_1 = x.T @ d_z
+    d_w = x.T @ d_z
     # the gradient of w, added up from its uses
-    d_w = d_w_1  # d_w_1 is not read again
     d_w += 2 * d_value * t1 * w
     if accumulate_into is not None:
         return _accumulate(accumulate_into, (d_w, d_b))
@@ -98,15 +99,13 @@ def loss_value_and_grad(w, b, x, y, l2):
     value = data_loss + t1 * (w @ w)
     # z = x @ w + b
     # d_z = -1/N * y - 1/N * np.expm1(-t0), in place:
-    d_z = t0  # t0 is not read again
-    np.negative(d_z, out=d_z)
+    d_z = -t0
     np.expm1(d_z, out=d_z)
     d_z += y
     d_z *= -1 / N
     d_b = d_z.sum()
-    d_w_1 = x.T @ d_z
+    d_w = x.T @ d_z
     # the gradient of w, added up from its uses
-    d_w = d_w_1  # d_w_1 is not read again
     d_w += 2 * t1 * w
     return value, (d_w, d_b)
 
@@ -125,7 +124,7 @@ def loss_hessian(w, b, x, y, l2):
     d_value = np.ones((), dtype=np.result_type(w))
     z = x @ w
     z += b
-    t0 = np.logaddexp(0, z, out=z)
+    t0 = np.logaddexp(0, z)
     # data_loss = gg.mean(gg.softplus(z) - y * z)
     t1 = d_value / N
     # z = x @ w + b
@@ -134,11 +133,12 @@ def loss_hessian(w, b, x, y, l2):
     t3 = -t1 * (t2 * np.exp(-t0) * np.expm1(-t0))
     # z = x @ w + b
     hessian_w_b = t3.sum(axis=1)
-    t4 = t3 @ x
-    hessian_w_w = t4  # t4 is not read again
+    hessian_w_w = t3 @ x
     hessian_w_w += 1.0 * d_value * l2 * np.eye(D, dtype=w.dtype)
     # data_loss = gg.mean(gg.softplus(z) - y * z)
-    t5 = np.expm1(-t0)
+    # t5 = -np.ones_like(b)*t1 * (np.exp(-t0)*np.expm1(-t0)), in place:
+    t5 = -t0
+    np.expm1(t5, out=t5)
     t5 *= np.exp(-t0)
     t5 *= -np.ones_like(b) * t1
     # z = x @ w + b

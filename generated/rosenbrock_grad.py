@@ -87,10 +87,9 @@ def rosenbrock_value_and_grad(x):
     t2 = 1.0 - t0
     value = 100.0 * (t1 @ t1) + t2 @ t2
     # return gg.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-    d_t1 = t1  # t1 is not read again
-    d_t1 *= 200.0
-    t3 = t2  # t2 is not read again
-    t3 += t0 * d_t1
+    d_t1 = 200.0 * t1
+    t3 = t0 * d_t1
+    t3 += t2
     t3 *= -2
     d_x = np.zeros((N,), np.result_type(t3))
     d_x[:-1] = t3

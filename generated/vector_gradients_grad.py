@@ -102,8 +102,7 @@ def scaled_square(x):
     Argument shapes: x (N,).
     """
     y = 2 * x
-    z = y  # y is not read again
-    z *= x
+    z = y * x
     return z
 
 
@@ -131,9 +130,8 @@ def scaled_square_backward(saved, d_value=None, accumulate_into=None):
     # z = y * x
     d_y = d_value * x
     # the gradient of x, added up from its uses
-    d_x = d_y  # d_y is not read again
-    d_x *= 2
-    d_x += d_value * y
+    d_x = d_value * y
+    d_x += 2 * d_y
     if accumulate_into is not None:
         return _accumulate((accumulate_into,), (d_x,))[0]
     return d_x

@@ -81,8 +81,9 @@ def layers_backward(saved, d_value=None, accumulate_into=None):
     # return hidden @ w2
     d_hidden = w2 @ d_value
     # hidden = gg.tanh(x @ w1 + b1)
-    t0 = d_hidden  # d_hidden is not read again
-    t0 *= 1 - hidden**2
+    t0 = hidden**2
+    np.subtract(1, t0, out=t0)
+    t0 *= d_hidden
     d_x = w1 @ t0
     d_w1 = np.outer(x, t0)
     if accumulate_into is not None:
@@ -111,14 +112,10 @@ def layers_jvp(x, w1, b1, w2, x_dot, w1_dot):
     np.tanh(hidden, out=hidden)
     value = hidden @ w2
     # hidden = gg.tanh(x @ w1 + b1)
-    t0 = x_dot @ w1
+    hidden_dot = x_dot @ w1
     t1 = x @ w1_dot
-    # hidden_dot = (1 - hidden**2)*(t0 + t1), in place:
-    hidden_dot = hidden  # hidden is not read again
-    np.square(hidden_dot, out=hidden_dot)
-    np.subtract(1, hidden_dot, out=hidden_dot)
-    t0 += t1
-    hidden_dot *= t0
+    hidden_dot += t1
+    hidden_dot *= 1 - hidden**2
     # return hidden @ w2
     value_dot = hidden_dot @ w2
     return value, value_dot

@@ -51,6 +51,25 @@ def test_a_temporary_read_later_or_returned_or_viewed_is_kept() -> None:
     assert plan.reusable[producers[last]] == producers[last].inputs  # two dead sums
 
 
+def test_a_named_value_is_never_written_and_a_shared_temporary_is_only_a_spare() -> None:
+    """`hidden` is the user's: writing into it would leave the name holding another value.
+    `shared` is read twice: it cannot take the last reader's name, which would bind one
+    buffer to two names; it may still hold a sub-expression (a spare)."""
+    g = GraphMaker()
+    x = g.input("x", ("N",))
+    hidden = g("exp", x, name="hidden")
+    shared = g("sin", x)
+    early = g("mul", shared, 2.0)
+    inner = g("add", hidden, shared)
+    last = g("add", inner, early)
+    graph = g.graph(last)
+    inline = {inner}  # written into its reader: `hidden + shared + early`
+    plan = plan_buffers(graph.equations, inline, graph.outputs, graph.hints)
+    producers = {eq.out: eq for eq in graph.equations}
+    assert plan.reusable[producers[last]] == (early, shared)  # early takes the name
+    assert plan.renamed == {early}
+
+
 def test_a_buffer_read_through_a_view_in_the_same_statement_is_kept() -> None:
     g = GraphMaker()
     x = g.input("x", ("N", "N"))
@@ -110,9 +129,14 @@ SHAPES = {a: ("N", "D"), b: ("N", "D"), c: ("N", "D"), row: ("D",)}
 s = ScalarSymbol("s", real=True)
 
 
-def _in_place(expr: sympy.Expr, buffers: list[str], target: str = "out") -> str | None:
-    """The in-place statements, one per line (None when there are none)."""
-    lines = in_place_text(expr, target, ("N", "D"), buffers, SHAPES, NumPyCodePrinter(), "f")
+def _in_place(
+    expr: sympy.Expr, target: str = "out", in_buffer: bool = False, spares: tuple[str, ...] = ()
+) -> str | None:
+    """The in-place statements, one per line (None when there are none); with `in_buffer`
+    `target` names a dead buffer the expression reads."""
+    lines = in_place_text(
+        expr, target, ("N", "D"), in_buffer, spares, SHAPES, NumPyCodePrinter(), "f"
+    )
     return None if lines is None else "\n".join(lines)
 
 
@@ -123,45 +147,52 @@ def _unevaluated(text: str) -> sympy.Expr:
 
 
 def test_tanh_derivative_is_computed_in_the_dead_buffer() -> None:
-    text = _in_place(_unevaluated("b*(1 - a**2)"), ["a"], "t5")
+    text = _in_place(_unevaluated("b*(1 - a**2)"), "a", in_buffer=True)
     assert text == (
-        "# t5 = f, in place:\n"
-        "t5 = a  # a is not read again\n"
-        "np.square(t5, out=t5)\n"
-        "np.subtract(1, t5, out=t5)\n"
-        "t5 *= b"
+        "# a = f, in place:\n" "np.square(a, out=a)\n" "np.subtract(1, a, out=a)\n" "a *= b"
     )
 
 
 def test_without_a_buffer_the_largest_part_is_computed_fresh_and_the_rest_in_place() -> None:
-    text = _in_place(_unevaluated("a*b*cos(c)"), [], "d_x")
+    text = _in_place(_unevaluated("a*b*cos(c)"), "d_x")
     assert text == "d_x = np.cos(c)\nd_x *= a\nd_x *= b"
 
 
+def test_a_negated_name_under_a_function_starts_a_fresh_array() -> None:
+    text = _in_place(_unevaluated("b*exp(-a)"), "d_x")
+    assert text == "d_x = -a\nnp.exp(d_x, out=d_x)\nd_x *= b"
+
+
+def test_a_spare_buffer_holds_a_sub_expression_under_its_own_name() -> None:
+    text = _in_place(_unevaluated("a*c + b*cos(c)"), "a", in_buffer=True, spares=("b",))
+    assert text == "# a = f, in place:\na *= c\nb *= np.cos(c)\na += b"
+
+
 def test_smaller_operands_are_combined_before_touching_the_buffer() -> None:
-    text = _in_place(_unevaluated("a*row*s + row + 2.0"), ["a"])
-    assert text == "out = a  # a is not read again\nout *= s*row\nout += row + 2.0"
+    text = _in_place(_unevaluated("a*row*s + row + 2.0"), "a", in_buffer=True)
+    assert text == "a *= s*row\na += row + 2.0"
 
 
 def test_a_sign_is_left_to_the_subtraction_it_belongs_to() -> None:
-    text = _in_place(_unevaluated("b - 2*a"), ["a"])
-    assert text == "out = a  # a is not read again\nout *= 2\nnp.subtract(b, out, out=out)"
+    text = _in_place(_unevaluated("b - 2*a"), "a", in_buffer=True)
+    assert text == "a *= 2\nnp.subtract(b, a, out=a)"
 
 
 @pytest.mark.parametrize(
-    ("expr", "buffers"),
+    ("expr", "in_buffer"),
     [
-        ("a + b", []),  # one operation: nothing to gain
-        ("Piecewise((a, b > 0), (c, True))", ["a"]),  # np.where has no out=
+        ("a + b", False),  # one operation: nothing to gain
+        ("Piecewise((a, b > 0), (c, True))", True),  # np.where has no out=
+        ("a*(1 - a**2)", True),  # a buffer read twice is not written
     ],
 )
-def test_no_in_place_form(expr: str, buffers: list[str]) -> None:
-    assert _in_place(_unevaluated(expr), buffers) is None
+def test_no_in_place_form(expr: str, in_buffer: bool) -> None:
+    assert _in_place(_unevaluated(expr), "a" if in_buffer else "out", in_buffer) is None
 
 
-def test_a_buffer_read_twice_is_not_written() -> None:
-    text = _in_place(_unevaluated("a*(1 - a**2)"), ["a"])
-    assert text == "out = a**2\nnp.subtract(1, out, out=out)\nout *= a"  # a fresh array
+def test_without_a_buffer_a_name_read_twice_starts_a_fresh_array() -> None:
+    text = _in_place(_unevaluated("a*(1 - a**2)"))
+    assert text == "out = a**2\nnp.subtract(1, out, out=out)\nout *= a"
 
 
 # -- in-place statements, run
@@ -201,12 +232,15 @@ def expressions(draw: st.DrawFn) -> sympy.Expr:
 
 
 @settings(max_examples=500, deadline=None, derandomize=True)
-@given(expressions(), st.sampled_from([[], ["a"], ["b", "a"]]))
+@given(expressions(), st.sampled_from([(None, ()), ("a", ()), ("a", ("b",)), (None, ("b",))]))
 def test_in_place_statements_compute_the_expression_in_the_buffer(expr, buffers) -> None:
+    """The target is `a` itself (the dead buffer, renamed) or a fresh `out`; `b` a spare."""
+    buffer, spares = buffers
     rng = np.random.default_rng(0)
     arrays = {name: rng.uniform(0.5, 1.5, size=(4, 3)) for name in ("a", "b", "c")}
     arrays["row"] = rng.uniform(0.5, 1.5, size=3)
-    text = _in_place(expr, buffers)
+    target = buffer or "out"
+    text = _in_place(expr, target, buffer is not None, spares)
     if text is None:
         return
     printer = NumPyCodePrinter()
@@ -216,15 +250,13 @@ def test_in_place_statements_compute_the_expression_in_the_buffer(expr, buffers)
     namespace = {"np": np, "s": 0.7, **{k: v.copy() for k, v in arrays.items()}}
     objects = dict(namespace)
     exec(text, namespace)  # noqa: S102
-    result = namespace["out"]
+    result = namespace[target]
     np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12, err_msg=text)
-    written = next(
-        (name for name in buffers if f"out = {name}  # " in text or f"out={name})" in text), None
-    )
-    if written is not None:  # the result is the buffer's own array
-        assert result is objects[written], (text, written)
+    if buffer is not None:  # the result is the buffer's own array
+        assert result is objects[buffer], text
     for name, array in arrays.items():
-        if name not in buffers:  # dead buffers may be written; nothing else
+        assert namespace[name] is objects[name] or name == target, text  # no name rebound
+        if name not in (buffer, *spares):  # dead buffers may be written; nothing else
             np.testing.assert_array_equal(namespace[name], array, err_msg=text)
 
 
@@ -233,12 +265,12 @@ def test_in_place_statements_compute_the_expression_in_the_buffer(expr, buffers)
 
 def test_a_sum_of_squares_becomes_dot_products() -> None:
     printer = NumPyCodePrinter()
-    printer.group_scalars = True
     t1, t2 = sympy.symbols("t1 t2", real=True)
     with sympy.evaluate(False):
         expr = sympy.Add(sympy.Mul(100.0, sympy.Pow(t1, 2)), sympy.Pow(t2, 2))
     shapes = {t1: ("N",), t2: ("N",)}
-    assert sum_as_dots(expr, printer.doprint, shapes, ("N",)) == "100.0 * (t1 @ t1) + t2 @ t2"
+    text = sum_as_dots(expr, printer.print_grouped, shapes, ("N",))
+    assert text == "100.0 * (t1 @ t1) + t2 @ t2"
 
 
 def test_a_sum_with_nothing_to_multiply_stays_a_sum() -> None:
@@ -265,8 +297,7 @@ def test_dot_products_sum_what_the_expression_sums(text: str) -> None:
     with sympy.evaluate(False):
         expr = sympy.sympify(text, locals={**vectors, "s": s}, evaluate=False)
     printer = NumPyCodePrinter()
-    printer.group_scalars = True
-    dots = sum_as_dots(expr, printer.doprint, {v: (7,) for v in vectors.values()}, (7,))
+    dots = sum_as_dots(expr, printer.print_grouped, {v: (7,) for v in vectors.values()}, (7,))
     assert dots is not None and "@" in dots
     rng = np.random.default_rng(1)
     values = {name: rng.normal(size=7) for name in "abc"}

@@ -1,11 +1,14 @@
 """Which arrays a statement may overwrite: the memory plan behind in-place code.
 
 A statement's elementwise result may be computed in the memory of one of its operands (with
-`out=` and `+=`, see `inplace.py`) when that operand is a buffer the function allocated
+`out=` and `+=`, see `inplace.py`) when that operand is a temporary the function allocated
 itself and nobody needs any more: the result of an elementwise expression or a matmul (not
-a view, not an argument, not a value the function returns or saves), float data, read
-exactly once by this statement and by nothing after it, through no view either. The
-caller's arrays, and in a backward function the saved arrays, are never written.
+a view, not an argument, not a value the function returns or saves, not a value the reader
+knows by name), float data, read by this statement alone, once, through no view either.
+The temporary then takes the name of the statement's result (`h = x @ w`, then
+`np.tanh(h, out=h)`): no name is bound to a buffer that comes to hold another value, and no
+line passes one buffer on to another name. The caller's arrays, the user's variables, their
+gradients and, in a backward function, the saved arrays are never written.
 """
 
 from __future__ import annotations
@@ -15,21 +18,23 @@ from dataclasses import dataclass
 
 from gradgen.aliasing import view_source
 from gradgen.ir import Equation, Var
-from gradgen.naming import NameHint
+from gradgen.naming import NameHint, is_named
 from gradgen.ops import OPS
 from gradgen.ops.registry import FRESH
 
 
 @dataclass(frozen=True)
 class BufferPlan:
-    """For each statement, the operands whose memory it may take. A temporary that only
-    one statement reads, and that is its only candidate, is `renamed`: it takes the name of
-    that statement's result (`h = x @ w`, then `np.tanh(h, out=h)`), and no other buffer
-    may be used there. An inlined matmul among them is printed as its own statement
-    (`materialize`), so that its memory has a name."""
+    """For each statement, the operands whose memory it may take. The first (if not None)
+    is `renamed`: it takes the name of that statement's result (`h = x @ w`, then
+    `np.tanh(h, out=h)`); the others are spares, temporaries in which an operand's own
+    sub-expression may be computed under their own name (`t4 *= t0`). An
+    inlined matmul among them is printed as its own statement (`materialize`), so that its
+    memory has a name."""
 
-    reusable: dict[Equation, tuple[Var, ...]]  # statement -> dead owned operands, in order
-    renamed: frozenset[Var]  # buffers printed under their reader's name
+    # statement -> dead owned temporaries: the one taking its name (or None), then spares
+    reusable: dict[Equation, tuple[Var | None, ...]]
+    renamed: frozenset[Var]  # buffers printed under their reader's name (each one's first)
     materialize: frozenset[Var]  # inlined vars that become statements (`h = x @ w`)
 
 
@@ -78,6 +83,8 @@ def plan_buffers(
         eq = producers.get(v)
         if eq is None or v.integer or v.ndim == 0 or v in pinned or root(v) is not v:
             return False
+        if is_named(v, hints):
+            return False  # a name the code reads it by: it keeps its value
         return OPS[eq.op].memory == FRESH and view_source(eq) is None  # a bare operand aliases
 
     reusable: dict[Equation, tuple[Var, ...]] = {}
@@ -95,10 +102,14 @@ def plan_buffers(
             and last_read[v] == position[eq]
         ]
         statements = [v for v in candidates if v not in inline]
-        if len(statements) == 1 and statements[0] not in hints and len(readers[statements[0]]) == 1:
-            renamed.add(statements[0])  # `t0 = x @ w; h = np.tanh(t0)`: `h = x @ w`
-        if statements:
-            reusable[eq] = tuple(statements)
+        # The buffer taking the result's name is read by this statement alone: before it,
+        # the code reads it by that name. Others are spares, written under their own name.
+        first = [v for v in statements if len(readers[v]) == 1][:1]
+        if first:  # `t0 = x @ w; h = np.tanh(t0)`: `h = x @ w`, then in place
+            reusable[eq] = tuple(first + [v for v in statements if v not in first])
+            renamed.add(first[0])
+        elif statements:
+            reusable[eq] = (None, *statements)  # spares only
         elif candidates:  # an inlined matmul (`x @ w + b`): printed first, then added to
             reusable[eq] = (candidates[0],)
             renamed.add(candidates[0])

@@ -1,12 +1,12 @@
 """Elementwise expressions evaluated in the memory of one array, with `out=` and `+=`.
 
-`t5 = d_hidden * (1 - hidden**2)` allocates three temporaries. When `hidden` is no longer
-needed (`buffers.py` decides), the same value costs none:
+`h = np.tanh(x @ w + b)` allocates three arrays. When the matmul's result is a temporary
+nobody reads again (`buffers.py` decides), it is computed under the result's name and the
+rest costs nothing:
 
-    t5 = hidden  # hidden is not read again
-    np.square(t5, out=t5)
-    np.subtract(1, t5, out=t5)
-    t5 *= d_hidden
+    h = x @ w
+    h += b
+    np.tanh(h, out=h)
 
 The path from the expression's root down to the buffer's one occurrence (the spine) is
 evaluated bottom-up in place; operands off the spine print as ordinary expressions. With no
@@ -40,11 +40,10 @@ UfuncForm = Callable[[sympy.Expr], tuple[str, tuple[sympy.Expr, ...]] | None]
 @dataclass(frozen=True)
 class InPlace:
     """The statements computing an expression in place, and how many of its operations
-    run in place (more is better: each one is an array not allocated)."""
+    run in place (each one is an array not allocated)."""
 
     lines: list[str]  # Python statements, the first binding the target
     steps: int  # operations written into the buffer
-    spares: int = 0  # spare buffers used for operands (fewer reads more simply)
 
 
 def lower_in_place(
@@ -56,13 +55,21 @@ def lower_in_place(
     ufunc_form: UfuncForm,
     buffer: str | None = None,
     spare: tuple[str, ...] = (),
+    cast: bool = False,
+    shallow: bool = False,
 ) -> InPlace | None:
-    """Statements binding `target` to the value of `expr` (of `shape`), computed in the
-    memory of the array named `buffer`, which `expr` must read exactly once and nobody
-    reads afterwards; with no buffer, in an array the first step allocates. None when the
-    expression has no such form (a step without an in-place ufunc, a buffer read twice).
-    A full-size operand off the path that reads one of the `spare` buffers (dead too, read
-    once) is computed in place in that one first."""
+    """Statements binding `target` to the value of `expr` (of `shape`). With `buffer`
+    (which must be `target`: the buffer was computed under the result's name), in the
+    memory `target` holds, which `expr` must read exactly once and nobody reads afterwards;
+    with no buffer, in an array the first step allocates. None when the expression has no
+    such form (a step without an in-place ufunc, a buffer read twice). A full-size operand
+    off the path that reads one of the `spare` buffers (dead too, read once) is computed in
+    place in that one first. With `cast` (the expression alone would not have its float
+    dtype: a mask times a number), a fresh start must be float array data itself. With
+    `shallow` (a user's name), a fresh start is one term or factor of the whole
+    (`softplus = np.log(...)`, then `softplus += np.maximum(z, 0)`): the name never holds
+    a value the user did not write, such as `np.abs(z)`."""
+    assert buffer in (None, target), "a buffer is written under its reader's name"
     if (
         isinstance(expr, sympy.Mul)
         and len(expr.args) == 2
@@ -73,8 +80,12 @@ def lower_in_place(
     expr = _common_scales_out(expr)
     if buffer is None:
         path = _fresh_path(expr, shape, shape_of)
+        if shallow and len(path) > 2:
+            path = path[:1] + [(path[1][0], -1)]
         if len(path) < 2:
             return None  # one operation: nothing to do in place
+        if cast and not _has_array_dtype(path[-1][0], shape_of):
+            return None
         start = print_expr(path[-1][0])
         if start.isidentifier() or start.lstrip("-").replace(".", "").isdigit():
             return None  # an existing array (which must not be written), or a number
@@ -83,7 +94,7 @@ def lower_in_place(
         path = _buffer_path(expr, buffer)
         if path is None or len(path) < 2:
             return None
-        lines = [] if buffer == target else [f"{target} = {buffer}  # {buffer} is not read again"]
+        lines = []
     is_full = lambda node: shape_of(node) in (shape, None)  # noqa: E731
     prelude: list[str] = []
     unused = [name for name in spare if _occurrences(expr, name) == 1]  # else read again
@@ -104,17 +115,7 @@ def lower_in_place(
     steps = _steps(path, target, print_expr, ufunc_form, is_full, operand, prelude)
     if steps is None:
         return None
-    if (
-        buffer is not None
-        and buffer != target
-        and len(steps) == 1
-        and steps[0].startswith("np.")
-        and not used
-    ):
-        # one call: `d_y = np.negative(d_e, out=d_e)` reads better than an alias and a step
-        (step,) = _steps(path, buffer, print_expr, ufunc_form, is_full, print_expr, []) or [""]
-        return InPlace([f"{target} = {step}"], 1)
-    return InPlace(lines + steps, len(steps), len(used))
+    return InPlace(lines + steps, len(steps))
 
 
 def _common_scales_out(expr: sympy.Expr) -> sympy.Expr:
@@ -176,7 +177,9 @@ def _fresh_path(expr: sympy.Expr, shape: Shape, shape_of: ShapeOf) -> Path:
         children = [
             (sympy.count_ops(arg), k)
             for k, arg in enumerate(node.args)
-            if _allocates_float(arg) and not _part_of_parent(arg) and shape_of(arg) == shape
+            if _allocates_float(arg)
+            and not (_part_of_parent(arg) and isinstance(node, (sympy.Add, sympy.Mul)))
+            and shape_of(arg) == shape
         ]
         if not children or not isinstance(node, (sympy.Add, sympy.Mul, sympy.Pow, sympy.Function)):
             break
@@ -188,8 +191,17 @@ def _fresh_path(expr: sympy.Expr, shape: Shape, shape_of: ShapeOf) -> Path:
     return path + [(node, -1)]
 
 
+def _has_array_dtype(node: sympy.Expr, shape_of: ShapeOf) -> bool:
+    """Whether `node`'s value has its float array operands' dtype: it reads one, and no
+    mask or 0-d value but dimension sizes (Python ints, which NumPy does not promote by)."""
+    symbols = node.free_symbols
+    if any(isinstance(s, MaskSymbol) or type(s) is ScalarSymbol for s in symbols):
+        return False
+    return any(not isinstance(s, ScalarSymbol) and shape_of(s) != () for s in symbols)
+
+
 def _part_of_parent(node: sympy.Expr) -> bool:
-    """-x or 1/x of a name: it prints into its sum or product (`a - x`, `a / x`), no
+    """-x or 1/x of a name: in a sum or product it prints into it (`a - x`, `a / x`), no
     operation of its own to start from."""
     if isinstance(node, sympy.Mul) and len(node.args) == 2 and node.args[0] == -1:
         return isinstance(node.args[1], sympy.Symbol)
@@ -404,17 +416,21 @@ def in_place_text(
     expr: sympy.Expr,
     target: str,
     shape: Shape,
-    buffers: tuple[str, ...],
+    in_buffer: bool,
+    spares: tuple[str, ...],
     shapes: Mapping[sympy.Symbol, Shape],
     printer: NumPyCodePrinter,
     formula: str,
-    fresh: bool = True,
+    cast: bool = False,
+    shallow: bool = False,
 ) -> list[str] | None:
-    """The statements (one line each) that compute `expr` in place: in the dead buffer
-    among `buffers` that keeps the most operations in place, else (when `fresh`) in an
-    array its first step allocates; None when neither works, or when it takes more than
-    MAX_STEPS steps. `shapes` gives each array symbol of `expr` its shape (the printed
-    code's `leaf_shapes`). A block of three steps or more starts with `formula` (the expression
+    """The statements (one line each) that compute `expr` in place: when `in_buffer`, in
+    the memory `target` already holds (a dead temporary computed under the result's name,
+    which `expr` reads once), else in an array its first step allocates (with `cast` and
+    `shallow`, see `lower_in_place`); None when neither works, or when it takes more than
+    MAX_STEPS steps. Sub-expressions may be computed in the dead temporaries named
+    `spares`. `shapes` gives each array symbol of `expr` its shape (the printed code's
+    `leaf_shapes`). A block of three steps or more starts with `formula` (the expression
     as one line) as a comment, when short enough to read as one."""
 
     def shape_of(node: sympy.Expr) -> Shape | None:
@@ -425,20 +441,20 @@ def in_place_text(
         except (KeyError, ShapeError):
             return None
 
-    def lower(buffer: str | None, spare: tuple[str, ...]) -> InPlace | None:
-        return lower_in_place(
-            expr, target, shape, shape_of, printer.print_grouped, printer.ufunc_form, buffer, spare
-        )
-
-    options = [lower(b, tuple(n for n in buffers if n != b)) for b in buffers]
-    found = [option for option in options if option is not None]
-    if not found and fresh:
-        fresh_start = lower(None, tuple(buffers))
-        found = [fresh_start] if fresh_start is not None else []
-    found = [option for option in found if option.steps <= MAX_STEPS]
-    if not found:
+    best = lower_in_place(
+        expr,
+        target,
+        shape,
+        shape_of,
+        printer.print_grouped,
+        printer.ufunc_form,
+        target if in_buffer else None,
+        spares,
+        cast,
+        shallow,
+    )
+    if best is None or best.steps > MAX_STEPS:
         return None
-    best = max(found, key=lambda option: (option.steps, -option.spares))
     printer.uses_numpy = True
     comment = f"# {target} = {formula}, in place:"
     lines = [comment, *best.lines] if best.steps >= 3 and len(comment) <= 92 else best.lines

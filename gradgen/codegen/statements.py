@@ -93,7 +93,7 @@ def statements(
         inline = inline - plan.materialize
         names = dict(names)
         for eq, buffers in plan.reusable.items():
-            if buffers[0] in plan.renamed:
+            if buffers[0] is not None:
                 names[buffers[0]] = names[eq.out]  # `h = x @ w`, then `h += b` in its memory
     floats = sorted(
         (v for v in dtype_from if not v.integer and v in names), key=lambda v: not v.ndim
@@ -124,17 +124,18 @@ def statements(
             and eq.out.ndim > 0
             and not eq.out.integer
         ):
-            buffers = plan.reusable.get(eq, ())
+            buffer, *spares = plan.reusable.get(eq, (None,))
             in_place = in_place_text(
                 code.expr,
                 names[eq.out],
                 eq.out.shape,
-                tuple(names[v] for v in buffers),
+                buffer is not None,
+                tuple(names[v] for v in spares if v is not None),
                 dict(code.leaf_shapes),
                 printer,
                 code.uncast or code.text,
-                # its name is taken; or a fresh array would not have the float dtype
-                fresh=not (buffers and buffers[0] in plan.renamed) and code.uncast is None,
+                cast=code.uncast is not None,
+                shallow=isinstance(hints.get(eq.out), str),
             )
         if in_place is not None:
             lines.append((eq, in_place))
