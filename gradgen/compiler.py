@@ -33,9 +33,10 @@ from gradgen.derivative_graphs import (
 )
 from gradgen.errors import GradgenError, NoFunctionsError, SourceLocation, innermost_location
 from gradgen.ir import Graph
-from gradgen.passes.pipeline import optimize, prepare
+from gradgen.passes.pipeline import prepare
 from gradgen.reverse import gradient_names, reverse_mode
 from gradgen.shapes import format_shape
+from gradgen.targets import NUMPY, Target
 from gradgen.tracing import trace
 from gradgen.verify import verify
 from gradgen.version import __version__
@@ -164,14 +165,14 @@ def differentiate(
     check: Callable[[Graph], Graph] | None = None,
     report: PhaseReport | None = None,
     aux_names: Sequence[str] = (),
-    unoptimized: bool = False,
+    target: Target = NUMPY,
 ) -> CompiledFunction:
     """Apply reverse mode to a traced graph for the function's `wrt`, build the derived
-    functions `emit` asks for, and optimize each; `check` runs on every intermediate graph
-    (tests pass `verify`). `aux_names` are the keys of a has_aux function's aux dict.
-    With `unoptimized` no pass runs and value_and_grad is not fused (the reference the
-    tests compare optimized code with)."""
-    passes = _no_passes if unoptimized else optimize
+    functions `emit` asks for, and run `target`'s passes on each; `check` runs on every
+    intermediate graph (tests pass `verify`). `aux_names` are the keys of a has_aux
+    function's aux dict. (`targets.REFERENCE` is the unoptimized reference the tests
+    compare shipped code with.)"""
+    passes = target.optimize
     if check:
         check(forward)
     names = list(function.specs)
@@ -185,12 +186,12 @@ def differentiate(
     optimized = _timed(report, "optimize", lambda: passes(joint, check), _size(function.name))
     derived = []
     value = forward.outputs[0]
-    if not unoptimized and "grad" in function.emit and all(d == 1 for d in value.shape):
+    if target.fuse_value_and_grad and "grad" in function.emit and all(d == 1 for d in value.shape):
         graph = _timed(
             report,
             "value_and_grad",
             lambda: own_outputs(
-                optimize(value_and_grad_graph(optimized, wrt), check),
+                passes(value_and_grad_graph(optimized, wrt), check),
                 1 + len(wrt),
                 gradient_names(forward.inputs, wrt),
             ),
@@ -221,10 +222,6 @@ def _optimized_derived(
     return own_outputs(graph, len(graph.outputs))
 
 
-def _no_passes(graph: Graph, check: Callable[[Graph], Graph] | None = None) -> Graph:
-    return graph
-
-
 def _derived_graph(function: Function, prepared: Graph, kind: str) -> Graph:
     """The unoptimized graph of f_<kind> (see gradgen.derivative_graphs), from the traced
     graph after the prepare passes; aux outputs play no part."""
@@ -252,12 +249,12 @@ def compile_function(
     function: Function,
     check: Callable[[Graph], Graph] | None = None,
     report: PhaseReport | None = None,
-    unoptimized: bool = False,
+    target: Target = NUMPY,
 ) -> CompiledFunction:
     """Trace and differentiate `function` (see `trace_function` and `differentiate`)."""
     aux_names: list[str] = []
     forward = trace_function(function, report, aux_names)
-    return differentiate(function, forward, check, report, aux_names, unoptimized)
+    return differentiate(function, forward, check, report, aux_names, target)
 
 
 def compile_source(

@@ -23,6 +23,7 @@ from gradgen.codegen.module import emit_module
 from gradgen.compiler import compile_function
 from gradgen.graph_builder import Builder
 from gradgen.ir import Graph, Var
+from gradgen.targets import NUMPY, REFERENCE
 from gradgen.verify import verify
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,10 +48,9 @@ def compile_to_module(
     """Compile `functions` (checking the IR after every pass) and import the result; with
     `unoptimized`, no optimization at all (no passes, no fused value_and_grad, no in-place
     code, no dot products)."""
-    sources = [
-        compile_function(f, check=verify, unoptimized=unoptimized).source() for f in functions
-    ]
-    text = emit_module(sources, "test", gradgen.__version__, unoptimized)
+    target = REFERENCE if unoptimized else NUMPY
+    sources = [compile_function(f, check=verify, target=target).source() for f in functions]
+    text = emit_module(sources, "test", gradgen.__version__, target.printer())
     return load_text(text, directory, "unoptimized" if unoptimized else "module")
 
 

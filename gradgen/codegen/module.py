@@ -13,7 +13,7 @@ import black
 import jinja2
 
 from gradgen.codegen.builders import FunctionSource, JointLayout, function_contexts
-from gradgen.codegen.printer import HELPER_IMPORTS, HELPERS, NumPyCodePrinter
+from gradgen.codegen.printer import HELPER_IMPORTS, HELPERS, FormulaPrinter, NumPyCodePrinter
 from gradgen.codegen.statements import Block, inlined, statements
 from gradgen.ir import Graph, Var
 from gradgen.naming import assign_names
@@ -26,11 +26,14 @@ def graph_hash(graph: Graph) -> str:
 
 
 def emit_module(
-    functions: Sequence[FunctionSource], source_path: str, version: str, unoptimized: bool = False
+    functions: Sequence[FunctionSource],
+    source_path: str,
+    version: str,
+    printer: NumPyCodePrinter | None = None,
 ) -> str:
-    """The complete, black-formatted text of the generated module (with `unoptimized`,
-    printed without in-place code and dot products)."""
-    return format_module(render_module(functions, source_path, version, unoptimized))
+    """The complete, black-formatted text of the generated module, printed by `printer`
+    (by default a `NumPyCodePrinter`: the shipped code; see `gradgen.targets`)."""
+    return format_module(render_module(functions, source_path, version, printer))
 
 
 def format_module(text: str) -> str:
@@ -39,10 +42,14 @@ def format_module(text: str) -> str:
 
 
 def render_module(
-    functions: Sequence[FunctionSource], source_path: str, version: str, unoptimized: bool = False
+    functions: Sequence[FunctionSource],
+    source_path: str,
+    version: str,
+    printer: NumPyCodePrinter | None = None,
 ) -> str:
-    """The module text from the template, before formatting."""
-    printer = NumPyCodePrinter(optimize=not unoptimized)
+    """The module text from the template, before formatting (`printer` as in
+    `emit_module`; it records what the module imports)."""
+    printer = printer if printer is not None else NumPyCodePrinter()
     layouts = [JointLayout(f) for f in functions]
     rendered = [
         context
@@ -87,7 +94,7 @@ def _formula(f: FunctionSource, code_names: Mapping[Var, str]) -> list[str]:
     """The traced computation, printed as math in the module's docstring, with the code's
     names for the values the code names (a temporary of its own takes a name the code
     does not use)."""
-    printer = NumPyCodePrinter(plain=True)
+    printer = FormulaPrinter()
     graph = f.forward
     names = assign_names(graph, fixed=code_names)
     inputs = ", ".join(f"{names[v]}: {format_shape(v.shape)}" for v in graph.inputs)

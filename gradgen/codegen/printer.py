@@ -163,22 +163,23 @@ class Imports:
 
 
 class NumPyCodePrinter(NumPyPrinter):
-    """SymPy's NumPy printer, writing `np.` (or bare names with `plain=True`, for formulas).
-    `PythonFloatPrinter` is the same for code whose every value is a Python float."""
+    """SymPy's NumPy printer, writing `np.`, for the shipped module: full sums of vector
+    products as dot products (`dots.py`), statements in place where a buffer is free
+    (`inplace.py`). What a printer does is its class's: `ReferencePrinter` (the
+    unoptimized reference) and `FormulaPrinter` (the docstring's math) do less, and
+    `PythonFloatPrinter` prints code whose every value is a Python float. Nothing toggles a
+    printer's behaviour from outside."""
 
-    def __init__(
-        self, plain: bool = False, optimize: bool = True, imports: Imports | None = None
-    ) -> None:
+    in_place = True  # statements may be computed in place (`inplace.py`)
+    dot_products = True  # full sums of products of vectors as `@` (`dots.py`)
+    errstate = True  # np.where's unselected branch may warn: `with np.errstate(...)`
+    declared_types = True  # every statement keeps its declared shape and dtype
+    methods = True  # reductions as array methods (`x.sum(axis=0)`), scalars grouped first
+
+    def __init__(self, imports: Imports | None = None) -> None:
         super().__init__({"order": "none", "fully_qualified_modules": True})
-        self.plain = plain  # math-style names (exp, not np.exp) for docstrings
-        self.optimize = optimize  # dot products for sums, in-place code (codegen/inplace.py)
         self.imports = imports if imports is not None else Imports()
-        self.group_scalars = False  # while print_grouped runs: scalar factors first
-
-    @property
-    def in_place(self) -> bool:
-        """Whether statements may be computed in place (`inplace.py`) for this printer."""
-        return self.optimize and not self.plain
+        self._group_scalars = False  # while print_grouped runs: scalar factors first
 
     @property
     def helpers(self) -> set[str]:
@@ -198,12 +199,10 @@ class NumPyCodePrinter(NumPyPrinter):
 
     def python_floats(self) -> PythonFloatPrinter:
         """The printer for the same module's Python-float fast path."""
-        return PythonFloatPrinter(self.plain, self.optimize, self.imports)
+        return PythonFloatPrinter(self.imports)
 
     # -- names of NumPy functions
     def np(self, name: str) -> str:
-        if self.plain:
-            return name
         self.imports.numpy = True
         return f"np.{name}"
 
@@ -277,8 +276,6 @@ class NumPyCodePrinter(NumPyPrinter):
         return f"{self.np('logaddexp')}(0, {self._print(expr.args[0])})"
 
     def _print_erf(self, expr: sympy.Expr) -> str:
-        if self.plain:
-            return f"erf({self._print(expr.args[0])})"
         self.helpers.add("_erf")
         self.uses_numpy = True
         return f"_erf({self._print(expr.args[0])})"
@@ -341,7 +338,7 @@ class NumPyCodePrinter(NumPyPrinter):
             dots = self._as_dots(eq, operands[0])
             if dots is not None:
                 return Code(dots, False)
-            method = isinstance(x, Var) and x.ndim > 0 and not self.plain
+            method = isinstance(x, Var) and x.ndim > 0 and self.methods
             if eq.op == "mean" and method:  # ndarray.mean runs Python code: 3x a sum's cost
                 total = self._reduction(
                     "sum", operands[0], eq.param("axis"), eq.param("keepdims"), method
@@ -390,7 +387,7 @@ class NumPyCodePrinter(NumPyPrinter):
             expr = keep_float(expr)
         atomic = isinstance(expr, (sympy.Symbol, sympy.Function, sympy.Number))
         guarded = any(op.guarded for op in operands) or _may_warn_unselected(expr)
-        grouped = eq.op == "ew" and not self.plain  # the compiler's expressions
+        grouped = eq.op == "ew" and self.methods  # the compiler's expressions
         text = self.print_grouped(expr) if grouped else self.doprint(expr)
         atomic = atomic and not text.startswith("-")
         code = Code(text, atomic, expr, guarded=guarded, leaf_shapes=tuple(leaves))
@@ -404,7 +401,7 @@ class NumPyCodePrinter(NumPyPrinter):
         shape of those it still reads, and one of masks and numbers only is not float: it is
         then written into a fresh array of the declared shape, in the dtype of a float
         operand (`float_dtype` when there is none)."""
-        if self.plain or code.expr is None:
+        if not self.declared_types or code.expr is None:
             return code  # formulas (PythonFloatPrinter overrides this: floats have no shape)
         # As printed: t*log(10)/(t*log(10)) is 1, and t + 1/log(10) - t a bare number.
         printed = float_constants(code.expr)
@@ -446,11 +443,11 @@ class NumPyCodePrinter(NumPyPrinter):
 
     def print_grouped(self, expr: sympy.Expr) -> str:
         """`expr` printed with the scalar factors of each product first (`_print_Mul`)."""
-        self.group_scalars, before = True, self.group_scalars
+        self._group_scalars, before = True, self._group_scalars
         try:
             return self.doprint(expr)
         finally:
-            self.group_scalars = before
+            self._group_scalars = before
 
     def _count(self, eq: Equation) -> str:
         """A mean's element count as an operand of `/`: `N`, `8`, `(8 * T)`."""
@@ -467,8 +464,7 @@ class NumPyCodePrinter(NumPyPrinter):
             or eq.param("keepdims")
             or x.expr is None
             or x.guarded
-            or self.plain
-            or not self.optimize
+            or not self.dot_products
         ):
             return None
         text = sum_as_dots(x.expr, self.print_grouped, dict(x.leaf_shapes), vector.shape)
@@ -509,7 +505,7 @@ class NumPyCodePrinter(NumPyPrinter):
         go first, `2 * d_value / N * e`: Python then multiplies scalars before touching the
         array, one pass over it instead of three."""
         arrays = [f for f in expr.args if not is_scalar(f)]
-        grouped = self.group_scalars and len(expr.args) - len(arrays) >= 2
+        grouped = self._group_scalars and len(expr.args) - len(arrays) >= 2
         grouped = grouped and bool(arrays)
         if not grouped:
             if expr.args[0] == -1 and expr.atoms(MaskSymbol):  # NumPy cannot negate a bool
@@ -723,13 +719,9 @@ class PythonFloatPrinter(NumPyCodePrinter):
     the builtins max, min and abs, float literals, `x if c else y`, and no arrays to keep
     in shape or dtype. It records imports in the module's shared `Imports`."""
 
-    @property
-    def in_place(self) -> bool:
-        return False  # floats are immutable
+    in_place = False  # floats are immutable
 
     def np(self, name: str) -> str:
-        if self.plain:
-            return name
         if name in MATH_FUNCTIONS:
             self.imports.math = True
             return f"math.{MATH_FUNCTIONS[name]}"
@@ -762,3 +754,28 @@ class PythonFloatPrinter(NumPyCodePrinter):
         self, eq: Equation, operands: list[Code], code: Code, float_dtype: str
     ) -> Code:
         return code  # Python floats have no shape or dtype to keep
+
+
+class ReferencePrinter(NumPyCodePrinter):
+    """The unoptimized reference the tests compare shipped code with: every statement one
+    expression, no dot products, nothing in place."""
+
+    in_place = False
+    dot_products = False
+
+
+class FormulaPrinter(NumPyCodePrinter):
+    """The traced computation as math, for the module's docstring: `exp(x)`, not
+    `np.exp(x)`; `sum(x, axis=0)`; no casts, guards, dot products or in-place steps."""
+
+    in_place = False
+    dot_products = False
+    errstate = False
+    declared_types = False
+    methods = False
+
+    def np(self, name: str) -> str:
+        return name
+
+    def _print_erf(self, expr: sympy.Expr) -> str:
+        return f"erf({self._print(expr.args[0])})"

@@ -141,7 +141,7 @@ def statements(
             lines.append((eq, in_place))
         elif code.statement is not None:
             lines.append((eq, code.statement.format(name=names[eq.out]).split("\n")))
-        elif code.guarded and not printer.plain:
+        elif code.guarded and printer.errstate:
             # np.where computes both branches everywhere: the one not taken may warn.
             errstate = printer.np("errstate")
             head = f'with {errstate}(divide="ignore", invalid="ignore", over="ignore"):'

@@ -27,6 +27,7 @@ import numpy as np
 import gradgen
 from gradgen.codegen.module import emit_module, render_module
 from gradgen.compiler import compile_function, load_functions
+from gradgen.targets import NUMPY, REFERENCE
 from gradgen.verify import verify
 
 from . import oracle_ops
@@ -292,13 +293,13 @@ def _check_function(text: str, function: gradgen.Function) -> list[Failure]:
     except Exception as error:
         raise Rejected(f"the oracle failed: {type(error).__name__}: {error}") from error
     failures: list[Failure] = []
-    for label, unoptimized in (("optimized", False), ("unoptimized", True)):
+    for label, target in (("optimized", NUMPY), ("unoptimized", REFERENCE)):
         try:
-            compiled = compile_function(function, check=verify, unoptimized=unoptimized)
+            compiled = compile_function(function, check=verify, target=target)
             # What ships is black-formatted; the unoptimized reference need not be (black
             # changes layout only, and is 40% of the fuzzer's time).
-            emit = render_module if unoptimized else emit_module
-            module_text = emit([compiled.source()], "fuzz", gradgen.__version__, unoptimized)
+            emit = render_module if target is REFERENCE else emit_module
+            module_text = emit([compiled.source()], "fuzz", gradgen.__version__, target.printer())
             module = _import(module_text, f"fuzz_{label}")
         except Exception as error:
             failures.append(Failure(f"compile: {type(error).__name__}", _last_lines(error)))
