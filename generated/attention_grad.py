@@ -6,14 +6,14 @@ f_backward(saved, d_value=None) -> gradients, f_value_and_grad(...) -> (value, g
 f_grad(...) -> gradients.
 
 loss(w_q: (8, 8), w_k: (8, 8), w_v: (8, 8), gamma: (8,), beta: (8,), x: (T, 8), target: (T, 8)) with respect to w_q, w_k, w_v, gamma, beta:
-(traced graph d85a9598d6eb)
+(traced graph bea8c3a4486c)
     q = x @ w_q
     k = x @ w_k
     v = x @ w_v
     t0 = q @ k.T
     scores = 0.35355339059327373*t0
-    t1 = exp(scores - max(scores, axis=1, keepdims=True))
-    attended = (t1/sum(t1, axis=1, keepdims=True)) @ v
+    exp_scores = exp(scores - max(scores, axis=1, keepdims=True))
+    attended = (exp_scores/sum(exp_scores, axis=1, keepdims=True)) @ v
     y = x + attended
     mean = mean(y, axis=1, keepdims=True)
     variance = mean((y - mean(y, axis=1, keepdims=True))**2, axis=1, keepdims=True)
@@ -52,14 +52,14 @@ def loss(w_q, w_k, w_v, gamma, beta, x, target):
     v = x @ w_v
     scores = q @ k.T
     scores /= 2.8284271247461903
-    t1 = scores - scores.max(axis=1, keepdims=True)
-    np.exp(t1, out=t1)
-    attended = (t1 / t1.sum(axis=1, keepdims=True)) @ v
+    exp_scores = scores - scores.max(axis=1, keepdims=True)
+    np.exp(exp_scores, out=exp_scores)
+    attended = (exp_scores / exp_scores.sum(axis=1, keepdims=True)) @ v
     y = x + attended
     mean = y.sum(axis=1, keepdims=True) / 8
-    t4 = y - mean
-    variance = (t4**2).sum(axis=1, keepdims=True) / 8
-    normalized = t4 * gamma / np.sqrt(variance + 1e-05)
+    t2 = y - mean
+    variance = (t2**2).sum(axis=1, keepdims=True) / 8
+    normalized = t2 * gamma / np.sqrt(variance + 1e-05)
     normalized += beta
     value = ((normalized - target) ** 2).sum() / (8 * T)
     return value
@@ -73,23 +73,38 @@ def loss_forward(w_q, w_k, w_v, gamma, beta, x, target):
     v = x @ w_v
     scores = q @ k.T
     scores /= 2.8284271247461903
-    t1 = scores - scores.max(axis=1, keepdims=True)
-    np.exp(t1, out=t1)
-    t2 = t1.sum(axis=1, keepdims=True)
-    t3 = t1 / t2
-    attended = t3 @ v
+    exp_scores = scores - scores.max(axis=1, keepdims=True)
+    np.exp(exp_scores, out=exp_scores)
+    exp_scores_sum = exp_scores.sum(axis=1, keepdims=True)
+    t1 = exp_scores / exp_scores_sum
+    attended = t1 @ v
     y = x + attended
     mean = y.sum(axis=1, keepdims=True) / 8
-    t4 = y - mean
-    variance = (t4**2).sum(axis=1, keepdims=True) / 8
-    t5 = variance + 1e-05
-    np.sqrt(t5, out=t5)
-    t6 = t4 / t5
-    normalized = t6 * gamma
+    t2 = y - mean
+    variance = (t2**2).sum(axis=1, keepdims=True) / 8
+    sqrt_variance = variance + 1e-05
+    np.sqrt(sqrt_variance, out=sqrt_variance)
+    t3 = t2 / sqrt_variance
+    normalized = t3 * gamma
     normalized += beta
-    t7 = normalized - target
-    value = (t7**2).sum() / (8 * T)
-    saved = (gamma, x, q, k, v, t1, t2, t3, t4, t5, t6, t7, value, T)
+    t4 = normalized - target
+    value = (t4**2).sum() / (8 * T)
+    saved = (
+        gamma,
+        x,
+        q,
+        k,
+        v,
+        exp_scores,
+        exp_scores_sum,
+        t1,
+        t2,
+        sqrt_variance,
+        t3,
+        t4,
+        value,
+        T,
+    )
     return value, saved
 
 
@@ -101,38 +116,58 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     Given `accumulate_into` (arrays in wrt order), the gradients are added into
     them in place, and they are returned.
     """
-    gamma, x, q, k, v, t1, t2, t3, t4, t5, t6, t7, value, T = saved
+    (
+        gamma,
+        x,
+        q,
+        k,
+        v,
+        exp_scores,
+        exp_scores_sum,
+        t1,
+        t2,
+        sqrt_variance,
+        t3,
+        t4,
+        value,
+        T,
+    ) = saved
     if d_value is None:
         d_value = np.ones_like(value)
     # return gg.mse_loss(normalized, target)
-    d_t7 = (1 / 4) * d_value / T * t7
+    d_t4 = (1 / 4) * d_value / T * t4
     # normalized = (y - mean) / gg.sqrt(variance + 1e-5) * gamma + beta
-    d_beta = d_t7.sum(axis=0)
-    d_t6 = d_t7 * gamma
-    d_gamma = (d_t7 * t6).sum(axis=0)
-    t8 = d_t6 / t5
-    d_mean = (-t8).sum(axis=1, keepdims=True)
+    d_beta = d_t4.sum(axis=0)
+    d_t3 = d_t4 * gamma
+    d_gamma = (d_t4 * t3).sum(axis=0)
+    t5 = d_t3 / sqrt_variance
+    d_mean = (-t5).sum(axis=1, keepdims=True)
     # variance = gg.var(y, axis=-1, keepdims=True)
-    d_t4 = (1 / 8) * t4 * (-d_t6 * t6 / t5).sum(axis=1, keepdims=True) / t5
+    d_t2 = (
+        (1 / 8)
+        * t2
+        * (-d_t3 * t3 / sqrt_variance).sum(axis=1, keepdims=True)
+        / sqrt_variance
+    )
     # y = x + attended
-    d_y = t8 + d_t4 + (1 / 8) * (-d_t4).sum(axis=1, keepdims=True) + (1 / 8) * d_mean
+    d_y = t5 + d_t2 + (1 / 8) * (-d_t2).sum(axis=1, keepdims=True) + (1 / 8) * d_mean
     # attended = gg.softmax(scores, axis=-1) @ v
-    d_t3 = d_y @ v.T
-    d_v = t3.T @ d_y
+    d_t1 = d_y @ v.T
+    d_v = t1.T @ d_y
     # scores = q @ k.T / 8**0.5
-    d_t0 = d_t3 / t2
-    d_t0 += (-d_t3 * t3 / t2).sum(axis=1, keepdims=True)
-    d_t0 *= t1
+    d_t0 = d_t1 / exp_scores_sum
+    d_t0 += (-d_t1 * t1 / exp_scores_sum).sum(axis=1, keepdims=True)
+    d_t0 *= exp_scores
     d_t0 *= 0.35355339059327373
     d_q = d_t0 @ k
     d_k = d_t0.T @ q
     # v = x @ w_v
-    t9 = x.T
-    d_w_v = t9 @ d_v
+    x_T = x.T
+    d_w_v = x_T @ d_v
     # k = x @ w_k
-    d_w_k = t9 @ d_k
+    d_w_k = x_T @ d_k
     # q = x @ w_q
-    d_w_q = t9 @ d_q
+    d_w_q = x_T @ d_q
     if accumulate_into is not None:
         return _accumulate(accumulate_into, (d_w_q, d_w_k, d_w_v, d_gamma, d_beta))
     return d_w_q, d_w_k, d_w_v, d_gamma, d_beta
@@ -149,51 +184,56 @@ def loss_value_and_grad(w_q, w_k, w_v, gamma, beta, x, target):
     v = x @ w_v
     scores = q @ k.T
     scores /= 2.8284271247461903
-    t1 = scores - scores.max(axis=1, keepdims=True)
-    np.exp(t1, out=t1)
-    t2 = t1.sum(axis=1, keepdims=True)
-    t3 = t1 / t2
-    attended = t3 @ v
+    exp_scores = scores - scores.max(axis=1, keepdims=True)
+    np.exp(exp_scores, out=exp_scores)
+    exp_scores_sum = exp_scores.sum(axis=1, keepdims=True)
+    t1 = exp_scores / exp_scores_sum
+    attended = t1 @ v
     y = x + attended
     mean = y.sum(axis=1, keepdims=True) / 8
-    t4 = y - mean
-    variance = (t4**2).sum(axis=1, keepdims=True) / 8
-    t5 = variance + 1e-05
-    np.sqrt(t5, out=t5)
-    t6 = t4 / t5
-    normalized = t6 * gamma
+    t2 = y - mean
+    variance = (t2**2).sum(axis=1, keepdims=True) / 8
+    sqrt_variance = variance + 1e-05
+    np.sqrt(sqrt_variance, out=sqrt_variance)
+    t3 = t2 / sqrt_variance
+    normalized = t3 * gamma
     normalized += beta
-    t7 = normalized - target
-    value = (t7**2).sum() / (8 * T)
+    t4 = normalized - target
+    value = (t4**2).sum() / (8 * T)
     # return gg.mse_loss(normalized, target)
-    d_t7 = (1 / 4) / T * t7
+    d_t4 = (1 / 4) / T * t4
     # normalized = (y - mean) / gg.sqrt(variance + 1e-5) * gamma + beta
-    d_beta = d_t7.sum(axis=0)
-    d_t6 = d_t7 * gamma
-    d_gamma = (d_t7 * t6).sum(axis=0)
-    t8 = d_t6 / t5
-    d_mean = (-t8).sum(axis=1, keepdims=True)
+    d_beta = d_t4.sum(axis=0)
+    d_t3 = d_t4 * gamma
+    d_gamma = (d_t4 * t3).sum(axis=0)
+    t5 = d_t3 / sqrt_variance
+    d_mean = (-t5).sum(axis=1, keepdims=True)
     # variance = gg.var(y, axis=-1, keepdims=True)
-    d_t4 = (1 / 8) * t4 * (-d_t6 * t6 / t5).sum(axis=1, keepdims=True) / t5
+    d_t2 = (
+        (1 / 8)
+        * t2
+        * (-d_t3 * t3 / sqrt_variance).sum(axis=1, keepdims=True)
+        / sqrt_variance
+    )
     # y = x + attended
-    d_y = t8 + d_t4 + (1 / 8) * (-d_t4).sum(axis=1, keepdims=True) + (1 / 8) * d_mean
+    d_y = t5 + d_t2 + (1 / 8) * (-d_t2).sum(axis=1, keepdims=True) + (1 / 8) * d_mean
     # attended = gg.softmax(scores, axis=-1) @ v
-    d_t3 = d_y @ v.T
-    d_v = t3.T @ d_y
+    d_t1 = d_y @ v.T
+    d_v = t1.T @ d_y
     # scores = q @ k.T / 8**0.5
-    d_t0 = d_t3 / t2
-    d_t0 += (-d_t3 * t3 / t2).sum(axis=1, keepdims=True)
-    d_t0 *= t1
+    d_t0 = d_t1 / exp_scores_sum
+    d_t0 += (-d_t1 * t1 / exp_scores_sum).sum(axis=1, keepdims=True)
+    d_t0 *= exp_scores
     d_t0 *= 0.35355339059327373
     d_q = d_t0 @ k
     d_k = d_t0.T @ q
     # v = x @ w_v
-    t9 = x.T
-    d_w_v = t9 @ d_v
+    x_T = x.T
+    d_w_v = x_T @ d_v
     # k = x @ w_k
-    d_w_k = t9 @ d_k
+    d_w_k = x_T @ d_k
     # q = x @ w_q
-    d_w_q = t9 @ d_q
+    d_w_q = x_T @ d_q
     return value, (d_w_q, d_w_k, d_w_v, d_gamma, d_beta)
 
 

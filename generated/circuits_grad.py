@@ -198,9 +198,9 @@ def neuron(w0, x0, w1, x1, w2):
 def neuron_forward(w0, x0, w1, x1, w2):
     """Value of `neuron` and the `saved` `neuron_backward` needs."""
     dot = w0 * x0 + w1 * x1 + w2
-    t0 = np.exp(-dot)
-    f = 1 / (1 + t0)
-    saved = (w0, x0, w1, x1, t0, f)
+    exp_dot = np.exp(-dot)
+    f = 1 / (1 + exp_dot)
+    saved = (w0, x0, w1, x1, exp_dot, f)
     return f, saved
 
 
@@ -212,11 +212,11 @@ def neuron_backward(saved, d_value=None, accumulate_into=None):
     Given `accumulate_into` (arrays in wrt order), the gradients are added into
     them in place, and they are returned.
     """
-    w0, x0, w1, x1, t0, f = saved
+    w0, x0, w1, x1, exp_dot, f = saved
     if d_value is None:
         d_value = np.ones_like(f)
     # f = 1 / (1 + gg.exp(-dot))
-    d_dot = t0 * d_value * f**2
+    d_dot = exp_dot * d_value * f**2
     # dot = w0 * x0 + w1 * x1 + w2
     d_w1 = d_dot * x1
     d_x1 = d_dot * w1
@@ -237,10 +237,10 @@ def neuron_value_and_grad(w0, x0, w1, x1, w2):
     if type(w0) is float:  # Python floats: math, not NumPy's 0-d arrays
         try:
             dot = w0 * x0 + w1 * x1 + w2
-            t0 = math.exp(-dot)
-            f = 1.0 / (1.0 + t0)
+            exp_dot = math.exp(-dot)
+            f = 1.0 / (1.0 + exp_dot)
             # f = 1 / (1 + gg.exp(-dot))
-            d_dot = t0 * (f * f)
+            d_dot = exp_dot * (f * f)
             # dot = w0 * x0 + w1 * x1 + w2
             d_w1 = d_dot * x1
             d_x1 = d_dot * w1
@@ -251,10 +251,10 @@ def neuron_value_and_grad(w0, x0, w1, x1, w2):
         except (ArithmeticError, ValueError):
             pass  # math raised where NumPy gives inf or nan: NumPy's code below runs
     dot = w0 * x0 + w1 * x1 + w2
-    t0 = np.exp(-dot)
-    f = 1 / (1 + t0)
+    exp_dot = np.exp(-dot)
+    f = 1 / (1 + exp_dot)
     # f = 1 / (1 + gg.exp(-dot))
-    d_dot = t0 * f**2
+    d_dot = exp_dot * f**2
     # dot = w0 * x0 + w1 * x1 + w2
     d_w1 = d_dot * x1
     d_x1 = d_dot * w1

@@ -6,7 +6,7 @@ f_backward(saved, d_value=None) -> gradients, f_value_and_grad(...) -> (value, g
 f_grad(...) -> gradients.
 
 loss(w: (D,), b: (), x: (N, D), y: (N,)) with respect to w, b:
-(traced graph 77f63d00c439)
+(traced graph 997445fa49ac)
     z = x @ w + b
     value = mean(logaddexp(0, z) - y*z)
     correct = (z > 0) == (y > 0.5)
@@ -43,10 +43,10 @@ def loss(w, b, x, y):
     z = x @ w
     z += b
     value = (np.logaddexp(0, z).sum() - y @ z) / N
-    t1 = z > 0
-    correct = t1 == (y > 0.5)
+    t0 = z > 0
+    correct = t0 == (y > 0.5)
     accuracy = np.asarray(np.where(correct, 1.0, 0.0), dtype=w.dtype).sum() / N
-    positive_rate = np.asarray(np.where(t1, 1.0, 0.0), dtype=w.dtype).sum() / N
+    positive_rate = np.asarray(np.where(t0, 1.0, 0.0), dtype=w.dtype).sum() / N
     return value, {"accuracy": accuracy, "positive_rate": positive_rate}
 
 
@@ -55,13 +55,13 @@ def loss_forward(w, b, x, y):
     N = x.shape[0]
     z = x @ w
     z += b
-    t0 = np.logaddexp(0, z)
-    value = (t0.sum() - y @ z) / N
-    t1 = z > 0
-    correct = t1 == (y > 0.5)
+    softplus_z = np.logaddexp(0, z)
+    value = (softplus_z.sum() - y @ z) / N
+    t0 = z > 0
+    correct = t0 == (y > 0.5)
     accuracy = np.asarray(np.where(correct, 1.0, 0.0), dtype=w.dtype).sum() / N
-    positive_rate = np.asarray(np.where(t1, 1.0, 0.0), dtype=w.dtype).sum() / N
-    saved = (x, y, t0, value, N)
+    positive_rate = np.asarray(np.where(t0, 1.0, 0.0), dtype=w.dtype).sum() / N
+    saved = (x, y, softplus_z, value, N)
     return (value, {"accuracy": accuracy, "positive_rate": positive_rate}), saved
 
 
@@ -73,12 +73,12 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     Given `accumulate_into` (arrays in wrt order), the gradients are added into
     them in place, and they are returned.
     """
-    x, y, t0, value, N = saved
+    x, y, softplus_z, value, N = saved
     if d_value is None:
         d_value = np.ones_like(value)
     # z = x @ w + b
-    # d_z = -d_value/N * y - d_value/N * np.expm1(-t0), in place:
-    d_z = -t0
+    # d_z = -d_value/N * y - d_value/N * np.expm1(-softplus_z), in place:
+    d_z = -softplus_z
     np.expm1(d_z, out=d_z)
     d_z += y
     d_z *= -d_value / N
@@ -97,15 +97,15 @@ def loss_value_and_grad(w, b, x, y):
     N = x.shape[0]
     z = x @ w
     z += b
-    t0 = np.logaddexp(0, z)
-    value = (t0.sum() - y @ z) / N
-    t1 = z > 0
-    correct = t1 == (y > 0.5)
+    softplus_z = np.logaddexp(0, z)
+    value = (softplus_z.sum() - y @ z) / N
+    t0 = z > 0
+    correct = t0 == (y > 0.5)
     accuracy = np.asarray(np.where(correct, 1.0, 0.0), dtype=w.dtype).sum() / N
-    positive_rate = np.asarray(np.where(t1, 1.0, 0.0), dtype=w.dtype).sum() / N
+    positive_rate = np.asarray(np.where(t0, 1.0, 0.0), dtype=w.dtype).sum() / N
     # z = x @ w + b
-    # d_z = -1/N * y - 1/N * np.expm1(-t0), in place:
-    d_z = -t0
+    # d_z = -1/N * y - 1/N * np.expm1(-softplus_z), in place:
+    d_z = -softplus_z
     np.expm1(d_z, out=d_z)
     d_z += y
     d_z *= -1 / N

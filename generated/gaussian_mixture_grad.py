@@ -6,14 +6,14 @@ f_backward(saved, d_value=None) -> gradients, f_value_and_grad(...) -> (value, g
 f_grad(...) -> gradients.
 
 nll(logits: (K,), means: (K, D), log_stds: (K, D), x: (N, D)) with respect to logits, means, log_stds:
-(traced graph 530deca2b692)
+(traced graph 709d4807beb9)
     z = (x[:, None] - means[None])/exp(log_stds)[None]
     per_dim = 0.5*z**2 + log_stds[None] + 0.9189385332046727
     log_prob = -sum(per_dim, axis=2)
-    t19 = max(logits, keepdims=True)
-    joint = (logits - (log(sum(exp(logits - t19), keepdims=True)) + t19))[None] + log_prob
-    t25 = max(joint, axis=1, keepdims=True)
-    value = -mean(squeeze(log(sum(exp(joint - t25), axis=1, keepdims=True)) + t25, 1))
+    t11 = max(logits, keepdims=True)
+    joint = (logits - (log(sum(exp(logits - t11), keepdims=True)) + t11))[None] + log_prob
+    t16 = max(joint, axis=1, keepdims=True)
+    value = -mean(squeeze(log(sum(exp(joint - t16), axis=1, keepdims=True)) + t16, 1))
     return value
 """
 
@@ -47,13 +47,15 @@ def nll(logits, means, log_stds, x):
     per_dim = 0.5 * z**2
     per_dim += log_stds[None] + 0.9189385332046727
     log_prob = -per_dim.sum(axis=2)
-    t2 = logits.max(keepdims=True)
-    joint = (logits - (np.log(np.exp(logits - t2).sum(keepdims=True)) + t2))[
-        None
-    ] + log_prob
-    t5 = joint.max(axis=1, keepdims=True)
+    logits_max = logits.max(keepdims=True)
+    joint = (
+        logits - (np.log(np.exp(logits - logits_max).sum(keepdims=True)) + logits_max)
+    )[None] + log_prob
+    joint_max = joint.max(axis=1, keepdims=True)
     value = -(
-        np.squeeze(np.log(np.exp(joint - t5).sum(axis=1, keepdims=True)) + t5, 1).sum()
+        np.squeeze(
+            np.log(np.exp(joint - joint_max).sum(axis=1, keepdims=True)) + joint_max, 1
+        ).sum()
         / N
     )
     return value
@@ -64,24 +66,36 @@ def nll_forward(logits, means, log_stds, x):
     K = logits.shape[0]
     D = means.shape[1]
     N = x.shape[0]
-    t0 = np.exp(log_stds)
-    t1 = t0[None]
+    exp_log_stds = np.exp(log_stds)
+    t0 = exp_log_stds[None]
     z = x[:, None] - means[None]
-    z /= t1
+    z /= t0
     per_dim = 0.5 * z**2
     per_dim += log_stds[None] + 0.9189385332046727
     log_prob = -per_dim.sum(axis=2)
-    t2 = logits.max(keepdims=True)
-    t3 = logits - t2
-    np.exp(t3, out=t3)
-    t4 = t3.sum(keepdims=True)
-    joint = (logits - (np.log(t4) + t2))[None] + log_prob
-    t5 = joint.max(axis=1, keepdims=True)
-    t6 = joint - t5
-    np.exp(t6, out=t6)
-    t7 = t6.sum(axis=1, keepdims=True)
-    value = -(np.squeeze(np.log(t7) + t5, 1).sum() / N)
-    saved = (t0, t1, z, t3, t4, t6, t7, value, D, K, N)
+    logits_max = logits.max(keepdims=True)
+    exp_logits = logits - logits_max
+    np.exp(exp_logits, out=exp_logits)
+    exp_logits_sum = exp_logits.sum(keepdims=True)
+    joint = (logits - (np.log(exp_logits_sum) + logits_max))[None] + log_prob
+    joint_max = joint.max(axis=1, keepdims=True)
+    exp_joint = joint - joint_max
+    np.exp(exp_joint, out=exp_joint)
+    exp_joint_sum = exp_joint.sum(axis=1, keepdims=True)
+    value = -(np.squeeze(np.log(exp_joint_sum) + joint_max, 1).sum() / N)
+    saved = (
+        exp_log_stds,
+        t0,
+        z,
+        exp_logits,
+        exp_logits_sum,
+        exp_joint,
+        exp_joint_sum,
+        value,
+        D,
+        K,
+        N,
+    )
     return value, saved
 
 
@@ -93,25 +107,37 @@ def nll_backward(saved, d_value=None, accumulate_into=None):
     Given `accumulate_into` (arrays in wrt order), the gradients are added into
     them in place, and they are returned.
     """
-    t0, t1, z, t3, t4, t6, t7, value, D, K, N = saved
+    (
+        exp_log_stds,
+        t0,
+        z,
+        exp_logits,
+        exp_logits_sum,
+        exp_joint,
+        exp_joint_sum,
+        value,
+        D,
+        K,
+        N,
+    ) = saved
     if d_value is None:
         d_value = np.ones_like(value)
     # return -gg.mean(gg.logsumexp(joint, axis=1))
-    t8 = -d_value / N * (t6 / t7)
+    t1 = -d_value / N * (exp_joint / exp_joint_sum)
     # joint = gg.log_softmax(logits)[None, :] + log_prob
-    t9 = t8.sum(axis=0)
+    t2 = t1.sum(axis=0)
     # log_prob = -gg.sum(per_dim, axis=2)
-    t10 = np.expand_dims(-t8, 2)
-    d_per_dim = np.broadcast_to(t10, (N, K, D))
+    t3 = np.expand_dims(-t1, 2)
+    d_per_dim = np.broadcast_to(t3, (N, K, D))
     # per_dim = 0.5 * z**2 + log_stds[None, :, :] + 0.5 * gg.log(2 * gg.pi)
-    d_z = z * t10
+    d_z = z * t3
     # z = (x[:, None, :] - means[None, :, :]) / gg.exp(log_stds)[None, :, :]
-    d_means = (-d_z / t1).sum(axis=0)
+    d_means = (-d_z / t0).sum(axis=0)
     # the gradient of logits, added up from its uses
-    d_logits = t3 * (-t9).sum(keepdims=True) / t4
-    d_logits += t9
+    d_logits = exp_logits * (-t2).sum(keepdims=True) / exp_logits_sum
+    d_logits += t2
     # the gradient of log_stds, added up from its uses
-    d_log_stds = (-d_z * z / t1).sum(axis=0) * t0
+    d_log_stds = (-d_z * z / t0).sum(axis=0) * exp_log_stds
     d_log_stds += d_per_dim.sum(axis=0)
     if accumulate_into is not None:
         return _accumulate(accumulate_into, (d_logits, d_means, d_log_stds))
@@ -126,39 +152,39 @@ def nll_value_and_grad(logits, means, log_stds, x):
     K = logits.shape[0]
     D = means.shape[1]
     N = x.shape[0]
-    t0 = np.exp(log_stds)
-    t1 = t0[None]
+    exp_log_stds = np.exp(log_stds)
+    t0 = exp_log_stds[None]
     z = x[:, None] - means[None]
-    z /= t1
+    z /= t0
     per_dim = 0.5 * z**2
     per_dim += log_stds[None] + 0.9189385332046727
     log_prob = -per_dim.sum(axis=2)
-    t2 = logits.max(keepdims=True)
-    t3 = logits - t2
-    np.exp(t3, out=t3)
-    t4 = t3.sum(keepdims=True)
-    joint = (logits - (np.log(t4) + t2))[None] + log_prob
-    t5 = joint.max(axis=1, keepdims=True)
-    t6 = joint - t5
-    np.exp(t6, out=t6)
-    t7 = t6.sum(axis=1, keepdims=True)
-    value = -(np.squeeze(np.log(t7) + t5, 1).sum() / N)
+    logits_max = logits.max(keepdims=True)
+    exp_logits = logits - logits_max
+    np.exp(exp_logits, out=exp_logits)
+    exp_logits_sum = exp_logits.sum(keepdims=True)
+    joint = (logits - (np.log(exp_logits_sum) + logits_max))[None] + log_prob
+    joint_max = joint.max(axis=1, keepdims=True)
+    exp_joint = joint - joint_max
+    np.exp(exp_joint, out=exp_joint)
+    exp_joint_sum = exp_joint.sum(axis=1, keepdims=True)
+    value = -(np.squeeze(np.log(exp_joint_sum) + joint_max, 1).sum() / N)
     # return -gg.mean(gg.logsumexp(joint, axis=1))
-    t8 = -1 / N * (t6 / t7)
+    t1 = -1 / N * (exp_joint / exp_joint_sum)
     # joint = gg.log_softmax(logits)[None, :] + log_prob
-    t9 = t8.sum(axis=0)
+    t2 = t1.sum(axis=0)
     # log_prob = -gg.sum(per_dim, axis=2)
-    t10 = np.expand_dims(-t8, 2)
-    d_per_dim = np.broadcast_to(t10, (N, K, D))
+    t3 = np.expand_dims(-t1, 2)
+    d_per_dim = np.broadcast_to(t3, (N, K, D))
     # per_dim = 0.5 * z**2 + log_stds[None, :, :] + 0.5 * gg.log(2 * gg.pi)
-    d_z = z * t10
+    d_z = z * t3
     # z = (x[:, None, :] - means[None, :, :]) / gg.exp(log_stds)[None, :, :]
-    d_means = (-d_z / t1).sum(axis=0)
+    d_means = (-d_z / t0).sum(axis=0)
     # the gradient of logits, added up from its uses
-    d_logits = t3 * (-t9).sum(keepdims=True) / t4
-    d_logits += t9
+    d_logits = exp_logits * (-t2).sum(keepdims=True) / exp_logits_sum
+    d_logits += t2
     # the gradient of log_stds, added up from its uses
-    d_log_stds = (-d_z * z / t1).sum(axis=0) * t0
+    d_log_stds = (-d_z * z / t0).sum(axis=0) * exp_log_stds
     d_log_stds += d_per_dim.sum(axis=0)
     return value, (d_logits, d_means, d_log_stds)
 

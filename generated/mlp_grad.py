@@ -6,11 +6,11 @@ f_backward(saved, d_value=None) -> gradients, f_value_and_grad(...) -> (value, g
 f_grad(...) -> gradients.
 
 loss(w1: (64, H), b1: (H,), w2: (H, 10), b2: (10,), x: (N, 64), labels: (N,)) with respect to w1, b1, w2, b2:
-(traced graph b2a971ca6bd0)
+(traced graph 2b85650430c6)
     hidden = tanh(x @ w1 + b1)
     logits = hidden @ w2 + b2
-    t10 = max(logits, axis=1, keepdims=True)
-    value = mean(log(sum(exp(logits - t10), axis=1, keepdims=True)) + t10 - sum((labels[..., None] == arange(10))*logits, axis=1, keepdims=True))
+    t7 = max(logits, axis=1, keepdims=True)
+    value = mean(log(sum(exp(logits - t7), axis=1, keepdims=True)) + t7 - sum((labels[..., None] == arange(10))*logits, axis=1, keepdims=True))
     return value
 """
 
@@ -44,10 +44,10 @@ def loss(w1, b1, w2, b2, x, labels):
     np.tanh(hidden, out=hidden)
     logits = hidden @ w2
     logits += b2
-    t1 = logits.max(axis=1, keepdims=True)
+    logits_max = logits.max(axis=1, keepdims=True)
     value = (
-        np.log(np.exp(logits - t1).sum(axis=1, keepdims=True))
-        + t1
+        np.log(np.exp(logits - logits_max).sum(axis=1, keepdims=True))
+        + logits_max
         - ((labels[..., None] == np.arange(10)) * logits).sum(axis=1, keepdims=True)
     ).sum() / N
     return value
@@ -62,12 +62,14 @@ def loss_forward(w1, b1, w2, b2, x, labels):
     logits = hidden @ w2
     logits += b2
     t0 = labels[..., None] == np.arange(10)
-    t1 = logits.max(axis=1, keepdims=True)
-    t2 = logits - t1
-    np.exp(t2, out=t2)
-    t3 = t2.sum(axis=1, keepdims=True)
-    value = (np.log(t3) + t1 - (t0 * logits).sum(axis=1, keepdims=True)).sum() / N
-    saved = (w2, x, hidden, t0, t2, t3, value, N)
+    logits_max = logits.max(axis=1, keepdims=True)
+    exp_logits = logits - logits_max
+    np.exp(exp_logits, out=exp_logits)
+    exp_logits_sum = exp_logits.sum(axis=1, keepdims=True)
+    value = (
+        np.log(exp_logits_sum) + logits_max - (t0 * logits).sum(axis=1, keepdims=True)
+    ).sum() / N
+    saved = (w2, x, hidden, t0, exp_logits, exp_logits_sum, value, N)
     return value, saved
 
 
@@ -79,22 +81,22 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     Given `accumulate_into` (arrays in wrt order), the gradients are added into
     them in place, and they are returned.
     """
-    w2, x, hidden, t0, t2, t3, value, N = saved
+    w2, x, hidden, t0, exp_logits, exp_logits_sum, value, N = saved
     if d_value is None:
         d_value = np.ones_like(value)
     # logits = hidden @ w2 + b2
-    d_logits = t2 / t3
+    d_logits = exp_logits / exp_logits_sum
     np.subtract(t0, d_logits, out=d_logits)
     d_logits *= -d_value / N
     d_b2 = d_logits.sum(axis=0)
     d_hidden = d_logits @ w2.T
     d_w2 = hidden.T @ d_logits
     # hidden = gg.tanh(x @ w1 + b1)
-    t4 = hidden**2
-    np.subtract(1, t4, out=t4)
-    t4 *= d_hidden
-    d_b1 = t4.sum(axis=0)
-    d_w1 = x.T @ t4
+    t1 = hidden**2
+    np.subtract(1, t1, out=t1)
+    t1 *= d_hidden
+    d_b1 = t1.sum(axis=0)
+    d_w1 = x.T @ t1
     if accumulate_into is not None:
         return _accumulate(accumulate_into, (d_w1, d_b1, d_w2, d_b2))
     return d_w1, d_b1, d_w2, d_b2
@@ -112,24 +114,26 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     logits = hidden @ w2
     logits += b2
     t0 = labels[..., None] == np.arange(10)
-    t1 = logits.max(axis=1, keepdims=True)
-    t2 = logits - t1
-    np.exp(t2, out=t2)
-    t3 = t2.sum(axis=1, keepdims=True)
-    value = (np.log(t3) + t1 - (t0 * logits).sum(axis=1, keepdims=True)).sum() / N
+    logits_max = logits.max(axis=1, keepdims=True)
+    exp_logits = logits - logits_max
+    np.exp(exp_logits, out=exp_logits)
+    exp_logits_sum = exp_logits.sum(axis=1, keepdims=True)
+    value = (
+        np.log(exp_logits_sum) + logits_max - (t0 * logits).sum(axis=1, keepdims=True)
+    ).sum() / N
     # logits = hidden @ w2 + b2
-    d_logits = t2 / t3
+    d_logits = exp_logits / exp_logits_sum
     np.subtract(t0, d_logits, out=d_logits)
     d_logits *= -1 / N
     d_b2 = d_logits.sum(axis=0)
     d_hidden = d_logits @ w2.T
     d_w2 = hidden.T @ d_logits
     # hidden = gg.tanh(x @ w1 + b1)
-    t4 = hidden**2
-    np.subtract(1, t4, out=t4)
-    t4 *= d_hidden
-    d_b1 = t4.sum(axis=0)
-    d_w1 = x.T @ t4
+    t1 = hidden**2
+    np.subtract(1, t1, out=t1)
+    t1 *= d_hidden
+    d_b1 = t1.sum(axis=0)
+    d_w1 = x.T @ t1
     return value, (d_w1, d_b1, d_w2, d_b2)
 
 

@@ -7,7 +7,7 @@ f_grad(...) -> gradients.
 Also, where asked for: f_jvp, f_jacobian, f_hessian and f_hvp.
 
 loss(w: (D,), b: (), x: (N, D), y: (N,), l2: ()) with respect to w, b:
-(traced graph 4898b2a509c2)
+(traced graph 67fe16087ae7)
     z = x @ w + b
     data_loss = mean(logaddexp(0, z) - y*z)
     value = data_loss + 0.5*l2*sum(w**2)
@@ -51,11 +51,11 @@ def loss_forward(w, b, x, y, l2):
     N = x.shape[0]
     z = x @ w
     z += b
-    t0 = np.logaddexp(0, z)
-    data_loss = (t0.sum() - y @ z) / N
-    t1 = 0.5 * l2
-    value = data_loss + t1 * (w @ w)
-    saved = (w, x, y, t0, t1, value, N)
+    softplus_z = np.logaddexp(0, z)
+    data_loss = (softplus_z.sum() - y @ z) / N
+    t0 = 0.5 * l2
+    value = data_loss + t0 * (w @ w)
+    saved = (w, x, y, softplus_z, t0, value, N)
     return value, saved
 
 
@@ -67,19 +67,19 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     Given `accumulate_into` (arrays in wrt order), the gradients are added into
     them in place, and they are returned.
     """
-    w, x, y, t0, t1, value, N = saved
+    w, x, y, softplus_z, t0, value, N = saved
     if d_value is None:
         d_value = np.ones_like(value)
     # z = x @ w + b
-    # d_z = -d_value/N * y - d_value/N * np.expm1(-t0), in place:
-    d_z = -t0
+    # d_z = -d_value/N * y - d_value/N * np.expm1(-softplus_z), in place:
+    d_z = -softplus_z
     np.expm1(d_z, out=d_z)
     d_z += y
     d_z *= -d_value / N
     d_b = d_z.sum()
     d_w = x.T @ d_z
     # the gradient of w, added up from its uses
-    d_w += 2 * d_value * t1 * w
+    d_w += 2 * d_value * t0 * w
     if accumulate_into is not None:
         return _accumulate(accumulate_into, (d_w, d_b))
     return d_w, d_b
@@ -93,20 +93,20 @@ def loss_value_and_grad(w, b, x, y, l2):
     N = x.shape[0]
     z = x @ w
     z += b
-    t0 = np.logaddexp(0, z)
-    data_loss = (t0.sum() - y @ z) / N
-    t1 = 0.5 * l2
-    value = data_loss + t1 * (w @ w)
+    softplus_z = np.logaddexp(0, z)
+    data_loss = (softplus_z.sum() - y @ z) / N
+    t0 = 0.5 * l2
+    value = data_loss + t0 * (w @ w)
     # z = x @ w + b
-    # d_z = -1/N * y - 1/N * np.expm1(-t0), in place:
-    d_z = -t0
+    # d_z = -1/N * y - 1/N * np.expm1(-softplus_z), in place:
+    d_z = -softplus_z
     np.expm1(d_z, out=d_z)
     d_z += y
     d_z *= -1 / N
     d_b = d_z.sum()
     d_w = x.T @ d_z
     # the gradient of w, added up from its uses
-    d_w += 2 * t1 * w
+    d_w += 2 * t0 * w
     return value, (d_w, d_b)
 
 
@@ -124,24 +124,24 @@ def loss_hessian(w, b, x, y, l2):
     d_value = np.ones((), dtype=np.result_type(w))
     z = x @ w
     z += b
-    t0 = np.logaddexp(0, z)
+    softplus_z = np.logaddexp(0, z)
     # data_loss = gg.mean(gg.softplus(z) - y * z)
-    t1 = d_value / N
+    t0 = d_value / N
     # z = x @ w + b
-    t2 = x.T
+    x_T = x.T
     # data_loss = gg.mean(gg.softplus(z) - y * z)
-    t3 = -t1 * (t2 * np.exp(-t0) * np.expm1(-t0))
+    t1 = -t0 * (x_T * np.exp(-softplus_z) * np.expm1(-softplus_z))
     # z = x @ w + b
-    hessian_w_b = t3.sum(axis=1)
-    hessian_w_w = t3 @ x
+    hessian_w_b = t1.sum(axis=1)
+    hessian_w_w = t1 @ x
     hessian_w_w += 1.0 * d_value * l2 * np.eye(D, dtype=w.dtype)
     # data_loss = gg.mean(gg.softplus(z) - y * z)
-    # t5 = -np.ones_like(b)*t1 * (np.exp(-t0)*np.expm1(-t0)), in place:
-    t5 = -t0
-    np.expm1(t5, out=t5)
-    t5 *= np.exp(-t0)
-    t5 *= -np.ones_like(b) * t1
+    # t3 = -np.ones_like(b)*t0 * (np.exp(-softplus_z)*np.expm1(-softplus_z)), in place:
+    t3 = -softplus_z
+    np.expm1(t3, out=t3)
+    t3 *= np.exp(-softplus_z)
+    t3 *= -np.ones_like(b) * t0
     # z = x @ w + b
-    hessian_b_b = t5.sum()
-    hessian_b_w = t2 @ t5
+    hessian_b_b = t3.sum()
+    hessian_b_w = x_T @ t3
     return ((hessian_w_w, hessian_w_b), (hessian_b_w, hessian_b_b))

@@ -6,7 +6,7 @@ f_backward(saved, d_value=None) -> gradients, f_value_and_grad(...) -> (value, g
 f_grad(...) -> gradients.
 
 quadratic(x: (N, 1)) with respect to x:
-(traced graph 301dc866a8c9)
+(traced graph 42a01f2ef55d)
     y = (2*x.T) @ x
     return y
 
@@ -80,14 +80,14 @@ def quadratic_value_and_grad(x):
     The forward and backward passes in one function, the value's cotangent 1 folded in.
     """
     d_value = np.ones((1, 1), dtype=np.result_type(x))
-    t0 = x.T
-    t1 = 2 * t0
-    y = t1 @ x
+    x_T = x.T
+    t0 = 2 * x_T
+    y = t0 @ x
     # y = 2 * x.T @ x
-    d_t1 = d_value @ t0
-    d_x = t1.T @ d_value
+    d_t0 = d_value @ x_T
+    d_x = t0.T @ d_value
     # the gradient of x, added up from its uses
-    d_x += (2 * d_t1).T
+    d_x += (2 * d_t0).T
     return y, d_x
 
 

@@ -5,8 +5,11 @@
 - The gradient of a value `v` is `d_v`; when several contributions are summed, the parts
   are `d_v_1`, `d_v_2`, ... and the sum is `d_v`.
 - The tangent of a value `v` (forward mode) is `v_dot`.
-- True temporaries are `t0`, `t1`, ...; nothing collides with a keyword, a dimension
-  name, the modules the code uses (`np`, `math`) or the cotangent argument `d_value`.
+- A temporary is named after what it holds when a short name says it: `logits_max` (a
+  reduction of a named value), `exp_logits` (a function of one, fused or not), `x_T` (a
+  named matrix transposed); other temporaries are `t0`, `t1`, ... Nothing collides with a
+  keyword, a dimension name, the modules the code uses (`np`, `math`) or the cotangent
+  argument `d_value`.
   (`saved` and `value` need no reserving: the generated code only rebinds them after
   reading every argument.)
 """
@@ -14,6 +17,7 @@
 from __future__ import annotations
 
 import keyword
+import re
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -43,10 +47,11 @@ class Program(Protocol):
     """What naming reads of a graph (`gradgen.ir.Graph`): its values and their hints."""
 
     inputs: Sequence[Any]  # vars with a .shape
-    equations: Sequence[Any]  # each with an .out var
+    equations: Sequence[Any]  # each with an .out var, .op, .inputs and .param(key)
     hints: Mapping[Any, NameHint]
 
 
+_TEMP = re.compile(r"t\d+")  # a temporary's name, which says nothing of what it holds
 RESERVED = frozenset(set(keyword.kwlist) | {"np", "math", "d_value"})
 
 
@@ -71,10 +76,71 @@ class _NameSpace:
         return f"{base}_{k}"
 
     def temp(self) -> str:
+        """The next free `t<k>`."""
         while f"t{self.next_temp}" in self.taken:
             self.next_temp += 1
         self.taken.add(f"t{self.next_temp}")
         return f"t{self.next_temp}"
+
+
+# Ops (and fused expressions whose outermost call is one) a temporary is named after.
+CONTENT_FUNCTIONS = frozenset(
+    "exp expm1 log log1p sqrt tanh sigmoid softplus relu sin cos tan abs erf".split()
+)
+CONTENT_REDUCTIONS = frozenset("sum mean max min prod logsumexp".split())
+MAX_CONTENT_NAME = 20  # a longer name says less than `t3`
+
+
+def content_name(
+    eq: Any, names: Mapping[Any, str], producers: Mapping[Any, Any] | None = None
+) -> str | None:
+    """A name for `eq`'s result from what it holds, or None: `<x>_max` for a reduction of
+    a named `x`, `exp_<x>` for a function of one (the first named operand of a fused
+    expression whose outermost call it is), `<x>_T` for a matrix transposed. Operands named
+    t0, t1, ... or d_<...> (`d_x_sum` would read as a gradient) give no name, and a name of
+    more than MAX_CONTENT_NAME characters is too long to help. An operand with no name
+    (written into its reader) is looked through to its own operands, in `producers`."""
+    named = [
+        name
+        for name in _operand_names(eq, names, producers or {})
+        if not _TEMP.fullmatch(name) and not name.startswith("d_")
+    ]
+    if not named:
+        return None
+    function = eq.op
+    if eq.op == "ew":
+        expr = eq.param("expr")
+        function = type(expr).__name__.lower() if getattr(expr, "is_Function", False) else ""
+    if eq.op in CONTENT_REDUCTIONS:
+        name = f"{named[0]}_{eq.op}"
+    elif function in CONTENT_FUNCTIONS:
+        name = f"{function}_{named[0]}"
+    elif eq.op == "transpose" and eq.param("axes") in (None, (1, 0)) and eq.out.ndim == 2:
+        name = f"{named[0]}_T"
+    else:
+        return None
+    return name if len(name) <= MAX_CONTENT_NAME else None
+
+
+def _operand_names(eq: Any, names: Mapping[Any, str], producers: Mapping[Any, Any]) -> list[str]:
+    """The names `eq` reads, in order, through operands that have none."""
+    found: list[str] = []
+    for atom in eq.inputs:
+        if not _hashable(atom):
+            continue
+        if atom in names:
+            found.append(names[atom])
+        elif atom in producers:
+            found += _operand_names(producers[atom], names, producers)
+    return found
+
+
+def _hashable(atom: Any) -> bool:
+    try:
+        hash(atom)
+    except TypeError:
+        return False
+    return True
 
 
 def dimension_names(graph: Program) -> set[str]:
@@ -101,6 +167,7 @@ def assign_names(
     for v in ordered:
         if v in user_named and v not in names:
             names[v] = space.claim(user_named[v])  # type: ignore[arg-type]
+    producers = {eq.out: eq for eq in graph.equations}
     for v in ordered:
         if v in names or v in skip:
             continue
@@ -108,10 +175,12 @@ def assign_names(
         if isinstance(hint, GradHint) and hint.of in names:
             base = "d_" + names[hint.of]
             names[v] = space.numbered(base) if hint.partial else space.claim(base)
-        elif isinstance(hint, TangentHint) and hint.of in names:
+            continue
+        if isinstance(hint, TangentHint) and hint.of in names:
             names[v] = space.claim(names[hint.of] + "_dot")
-        else:
-            names[v] = space.temp()
+            continue
+        content = content_name(producers[v], names, producers) if v in producers else None
+        names[v] = space.claim(content) if content is not None else space.temp()
     return names
 
 

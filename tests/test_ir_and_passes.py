@@ -161,10 +161,10 @@ def test_fuse_merges_derivative_chains_but_not_user_code() -> None:
     after = verify(dce.run(fuse_elementwise.run(g.graph(y, d))))
     assert str(after) == (
         "{ lambda x:f[N] .\n"
-        "    t0:f[N] = sin x\n"
-        "    y:f[N] = exp t0\n"
-        "    t1:f[N] = ew[expr=-2.0*a0] y\n"
-        "  in (y, t1) }"
+        "    sin_x:f[N] = sin x\n"
+        "    y:f[N] = exp sin_x\n"
+        "    t0:f[N] = ew[expr=-2.0*a0] y\n"
+        "  in (y, t0) }"
     )
 
 
@@ -265,7 +265,7 @@ def test_value_and_grad_folds_the_cotangent_one() -> None:
     assert str(fused) == (
         "{ lambda x:f[N] .\n"
         "    y:f[N] = exp x\n"
-        "    t0:f[] = sum[axis=None keepdims=False] y\n"
+        "    y_sum:f[] = sum[axis=None keepdims=False] y\n"
         "    d_x:f[N] = ew[expr=a0] y\n"  # 1 * y: printed `d_x = y`, no multiply
-        "  in (t0, d_x) }"
+        "  in (y_sum, d_x) }"
     )

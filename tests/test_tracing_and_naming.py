@@ -50,6 +50,26 @@ def test_temporaries_never_take_a_user_name() -> None:
     assert bindings == {"t0 = np.exp(x)", "t0 = exp(x)"}  # code, and the docstring formula
 
 
+def test_temporaries_are_named_after_what_they_hold(tmp_path) -> None:
+    """A stable softmax's pieces: the shift, the exponentials and their sum, by name."""
+
+    @gg.function(wrt="w")
+    def f(w: Array["D", "C"], x: Array["N", "D"]):
+        logits = x @ w
+        return gg.sum(gg.log_softmax(logits, axis=1) * x[:, :1])
+
+    text = _text(f)
+    for binding in ("logits_max = logits.max(", "exp_logits = ", "exp_logits_sum = exp_logits"):
+        assert binding in text, binding
+    module = compile_to_module([f], tmp_path)
+    rng = np.random.default_rng(2)
+    w, x = rng.normal(size=(3, 4)), rng.normal(size=(5, 3))
+    logits = x @ w
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    assert module.f(w, x) == pytest.approx((log_softmax * x[:, :1]).sum(), rel=1e-12)
+
+
 def test_static_python_control_flow_on_shapes(tmp_path) -> None:
     @gg.function(wrt="w")
     def f(w: Array[3], x: Array["N", 3]):
