@@ -11,7 +11,7 @@ loss(w_q: (8, 8), w_k: (8, 8), w_v: (8, 8), gamma: (8,), beta: (8,), x: (T, 8), 
     k = x @ w_k
     v = x @ w_v
     t0 = q @ k.T
-    scores = 0.35355339059327373*t0
+    scores = t0 / 8**0.5
     exp_scores = exp(scores - max(scores, axis=1, keepdims=True))
     attended = (exp_scores/sum(exp_scores, axis=1, keepdims=True)) @ v
     y = x + attended
@@ -51,7 +51,7 @@ def loss(w_q, w_k, w_v, gamma, beta, x, target):
     k = x @ w_k
     v = x @ w_v
     scores = q @ k.T
-    scores /= 2.8284271247461903
+    scores /= 8**0.5
     exp_scores = scores - scores.max(axis=1, keepdims=True)
     np.exp(exp_scores, out=exp_scores)
     attended = (exp_scores / exp_scores.sum(axis=1, keepdims=True)) @ v
@@ -72,7 +72,7 @@ def loss_forward(w_q, w_k, w_v, gamma, beta, x, target):
     k = x @ w_k
     v = x @ w_v
     scores = q @ k.T
-    scores /= 2.8284271247461903
+    scores /= 8**0.5
     exp_scores = scores - scores.max(axis=1, keepdims=True)
     np.exp(exp_scores, out=exp_scores)
     exp_scores_sum = exp_scores.sum(axis=1, keepdims=True)
@@ -158,7 +158,7 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     d_t0 = d_t1 / exp_scores_sum
     d_t0 += (-d_t1 * t1 / exp_scores_sum).sum(axis=1, keepdims=True)
     d_t0 *= exp_scores
-    d_t0 *= 0.35355339059327373
+    d_t0 /= 8**0.5
     d_q = d_t0 @ k
     d_k = d_t0.T @ q
     # v = x @ w_v
@@ -183,7 +183,7 @@ def loss_value_and_grad(w_q, w_k, w_v, gamma, beta, x, target):
     k = x @ w_k
     v = x @ w_v
     scores = q @ k.T
-    scores /= 2.8284271247461903
+    scores /= 8**0.5
     exp_scores = scores - scores.max(axis=1, keepdims=True)
     np.exp(exp_scores, out=exp_scores)
     exp_scores_sum = exp_scores.sum(axis=1, keepdims=True)
@@ -224,7 +224,7 @@ def loss_value_and_grad(w_q, w_k, w_v, gamma, beta, x, target):
     d_t0 = d_t1 / exp_scores_sum
     d_t0 += (-d_t1 * t1 / exp_scores_sum).sum(axis=1, keepdims=True)
     d_t0 *= exp_scores
-    d_t0 *= 0.35355339059327373
+    d_t0 /= 8**0.5
     d_q = d_t0 @ k
     d_k = d_t0.T @ q
     # v = x @ w_v

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy
 
+from gradgen.codegen.constants import reciprocal_square_root
 from gradgen.codegen.symbols import MaskSymbol, ScalarSymbol, is_scalar, scalar_factor
 from gradgen.shapes import Shape, ShapeError, broadcast_shapes
 
@@ -372,6 +373,12 @@ def _mul(
         lines.append(f"np.negative({target}, out={target})")
     elif len(group) == 1 and isinstance(group[0], sympy.Pow) and group[0].exp == -1:
         lines.append(f"{target} /= {print_expr(group[0].base)}")
+    elif (
+        len(group) == 1
+        and isinstance(group[0], sympy.Float)
+        and (root := reciprocal_square_root(float(group[0])))
+    ):
+        lines.append(f"{target} /= {root}")  # `/= 8**0.5`, as the user divided
     elif group:
         factor = group[0] if len(group) == 1 else sympy.Mul(*group, evaluate=False)
         lines.append(f"{target} *= {print_expr(factor)}")

@@ -16,6 +16,7 @@ from typing import Any
 import sympy
 from sympy.printing.numpy import NumPyPrinter
 
+from gradgen.codegen.constants import reciprocal_square_root, square_root
 from gradgen.codegen.dots import sum_as_dots
 from gradgen.codegen.dtypes import FloatStep, keep_float, keeps_dtype
 from gradgen.codegen.symbols import (
@@ -213,12 +214,20 @@ class NumPyCodePrinter(NumPyPrinter):
 
     # -- SymPy nodes that print differently from SymPy's defaults
     def _print_Float(self, expr: sympy.Float) -> str:
-        return repr(float(expr))
+        value = float(expr)
+        root = square_root(value)  # `8**0.5`: ** binds tighter than any operator around it
+        if root is not None:
+            return root
+        root = reciprocal_square_root(value)
+        return f"(1 / {root})" if root is not None else repr(value)
 
     def doprint(self, expr: sympy.Expr, assign_to: object = None) -> str:
         return super().doprint(float_constants(expr), assign_to)
 
     def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
+        if isinstance(expr.base, sympy.Float) and square_root(float(expr.base)) is not None:
+            exponent = self.parenthesize(expr.exp, sympy.printing.precedence.PRECEDENCE["Pow"])
+            return f"({self._print(expr.base)})**{exponent}"  # not 8**0.5**2
         return self._hprint_Pow(expr, rational=rational, sqrt="numpy.sqrt")
 
     def _print_Heaviside(self, expr: sympy.Heaviside) -> str:
@@ -503,10 +512,14 @@ class NumPyCodePrinter(NumPyPrinter):
     def _print_Mul(self, expr: sympy.Mul) -> str:
         """With several scalar factors (numbers, 0-d values, dims) and an array, the scalars
         go first, `2 * d_value / N * e`: Python then multiplies scalars before touching the
-        array, one pass over it instead of three."""
+        array, one pass over it instead of three. A factor `1 / 8**0.5` divides:
+        `d_t0 / 8**0.5`."""
         arrays = [f for f in expr.args if not is_scalar(f)]
         grouped = self._group_scalars and len(expr.args) - len(arrays) >= 2
         grouped = grouped and bool(arrays)
+        divisor = None if grouped else self._root_divisor(expr)
+        if divisor is not None:
+            return divisor
         if not grouped:
             if expr.args[0] == -1 and expr.atoms(MaskSymbol):  # NumPy cannot negate a bool
                 args = expr.args[1:]
@@ -517,12 +530,29 @@ class NumPyCodePrinter(NumPyPrinter):
         # Scalars may be regrouped (2 * d_value / N); the arrays keep their order. (Flags,
         # not sympy.evaluate(...): toggling that clears SymPy's caches, slow.)
         scalar_part = scalar_factor(expr.args)
+        if isinstance(scalar_part, sympy.Float) and reciprocal_square_root(float(scalar_part)):
+            return self._root_divisor(sympy.Mul(*arrays, scalar_part, evaluate=False))
         scalar_text = self._print(scalar_part)
         if isinstance(scalar_part, sympy.Add):  # evaluated, 0.9*(1 - t**2) is a sum
             scalar_text = f"({scalar_text})"
         array_part = sympy.Mul(*arrays, evaluate=False) if len(arrays) > 1 else arrays[0]
         array_text = self.parenthesize(array_part, sympy.printing.precedence.PRECEDENCE["Mul"])
         return f"{scalar_text} * {array_text}"
+
+    def _root_divisor(self, expr: sympy.Mul) -> str | None:
+        """`rest / 8**0.5` for a product with one factor that is exactly `1 / 8**0.5`."""
+        roots = [
+            (k, root)
+            for k, f in enumerate(expr.args)
+            if isinstance(f, sympy.Float) and (root := reciprocal_square_root(float(f)))
+        ]
+        if len(roots) != 1 or len(expr.args) < 2:
+            return None
+        k, root = roots[0]
+        others = expr.args[:k] + expr.args[k + 1 :]
+        rest = others[0] if len(others) == 1 else sympy.Mul(*others, evaluate=False)
+        precedence = sympy.printing.precedence.PRECEDENCE["Mul"]
+        return f"{self.parenthesize(rest, precedence)} / {root}"
 
     def shape(self, shape: Shape) -> str:
         dims = [str(d) if isinstance(d, int) else self.doprint(dim_expr(d)) for d in shape]
