@@ -135,30 +135,30 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     if d_value is None:
         d_value = np.ones_like(value)
     # return gg.mse_loss(normalized, target)
-    d_t4 = (1 / 4) * d_value / T * t4
+    d_normalized = (1 / 4) * d_value / T * t4
     # normalized = (y - mean) / gg.sqrt(variance + 1e-5) * gamma + beta
-    d_beta = d_t4.sum(axis=0)
-    d_t3 = d_t4 * gamma
-    d_gamma = (d_t4 * t3).sum(axis=0)
+    d_beta = d_normalized.sum(axis=0)
+    d_t3 = d_normalized * gamma
+    d_gamma = (d_normalized * t3).sum(axis=0)
     t5 = d_t3 / sqrt_variance
-    d_mean = (-t5).sum(axis=1, keepdims=True)
-    # variance = gg.var(y, axis=-1, keepdims=True)
-    d_t2 = (
-        (1 / 8)
-        * t2
+    d_variance = (
+        (1 / 2)
         * (-d_t3 * t3 / sqrt_variance).sum(axis=1, keepdims=True)
         / sqrt_variance
     )
+    d_mean = (-t5).sum(axis=1, keepdims=True)
+    # variance = gg.var(y, axis=-1, keepdims=True)
+    d_t2 = (1 / 4) * t2 * d_variance
     # y = x + attended
     d_y = t5 + d_t2 + (1 / 8) * (-d_t2).sum(axis=1, keepdims=True) + (1 / 8) * d_mean
     # attended = gg.softmax(scores, axis=-1) @ v
     d_t1 = d_y @ v.T
     d_v = t1.T @ d_y
+    d_scores = d_t1 / exp_scores_sum
+    d_scores += (-d_t1 * t1 / exp_scores_sum).sum(axis=1, keepdims=True)
+    d_scores *= exp_scores
     # scores = q @ k.T / 8**0.5
-    d_t0 = d_t1 / exp_scores_sum
-    d_t0 += (-d_t1 * t1 / exp_scores_sum).sum(axis=1, keepdims=True)
-    d_t0 *= exp_scores
-    d_t0 /= 8**0.5
+    d_t0 = d_scores / 8**0.5
     d_q = d_t0 @ k
     d_k = d_t0.T @ q
     # v = x @ w_v
@@ -201,30 +201,30 @@ def loss_value_and_grad(w_q, w_k, w_v, gamma, beta, x, target):
     t4 = normalized - target
     value = (t4**2).sum() / (8 * T)
     # return gg.mse_loss(normalized, target)
-    d_t4 = (1 / 4) / T * t4
+    d_normalized = (1 / 4) / T * t4
     # normalized = (y - mean) / gg.sqrt(variance + 1e-5) * gamma + beta
-    d_beta = d_t4.sum(axis=0)
-    d_t3 = d_t4 * gamma
-    d_gamma = (d_t4 * t3).sum(axis=0)
+    d_beta = d_normalized.sum(axis=0)
+    d_t3 = d_normalized * gamma
+    d_gamma = (d_normalized * t3).sum(axis=0)
     t5 = d_t3 / sqrt_variance
-    d_mean = (-t5).sum(axis=1, keepdims=True)
-    # variance = gg.var(y, axis=-1, keepdims=True)
-    d_t2 = (
-        (1 / 8)
-        * t2
+    d_variance = (
+        (1 / 2)
         * (-d_t3 * t3 / sqrt_variance).sum(axis=1, keepdims=True)
         / sqrt_variance
     )
+    d_mean = (-t5).sum(axis=1, keepdims=True)
+    # variance = gg.var(y, axis=-1, keepdims=True)
+    d_t2 = (1 / 4) * t2 * d_variance
     # y = x + attended
     d_y = t5 + d_t2 + (1 / 8) * (-d_t2).sum(axis=1, keepdims=True) + (1 / 8) * d_mean
     # attended = gg.softmax(scores, axis=-1) @ v
     d_t1 = d_y @ v.T
     d_v = t1.T @ d_y
+    d_scores = d_t1 / exp_scores_sum
+    d_scores += (-d_t1 * t1 / exp_scores_sum).sum(axis=1, keepdims=True)
+    d_scores *= exp_scores
     # scores = q @ k.T / 8**0.5
-    d_t0 = d_t1 / exp_scores_sum
-    d_t0 += (-d_t1 * t1 / exp_scores_sum).sum(axis=1, keepdims=True)
-    d_t0 *= exp_scores
-    d_t0 /= 8**0.5
+    d_t0 = d_scores / 8**0.5
     d_q = d_t0 @ k
     d_k = d_t0.T @ q
     # v = x @ w_v

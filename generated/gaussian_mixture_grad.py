@@ -10,10 +10,10 @@ nll(logits: (K,), means: (K, D), log_stds: (K, D), x: (N, D)) with respect to lo
     z = (x[:, None] - means[None])/exp(log_stds)[None]
     per_dim = 0.5*z**2 + log_stds[None] + 0.9189385332046727
     log_prob = -sum(per_dim, axis=2)
-    t11 = max(logits, keepdims=True)
-    joint = (logits - (log(sum(exp(logits - t11), keepdims=True)) + t11))[None] + log_prob
-    t16 = max(joint, axis=1, keepdims=True)
-    value = -mean(squeeze(log(sum(exp(joint - t16), axis=1, keepdims=True)) + t16, 1))
+    t10 = max(logits, keepdims=True)
+    joint = (logits - (log(sum(exp(logits - t10), keepdims=True)) + t10))[None] + log_prob
+    t15 = max(joint, axis=1, keepdims=True)
+    value = -mean(squeeze(log(sum(exp(joint - t15), axis=1, keepdims=True)) + t15, 1))
     return value
 """
 
@@ -123,19 +123,19 @@ def nll_backward(saved, d_value=None, accumulate_into=None):
     if d_value is None:
         d_value = np.ones_like(value)
     # return -gg.mean(gg.logsumexp(joint, axis=1))
-    t1 = -d_value / N * (exp_joint / exp_joint_sum)
+    d_joint = -d_value / N * (exp_joint / exp_joint_sum)
     # joint = gg.log_softmax(logits)[None, :] + log_prob
-    t2 = t1.sum(axis=0)
+    t1 = d_joint.sum(axis=0)
     # log_prob = -gg.sum(per_dim, axis=2)
-    t3 = np.expand_dims(-t1, 2)
-    d_per_dim = np.broadcast_to(t3, (N, K, D))
+    t2 = np.expand_dims(-d_joint, 2)
+    d_per_dim = np.broadcast_to(t2, (N, K, D))
     # per_dim = 0.5 * z**2 + log_stds[None, :, :] + 0.5 * gg.log(2 * gg.pi)
-    d_z = z * t3
+    d_z = z * t2
     # z = (x[:, None, :] - means[None, :, :]) / gg.exp(log_stds)[None, :, :]
     d_means = (-d_z / t0).sum(axis=0)
     # the gradient of logits, added up from its uses
-    d_logits = exp_logits * (-t2).sum(keepdims=True) / exp_logits_sum
-    d_logits += t2
+    d_logits = exp_logits * (-t1).sum(keepdims=True) / exp_logits_sum
+    d_logits += t1
     # the gradient of log_stds, added up from its uses
     d_log_stds = (-d_z * z / t0).sum(axis=0) * exp_log_stds
     d_log_stds += d_per_dim.sum(axis=0)
@@ -170,19 +170,19 @@ def nll_value_and_grad(logits, means, log_stds, x):
     exp_joint_sum = exp_joint.sum(axis=1, keepdims=True)
     value = -(np.squeeze(np.log(exp_joint_sum) + joint_max, 1).sum() / N)
     # return -gg.mean(gg.logsumexp(joint, axis=1))
-    t1 = -1 / N * (exp_joint / exp_joint_sum)
+    d_joint = -1 / N * (exp_joint / exp_joint_sum)
     # joint = gg.log_softmax(logits)[None, :] + log_prob
-    t2 = t1.sum(axis=0)
+    t1 = d_joint.sum(axis=0)
     # log_prob = -gg.sum(per_dim, axis=2)
-    t3 = np.expand_dims(-t1, 2)
-    d_per_dim = np.broadcast_to(t3, (N, K, D))
+    t2 = np.expand_dims(-d_joint, 2)
+    d_per_dim = np.broadcast_to(t2, (N, K, D))
     # per_dim = 0.5 * z**2 + log_stds[None, :, :] + 0.5 * gg.log(2 * gg.pi)
-    d_z = z * t3
+    d_z = z * t2
     # z = (x[:, None, :] - means[None, :, :]) / gg.exp(log_stds)[None, :, :]
     d_means = (-d_z / t0).sum(axis=0)
     # the gradient of logits, added up from its uses
-    d_logits = exp_logits * (-t2).sum(keepdims=True) / exp_logits_sum
-    d_logits += t2
+    d_logits = exp_logits * (-t1).sum(keepdims=True) / exp_logits_sum
+    d_logits += t1
     # the gradient of log_stds, added up from its uses
     d_log_stds = (-d_z * z / t0).sum(axis=0) * exp_log_stds
     d_log_stds += d_per_dim.sum(axis=0)

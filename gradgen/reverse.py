@@ -15,7 +15,7 @@ from gradgen.aliasing import own_outputs
 from gradgen.derivatives import rule_for
 from gradgen.graph_builder import Builder, Tracer
 from gradgen.ir import Equation, Graph, Var
-from gradgen.naming import GradHint
+from gradgen.naming import GradHint, is_named
 
 
 def reverse_mode(graph: Graph, wrt: list[int]) -> Graph:
@@ -96,9 +96,14 @@ def _apply_rule(builder: Builder, grad: Var, eq: Equation) -> list[Var | None]:
 
 
 def _total(builder: Builder, of: Var, parts: list[Var]) -> Var:
-    """The sum of the gradient contributions `of` received, named d_<of>."""
+    """The sum of the gradient contributions `of` received, named d_<of>. One
+    contribution may already be another value's gradient (`t = joint - m` passes d_t on
+    to joint unchanged): it is named after the one of them the user named."""
     if len(parts) == 1:
-        builder.hints.setdefault(parts[0], GradHint(of))
+        current = builder.hints.get(parts[0])
+        unnamed = isinstance(current, GradHint) and not is_named(current.of, builder.hints)
+        if current is None or (unnamed and is_named(of, builder.hints)):
+            builder.hints[parts[0]] = GradHint(of)
         return parts[0]
     for part in parts:
         builder.hints.setdefault(part, GradHint(of, partial=True))

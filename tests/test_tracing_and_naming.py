@@ -70,6 +70,19 @@ def test_temporaries_are_named_after_what_they_hold(tmp_path) -> None:
     assert module.f(w, x) == pytest.approx((log_softmax * x[:, :1]).sum(), rel=1e-12)
 
 
+def test_a_gradient_passed_on_unchanged_takes_the_users_name() -> None:
+    """d(y - 1) is d(y): the one array is the gradient of both, and `y` is the user's."""
+
+    @gg.function(wrt="w")
+    def f(w: Array["N"]):
+        y = gg.exp(w)
+        return gg.sum((y - 1.0) ** 2)
+
+    text = _text(f)
+    assert "d_y = " in text
+    assert "d_t" not in text
+
+
 def test_static_python_control_flow_on_shapes(tmp_path) -> None:
     @gg.function(wrt="w")
     def f(w: Array[3], x: Array["N", 3]):
