@@ -36,7 +36,10 @@ def rosenbrock(x):
     Argument shapes: x (N,).
     """
     t0 = x[:-1]
-    value = (100.0 * (x[1:] - t0**2) ** 2 + (1.0 - t0) ** 2).sum()
+    t1 = t0**2
+    np.subtract(x[1:], t1, out=t1)
+    t2 = 1.0 - t0
+    value = 100.0 * (t1 @ t1) + (t2 @ t2)
     return value
 
 
@@ -47,7 +50,7 @@ def rosenbrock_forward(x):
     t1 = t0**2
     np.subtract(x[1:], t1, out=t1)
     t2 = 1.0 - t0
-    value = 100.0 * (t1 @ t1) + t2 @ t2
+    value = 100.0 * (t1 @ t1) + (t2 @ t2)
     saved = (t0, t1, t2, value, N)
     return value, saved
 
@@ -85,7 +88,7 @@ def rosenbrock_value_and_grad(x):
     t1 = t0**2
     np.subtract(x[1:], t1, out=t1)
     t2 = 1.0 - t0
-    value = 100.0 * (t1 @ t1) + t2 @ t2
+    value = 100.0 * (t1 @ t1) + (t2 @ t2)
     # return gg.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
     d_t1 = 200.0 * t1
     t3 = t0 * d_t1

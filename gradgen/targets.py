@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from gradgen.codegen.printer import NumPyCodePrinter, ReferencePrinter
 from gradgen.ir import Graph
-from gradgen.passes.pipeline import optimize
+from gradgen.passes.pipeline import optimize_and_lower
 
 Check = Callable[[Graph], Graph]
 
@@ -34,8 +34,9 @@ def _no_passes(graph: Graph, check: Check | None = None) -> Graph:
     return graph
 
 
-NUMPY = Target("numpy", optimize, True, NumPyCodePrinter)
-"""The shipped module: every pass, value_and_grad fused, dot products and in-place code."""
+NUMPY = Target("numpy", optimize_and_lower, True, NumPyCodePrinter)
+"""The shipped module: every pass (dot products included), value_and_grad fused,
+in-place code."""
 
 REFERENCE = Target("reference", _no_passes, False, ReferencePrinter)
 """The unoptimized reference the tests compare shipped code with: no pass, no fusion,

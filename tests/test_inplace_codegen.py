@@ -1,5 +1,5 @@
-"""The memory plan (`codegen/buffers.py`), in-place printing (`codegen/inplace.py`) and
-sums as dot products (`codegen/dots.py`): which buffers may be reused on small graphs, the
+"""The memory plan (`codegen/buffers.py`) and in-place printing (`codegen/inplace.py`):
+which buffers may be reused on small graphs, the
 printed statements pinned as text, and, on random expressions, that the in-place
 statements compute what the plain expression computes, in the buffer's own memory, while
 every array that is not a dead buffer stays as it was."""
@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from support import GraphMaker
 
 from gradgen.codegen.buffers import plan_buffers
-from gradgen.codegen.dots import sum_as_dots
 from gradgen.codegen.inplace import in_place_text
 from gradgen.codegen.printer import NumPyCodePrinter
 from gradgen.codegen.symbols import ScalarSymbol
@@ -258,49 +257,3 @@ def test_in_place_statements_compute_the_expression_in_the_buffer(expr, buffers)
         assert namespace[name] is objects[name] or name == target, text  # no name rebound
         if name not in (buffer, *spares):  # dead buffers may be written; nothing else
             np.testing.assert_array_equal(namespace[name], array, err_msg=text)
-
-
-# -- dot products
-
-
-def test_a_sum_of_squares_becomes_dot_products() -> None:
-    printer = NumPyCodePrinter()
-    t1, t2 = sympy.symbols("t1 t2", real=True)
-    with sympy.evaluate(False):
-        expr = sympy.Add(sympy.Mul(100.0, sympy.Pow(t1, 2)), sympy.Pow(t2, 2))
-    shapes = {t1: ("N",), t2: ("N",)}
-    text = sum_as_dots(expr, printer.print_grouped, shapes, ("N",))
-    assert text == "100.0 * (t1 @ t1) + t2 @ t2"
-
-
-def test_a_sum_with_nothing_to_multiply_stays_a_sum() -> None:
-    t1 = sympy.Symbol("t1", real=True)
-    with sympy.evaluate(False):
-        expr = sympy.Add(sympy.exp(t1), t1)
-    assert sum_as_dots(expr, NumPyCodePrinter().doprint, {t1: (3,)}, (3,)) is None
-
-
-def test_a_term_that_broadcasts_keeps_the_sum() -> None:
-    """b of shape (1,) beside a of (N,): b's term sums N copies, and a @ b cannot run."""
-    a, b = sympy.symbols("a b", real=True)
-    printer = NumPyCodePrinter()
-    with sympy.evaluate(False):
-        product = sympy.Mul(a, b)
-        total = sympy.Add(sympy.Mul(a, a), b)
-    assert sum_as_dots(product, printer.doprint, {a: ("N",), b: (1,)}, ("N",)) is None
-    assert sum_as_dots(total, printer.doprint, {a: ("N",), b: (1,)}, ("N",)) is None
-
-
-@pytest.mark.parametrize("text", ["a*b - 2*b*c", "-a*b + 3*c", "a**2 - s*b*c", "(a + b)**2 + a*c"])
-def test_dot_products_sum_what_the_expression_sums(text: str) -> None:
-    vectors = {name: sympy.Symbol(name, real=True) for name in "abc"}
-    with sympy.evaluate(False):
-        expr = sympy.sympify(text, locals={**vectors, "s": s}, evaluate=False)
-    printer = NumPyCodePrinter()
-    dots = sum_as_dots(expr, printer.print_grouped, {v: (7,) for v in vectors.values()}, (7,))
-    assert dots is not None and "@" in dots
-    rng = np.random.default_rng(1)
-    values = {name: rng.normal(size=7) for name in "abc"}
-    namespace = {"np": np, "s": 0.3, **values}
-    expected = eval(f"({printer.doprint(expr)}).sum()", namespace)  # noqa: S307
-    np.testing.assert_allclose(eval(dots, namespace), expected, rtol=1e-12)  # noqa: S307

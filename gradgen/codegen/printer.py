@@ -17,7 +17,6 @@ import sympy
 from sympy.printing.numpy import NumPyPrinter
 
 from gradgen.codegen.constants import reciprocal_square_root, square_root
-from gradgen.codegen.dots import sum_as_dots
 from gradgen.codegen.dtypes import FloatStep, keep_float, keeps_dtype
 from gradgen.codegen.symbols import (
     DimSymbol,
@@ -164,15 +163,13 @@ class Imports:
 
 
 class NumPyCodePrinter(NumPyPrinter):
-    """SymPy's NumPy printer, writing `np.`, for the shipped module: full sums of vector
-    products as dot products (`dots.py`), statements in place where a buffer is free
-    (`inplace.py`). What a printer does is its class's: `ReferencePrinter` (the
-    unoptimized reference) and `FormulaPrinter` (the docstring's math) do less, and
-    `PythonFloatPrinter` prints code whose every value is a Python float. Nothing toggles a
-    printer's behaviour from outside."""
+    """SymPy's NumPy printer, writing `np.`, for the shipped module: statements in place
+    where a buffer is free (`inplace.py`). What a printer does is its class's:
+    `ReferencePrinter` (the unoptimized reference) and `FormulaPrinter` (the docstring's
+    math) do less, and `PythonFloatPrinter` prints code whose every value is a Python
+    float. Nothing toggles a printer's behaviour from outside."""
 
     in_place = True  # statements may be computed in place (`inplace.py`)
-    dot_products = True  # full sums of products of vectors as `@` (`dots.py`)
     errstate = True  # np.where's unselected branch may warn: `with np.errstate(...)`
     declared_types = True  # every statement keeps its declared shape and dtype
     methods = True  # reductions as array methods (`x.sum(axis=0)`), scalars grouped first
@@ -344,9 +341,6 @@ class NumPyCodePrinter(NumPyPrinter):
             return Code(f"{self.np('asarray')}({a.text}, dtype={result_type}({like.text}))", True)
         if eq.op in REDUCTIONS:  # x.<method>(axis=..., keepdims=...) on arrays
             x = eq.inputs[0]
-            dots = self._as_dots(eq, operands[0])
-            if dots is not None:
-                return Code(dots, False)
             method = isinstance(x, Var) and x.ndim > 0 and self.methods
             if eq.op == "mean" and method:  # ndarray.mean runs Python code: 3x a sum's cost
                 total = self._reduction(
@@ -462,24 +456,6 @@ class NumPyCodePrinter(NumPyPrinter):
         """A mean's element count as an operand of `/`: `N`, `8`, `(8 * T)`."""
         count = self.doprint(mean_count(eq))
         return count if count.isidentifier() or count.isdigit() else f"({count})"
-
-    def _as_dots(self, eq: Equation, x: Code) -> str | None:
-        """A full sum (or mean) of a vector expression as dot products (`dots.py`), or None."""
-        vector = eq.inputs[0]
-        if (
-            eq.op not in ("sum", "mean")
-            or not isinstance(vector, Var)
-            or vector.ndim != 1
-            or eq.param("keepdims")
-            or x.expr is None
-            or x.guarded
-            or not self.dot_products
-        ):
-            return None
-        text = sum_as_dots(x.expr, self.print_grouped, dict(x.leaf_shapes), vector.shape)
-        if text is None or eq.op == "sum":
-            return text
-        return f"({text}) / {self._count(eq)}"
 
     def _print_Add(self, expr: sympy.Add, order: object = None) -> str:
         """A mask subtracted in a sum is written `x - mask`, after a term that is not one:
@@ -788,18 +764,16 @@ class PythonFloatPrinter(NumPyCodePrinter):
 
 class ReferencePrinter(NumPyCodePrinter):
     """The unoptimized reference the tests compare shipped code with: every statement one
-    expression, no dot products, nothing in place."""
+    expression, nothing in place."""
 
     in_place = False
-    dot_products = False
 
 
 class FormulaPrinter(NumPyCodePrinter):
     """The traced computation as math, for the module's docstring: `exp(x)`, not
-    `np.exp(x)`; `sum(x, axis=0)`; no casts, guards, dot products or in-place steps."""
+    `np.exp(x)`; `sum(x, axis=0)`; no casts, guards or in-place steps."""
 
     in_place = False
-    dot_products = False
     errstate = False
     declared_types = False
     methods = False

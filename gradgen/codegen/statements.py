@@ -67,7 +67,7 @@ def inlined(
             and operand_occurrences(reader[0], eq.out) > 1
         ):
             continue  # written into x * (1 - x**2), it would be computed twice
-        if eq.op == "matmul" and OPS[reader[0].op].elementwise:
+        if eq.op == "matmul" and OPS[reader[0].op].elementwise and eq.out.ndim > 0:
             if reader[0].op not in ("add", "sub"):
                 continue  # `x @ w + b` reads well; `(x @ w) * c` is better on its own line
         inline.add(eq.out)

@@ -1,5 +1,6 @@
 """The optimization pipeline: the passes in order, repeated until the printed IR stops
-changing (a fixed point), with `verify` available after every pass."""
+changing (a fixed point), then the lowering passes a NumPy target adds, with `verify`
+available after every pass."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from gradgen.ir import Graph
 from gradgen.passes import (
     cse,
     dce,
+    dot_products,
     fold_broadcasts,
     fuse_elementwise,
     guard_where,
@@ -29,6 +31,9 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("dce", dce.run),
 )
 MAX_ROUNDS = 4
+
+# After optimization, for NumPy code: rewrites into the forms NumPy runs fastest.
+LOWER: tuple[tuple[str, Pass], ...] = (("dot_products", dot_products.run),)
 
 # Before differentiation: passes that change what the derivative is built from.
 PREPARE: tuple[tuple[str, Pass], ...] = (("guard_where", guard_where.run),)
@@ -53,4 +58,14 @@ def optimize(graph: Graph, check: Callable[[Graph], Graph] | None = None) -> Gra
                 check(graph)
         if str(graph) == before:
             break
+    return graph
+
+
+def optimize_and_lower(graph: Graph, check: Callable[[Graph], Graph] | None = None) -> Graph:
+    """`optimize`, then LOWER once; `check` runs after each pass."""
+    graph = optimize(graph, check)
+    for _name, run in LOWER:
+        graph = run(graph)
+        if check is not None:
+            check(graph)
     return graph
