@@ -51,14 +51,14 @@ def loss_forward(w, b, x, y):
     N = x.shape[0]
     z = x @ w
     z += b
-    exp_z = np.abs(z)
-    np.negative(exp_z, out=exp_z)
-    np.exp(exp_z, out=exp_z)
-    t0 = 1 + exp_z
-    softplus = np.log(t0)
+    t0 = np.abs(z)
+    np.negative(t0, out=t0)
+    np.exp(t0, out=t0)
+    t1 = 1 + t0
+    softplus = np.log(t1)
     softplus += np.maximum(z, 0)
     value = (softplus.sum() - (y @ z)) / N
-    saved = (x, y, z, exp_z, t0, value, N)
+    saved = (x, y, z, t0, t1, value, N)
     return value, saved
 
 
@@ -70,19 +70,19 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     Given `accumulate_into` (arrays in wrt order), the gradients are added into
     them in place, and they are returned.
     """
-    x, y, z, exp_z, t0, value, N = saved
+    x, y, z, t0, t1, value, N = saved
     if d_value is None:
         d_value = np.ones_like(value)
     # return gg.mean(softplus - y * z)
-    t1 = d_value / N
+    t2 = d_value / N
     # z = x @ w + b
-    # d_z = -t1 * y - t1 * (exp_z*np.sign(z)/t0) + t1*(z > 0), in place:
+    # d_z = -t2 * y - t2 * (t0*np.sign(z)/t1) + t2*(z > 0), in place:
     d_z = np.sign(z)
-    d_z *= exp_z
-    d_z /= t0
+    d_z *= t0
+    d_z /= t1
     d_z += y
     d_z -= z > 0
-    d_z *= -t1
+    d_z *= -t2
     d_b = d_z.sum()
     d_w = x.T @ d_z
     if accumulate_into is not None:
@@ -98,18 +98,18 @@ def loss_value_and_grad(w, b, x, y):
     N = x.shape[0]
     z = x @ w
     z += b
-    exp_z = np.abs(z)
-    np.negative(exp_z, out=exp_z)
-    np.exp(exp_z, out=exp_z)
-    t0 = 1 + exp_z
-    softplus = np.log(t0)
+    t0 = np.abs(z)
+    np.negative(t0, out=t0)
+    np.exp(t0, out=t0)
+    t1 = 1 + t0
+    softplus = np.log(t1)
     softplus += np.maximum(z, 0)
     value = (softplus.sum() - (y @ z)) / N
     # z = x @ w + b
-    # d_z = -1/N * y - 1/N * (exp_z*np.sign(z)/t0) + (z > 0)/N, in place:
+    # d_z = -1/N * y - 1/N * (t0*np.sign(z)/t1) + (z > 0)/N, in place:
     d_z = np.sign(z)
-    d_z *= exp_z
-    d_z /= t0
+    d_z *= t0
+    d_z /= t1
     d_z += y
     d_z -= z > 0
     d_z *= -1 / N

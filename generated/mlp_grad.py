@@ -6,11 +6,11 @@ f_backward(saved, d_value=None) -> gradients, f_value_and_grad(...) -> (value, g
 f_grad(...) -> gradients.
 
 loss(w1: (64, H), b1: (H,), w2: (H, 10), b2: (10,), x: (N, 64), labels: (N,)) with respect to w1, b1, w2, b2:
-(traced graph 2b85650430c6)
+(traced graph 0e933b400d10)
     hidden = tanh(x @ w1 + b1)
     logits = hidden @ w2 + b2
-    t7 = max(logits, axis=1, keepdims=True)
-    value = mean(log(sum(exp(logits - t7), axis=1, keepdims=True)) + t7 - sum((labels[..., None] == arange(10))*logits, axis=1, keepdims=True))
+    t6 = max(logits, axis=1, keepdims=True)
+    value = mean(log(sum(exp(logits - t6), axis=1, keepdims=True)) + t6 - sum((labels[..., None] == arange(10))*logits, axis=1, keepdims=True))
     return value
 """
 
@@ -61,15 +61,17 @@ def loss_forward(w1, b1, w2, b2, x, labels):
     np.tanh(hidden, out=hidden)
     logits = hidden @ w2
     logits += b2
-    t0 = labels[..., None] == np.arange(10)
+    labels_one_hot = labels[..., None] == np.arange(10)
     logits_max = logits.max(axis=1, keepdims=True)
     exp_logits = logits - logits_max
     np.exp(exp_logits, out=exp_logits)
     exp_logits_sum = exp_logits.sum(axis=1, keepdims=True)
     value = (
-        np.log(exp_logits_sum) + logits_max - (t0 * logits).sum(axis=1, keepdims=True)
+        np.log(exp_logits_sum)
+        + logits_max
+        - (labels_one_hot * logits).sum(axis=1, keepdims=True)
     ).sum() / N
-    saved = (w2, x, hidden, t0, exp_logits, exp_logits_sum, value, N)
+    saved = (w2, x, hidden, labels_one_hot, exp_logits, exp_logits_sum, value, N)
     return value, saved
 
 
@@ -81,22 +83,22 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     Given `accumulate_into` (arrays in wrt order), the gradients are added into
     them in place, and they are returned.
     """
-    w2, x, hidden, t0, exp_logits, exp_logits_sum, value, N = saved
+    w2, x, hidden, labels_one_hot, exp_logits, exp_logits_sum, value, N = saved
     if d_value is None:
         d_value = np.ones_like(value)
     # logits = hidden @ w2 + b2
     d_logits = exp_logits / exp_logits_sum
-    np.subtract(t0, d_logits, out=d_logits)
+    np.subtract(labels_one_hot, d_logits, out=d_logits)
     d_logits *= -d_value / N
     d_b2 = d_logits.sum(axis=0)
     d_hidden = d_logits @ w2.T
     d_w2 = hidden.T @ d_logits
     # hidden = gg.tanh(x @ w1 + b1)
-    t1 = hidden**2
-    np.subtract(1, t1, out=t1)
-    t1 *= d_hidden
-    d_b1 = t1.sum(axis=0)
-    d_w1 = x.T @ t1
+    t0 = hidden**2
+    np.subtract(1, t0, out=t0)
+    t0 *= d_hidden
+    d_b1 = t0.sum(axis=0)
+    d_w1 = x.T @ t0
     if accumulate_into is not None:
         return _accumulate(accumulate_into, (d_w1, d_b1, d_w2, d_b2))
     return d_w1, d_b1, d_w2, d_b2
@@ -113,27 +115,29 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     np.tanh(hidden, out=hidden)
     logits = hidden @ w2
     logits += b2
-    t0 = labels[..., None] == np.arange(10)
+    labels_one_hot = labels[..., None] == np.arange(10)
     logits_max = logits.max(axis=1, keepdims=True)
     exp_logits = logits - logits_max
     np.exp(exp_logits, out=exp_logits)
     exp_logits_sum = exp_logits.sum(axis=1, keepdims=True)
     value = (
-        np.log(exp_logits_sum) + logits_max - (t0 * logits).sum(axis=1, keepdims=True)
+        np.log(exp_logits_sum)
+        + logits_max
+        - (labels_one_hot * logits).sum(axis=1, keepdims=True)
     ).sum() / N
     # logits = hidden @ w2 + b2
     d_logits = exp_logits / exp_logits_sum
-    np.subtract(t0, d_logits, out=d_logits)
+    np.subtract(labels_one_hot, d_logits, out=d_logits)
     d_logits *= -1 / N
     d_b2 = d_logits.sum(axis=0)
     d_hidden = d_logits @ w2.T
     d_w2 = hidden.T @ d_logits
     # hidden = gg.tanh(x @ w1 + b1)
-    t1 = hidden**2
-    np.subtract(1, t1, out=t1)
-    t1 *= d_hidden
-    d_b1 = t1.sum(axis=0)
-    d_w1 = x.T @ t1
+    t0 = hidden**2
+    np.subtract(1, t0, out=t0)
+    t0 *= d_hidden
+    d_b1 = t0.sum(axis=0)
+    d_w1 = x.T @ t0
     return value, (d_w1, d_b1, d_w2, d_b2)
 
 

@@ -95,44 +95,75 @@ def content_name(
     eq: Any, names: Mapping[Any, str], producers: Mapping[Any, Any] | None = None
 ) -> str | None:
     """A name for `eq`'s result from what it holds, or None: `<x>_max` for a reduction of
-    a named `x`, `exp_<x>` for a function of one (the first named operand of a fused
-    expression whose outermost call it is), `<x>_T` for a matrix transposed. Operands named
-    t0, t1, ... or d_<...> (`d_x_sum` would read as a gradient) give no name, and a name of
-    more than MAX_CONTENT_NAME characters is too long to help. An operand with no name
-    (written into its reader) is looked through to its own operands, in `producers`."""
-    named = [
-        name
-        for name in _operand_names(eq, names, producers or {})
-        if not _TEMP.fullmatch(name) and not name.startswith("d_")
-    ]
-    if not named:
-        return None
+    a named `x`, `exp_<x>` for a function of one, `<x>_T` for a matrix transposed,
+    `<x>_one_hot` for the one-hot rows of integer labels. What a
+    reduction or function is of may also be `x` shifted (`exp(logits - logits_max)` is
+    `exp_logits`), looked through operands written inline (in `producers`), but not `x`
+    scaled or multiplied: `exp(sin_x * y)` says nothing short. Values named t0, t1, ... or
+    d_<...> (`d_x_sum` would read as a gradient) give no name, and a name of more than
+    MAX_CONTENT_NAME characters is too long to help."""
+    producers = producers or {}
+    subject: str | None = None
     function = eq.op
     if eq.op == "ew":
         expr = eq.param("expr")
         function = type(expr).__name__.lower() if getattr(expr, "is_Function", False) else ""
+        if function in CONTENT_FUNCTIONS and len(expr.args) == 1:
+            subject = _shifted_subject(expr.args[0], eq.inputs, names, producers)
+    elif eq.inputs and _hashable(eq.inputs[0]):
+        subject = _subject(eq.inputs[0], names, producers, depth=0)
+    if subject is None:
+        return None
     if eq.op in CONTENT_REDUCTIONS:
-        name = f"{named[0]}_{eq.op}"
+        name = f"{subject}_{eq.op}"
     elif function in CONTENT_FUNCTIONS:
-        name = f"{function}_{named[0]}"
+        name = f"{function}_{subject}"
     elif eq.op == "transpose" and eq.param("axes") in (None, (1, 0)) and eq.out.ndim == 2:
-        name = f"{named[0]}_T"
+        name = f"{subject}_T"
+    elif eq.op == "one_hot":
+        name = f"{subject}_one_hot"
     else:
         return None
     return name if len(name) <= MAX_CONTENT_NAME else None
 
 
-def _operand_names(eq: Any, names: Mapping[Any, str], producers: Mapping[Any, Any]) -> list[str]:
-    """The names `eq` reads, in order, through operands that have none."""
-    found: list[str] = []
-    for atom in eq.inputs:
-        if not _hashable(atom):
+def _subject(
+    atom: Any, names: Mapping[Any, str], producers: Mapping[Any, Any], depth: int
+) -> str | None:
+    """The telling name of the value `atom` is, or is a shift of (`x - m`, `x + 1`, `-x`)."""
+    if atom in names:
+        name = names[atom]
+        return None if _TEMP.fullmatch(name) or name.startswith("d_") else name
+    producer = producers.get(atom)
+    if producer is None or depth > 2:
+        return None
+    if producer.op in ("add", "sub", "neg") and _hashable(producer.inputs[0]):
+        return _subject(producer.inputs[0], names, producers, depth + 1)
+    if producer.op == "ew":
+        return _shifted_subject(producer.param("expr"), producer.inputs, names, producers)
+    return None
+
+
+def _shifted_subject(
+    expr: Any, inputs: Sequence[Any], names: Mapping[Any, str], producers: Mapping[Any, Any]
+) -> str | None:
+    """The subject of an elementwise expression over `inputs` (operand symbols a0, a1,
+    ...) that is one operand, or a sum of operands and numbers (its first operand)."""
+    terms = expr.args if getattr(expr, "is_Add", False) else (expr,)
+    symbols = []
+    for term in terms:
+        if getattr(term, "is_Number", False):
             continue
-        if atom in names:
-            found.append(names[atom])
-        elif atom in producers:
-            found += _operand_names(producers[atom], names, producers)
-    return found
+        if getattr(term, "is_Mul", False) and len(term.args) == 2 and term.args[0] == -1:
+            term = term.args[1]
+        if not getattr(term, "is_Symbol", False):
+            return None  # a product or a call: not a shift
+        symbols.append(term)
+    if not symbols:
+        return None
+    index = int(str(symbols[0])[1:])  # a<k> stands for the k-th operand
+    atom = inputs[index] if index < len(inputs) else None
+    return _subject(atom, names, producers, depth=1) if _hashable(atom) else None
 
 
 def _hashable(atom: Any) -> bool:
@@ -182,6 +213,12 @@ def assign_names(
         content = content_name(producers[v], names, producers) if v in producers else None
         names[v] = space.claim(content) if content is not None else space.temp()
     return names
+
+
+def says_nothing(name: str) -> bool:
+    """Whether `name` is a bare temporary's (`t3`), which may come to hold another
+    temporary value without misleading a reader (`exp_logits` may not)."""
+    return _TEMP.fullmatch(name) is not None
 
 
 def is_named(var: Hashable, hints: Mapping[Any, NameHint]) -> bool:

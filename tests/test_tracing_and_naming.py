@@ -70,6 +70,20 @@ def test_temporaries_are_named_after_what_they_hold(tmp_path) -> None:
     assert module.f(w, x) == pytest.approx((log_softmax * x[:, :1]).sum(), rel=1e-12)
 
 
+def test_a_product_gives_no_name_and_a_named_temporary_keeps_its_value() -> None:
+    """exp(sin(x) * y) is not `exp_sin_x`; and `cos_y`, once named, is never overwritten
+    with a sub-expression of a later statement (only a bare `t<k>` may be)."""
+
+    @gg.function(wrt=("x", "y"))
+    def f(x: Array["N"], y: Array["N"]):
+        return gg.sum(gg.log1p(gg.exp(gg.sin(x) * y)) * gg.cos(y))
+
+    text = _text(f)
+    assert "sin_x = np.sin(x)" in text and "cos_y = np.cos(y)" in text
+    assert "exp_sin" not in text
+    assert "cos_y *=" not in text and "out=cos_y" not in text
+
+
 def test_a_gradient_passed_on_unchanged_takes_the_users_name() -> None:
     """d(y - 1) is d(y): the one array is the gradient of both, and `y` is the user's."""
 

@@ -16,7 +16,7 @@ from gradgen.codegen.buffers import plan_buffers
 from gradgen.codegen.inplace import in_place_text
 from gradgen.codegen.printer import Code, NumPyCodePrinter, atom_code
 from gradgen.ir import Equation, Graph, Var
-from gradgen.naming import GradHint, NameHint, is_named
+from gradgen.naming import GradHint, NameHint, is_named, says_nothing
 from gradgen.ops import OPS
 from gradgen.source import statement_text
 from gradgen.symbolic import operand_occurrences
@@ -130,7 +130,8 @@ def statements(
                 names[eq.out],
                 eq.out.shape,
                 buffer is not None,
-                tuple(names[v] for v in spares if v is not None),
+                # a spare holds a sub-expression under its own name: `t3`, not `cos_y`
+                tuple(names[v] for v in spares if v is not None and says_nothing(names[v])),
                 dict(code.leaf_shapes),
                 printer,
                 code.uncast or code.text,
