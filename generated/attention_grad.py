@@ -59,7 +59,7 @@ def loss(w_q, w_k, w_v, gamma, beta, x, target):
     mean = y.sum(axis=1, keepdims=True) / 8
     t2 = y - mean
     variance = (t2**2).sum(axis=1, keepdims=True) / 8
-    normalized = t2 * gamma / np.sqrt(variance + 1e-05)
+    normalized = np.multiply(t2, gamma / np.sqrt(variance + 1e-05), out=t2)
     normalized += beta
     value = ((normalized - target) ** 2).sum() / (8 * T)
     return value
@@ -150,7 +150,10 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     # variance = gg.var(y, axis=-1, keepdims=True)
     d_t2 = (1 / 4) * t2 * d_variance
     # y = x + attended
-    d_y = t5 + d_t2 + (1 / 8) * (-d_t2).sum(axis=1, keepdims=True) + (1 / 8) * d_mean
+    d_y = np.add(
+        t5, (1 / 8) * (-d_t2).sum(axis=1, keepdims=True) + (1 / 8) * d_mean, out=t5
+    )
+    d_y += d_t2
     # attended = gg.softmax(scores, axis=-1) @ v
     d_t1 = d_y @ v.T
     d_v = t1.T @ d_y
@@ -201,7 +204,7 @@ def loss_value_and_grad(w_q, w_k, w_v, gamma, beta, x, target):
     t4 = normalized - target
     value = (t4**2).sum() / (8 * T)
     # return gg.mse_loss(normalized, target)
-    d_normalized = (1 / 4) / T * t4
+    d_normalized = np.multiply(t4, (1 / 4) / T, out=t4)
     # normalized = (y - mean) / gg.sqrt(variance + 1e-5) * gamma + beta
     d_beta = d_normalized.sum(axis=0)
     d_t3 = d_normalized * gamma
@@ -214,15 +217,21 @@ def loss_value_and_grad(w_q, w_k, w_v, gamma, beta, x, target):
     )
     d_mean = (-t5).sum(axis=1, keepdims=True)
     # variance = gg.var(y, axis=-1, keepdims=True)
-    d_t2 = (1 / 4) * t2 * d_variance
+    d_t2 = np.multiply(t2, (1 / 4) * d_variance, out=t2)
     # y = x + attended
-    d_y = t5 + d_t2 + (1 / 8) * (-d_t2).sum(axis=1, keepdims=True) + (1 / 8) * d_mean
+    d_y = np.add(
+        t5, (1 / 8) * (-d_t2).sum(axis=1, keepdims=True) + (1 / 8) * d_mean, out=t5
+    )
+    d_y += d_t2
     # attended = gg.softmax(scores, axis=-1) @ v
     d_t1 = d_y @ v.T
     d_v = t1.T @ d_y
-    d_scores = d_t1 / exp_scores_sum
-    d_scores += (-d_t1 * t1 / exp_scores_sum).sum(axis=1, keepdims=True)
-    d_scores *= exp_scores
+    d_scores = np.multiply(
+        exp_scores,
+        (-d_t1 * t1 / exp_scores_sum).sum(axis=1, keepdims=True)
+        + d_t1 / exp_scores_sum,
+        out=exp_scores,
+    )
     # scores = q @ k.T / 8**0.5
     d_t0 = d_scores / 8**0.5
     d_q = d_t0 @ k

@@ -105,7 +105,7 @@ def loss_value_and_grad(w, b, x, y):
     positive_rate = np.asarray(np.where(t0, 1.0, 0.0), dtype=w.dtype).sum() / N
     # z = x @ w + b
     # d_z = -1/N * y - 1/N * np.expm1(-softplus_z), in place:
-    d_z = -softplus_z
+    d_z = np.negative(softplus_z, out=softplus_z)
     np.expm1(d_z, out=d_z)
     d_z += y
     d_z *= -1 / N

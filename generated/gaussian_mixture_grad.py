@@ -170,7 +170,7 @@ def nll_value_and_grad(logits, means, log_stds, x):
     exp_joint_sum = exp_joint.sum(axis=1, keepdims=True)
     value = -(np.squeeze(np.log(exp_joint_sum) + joint_max, 1).sum() / N)
     # return -gg.mean(gg.logsumexp(joint, axis=1))
-    d_joint = -1 / N * (exp_joint / exp_joint_sum)
+    d_joint = np.multiply(exp_joint, (-1 / N) / exp_joint_sum, out=exp_joint)
     # joint = gg.log_softmax(logits)[None, :] + log_prob
     t1 = d_joint.sum(axis=0)
     # log_prob = -gg.sum(per_dim, axis=2)
@@ -181,7 +181,9 @@ def nll_value_and_grad(logits, means, log_stds, x):
     # z = (x[:, None, :] - means[None, :, :]) / gg.exp(log_stds)[None, :, :]
     d_means = (-d_z / t0).sum(axis=0)
     # the gradient of logits, added up from its uses
-    d_logits = exp_logits * (-t1).sum(keepdims=True) / exp_logits_sum
+    d_logits = np.multiply(
+        exp_logits, (-t1).sum(keepdims=True) / exp_logits_sum, out=exp_logits
+    )
     d_logits += t1
     # the gradient of log_stds, added up from its uses
     d_log_stds = (-d_z * z / t0).sum(axis=0) * exp_log_stds

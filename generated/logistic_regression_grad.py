@@ -107,9 +107,8 @@ def loss_value_and_grad(w, b, x, y):
     value = (softplus.sum() - (y @ z)) / N
     # z = x @ w + b
     # d_z = -1/N * y - 1/N * (t0*np.sign(z)/t1) + (z > 0)/N, in place:
-    d_z = np.sign(z)
-    d_z *= t0
-    d_z /= t1
+    d_z = np.divide(t0, t1, out=t0)
+    d_z *= np.sign(z)
     d_z += y
     d_z -= z > 0
     d_z *= -1 / N

@@ -126,7 +126,8 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
         - (labels_one_hot * logits).sum(axis=1, keepdims=True)
     ).sum() / N
     # logits = hidden @ w2 + b2
-    d_logits = exp_logits / exp_logits_sum
+    # d_logits = -1/N * labels_one_hot + exp_logits/(exp_logits_sum*N), in place:
+    d_logits = np.divide(exp_logits, exp_logits_sum, out=exp_logits)
     np.subtract(labels_one_hot, d_logits, out=d_logits)
     d_logits *= -1 / N
     d_b2 = d_logits.sum(axis=0)

@@ -90,9 +90,8 @@ def rosenbrock_value_and_grad(x):
     t2 = 1.0 - t0
     value = 100.0 * (t1 @ t1) + (t2 @ t2)
     # return gg.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-    d_t1 = 200.0 * t1
-    t3 = t0 * d_t1
-    t3 += t2
+    d_t1 = np.multiply(t1, 200.0, out=t1)
+    t3 = np.add(t2, t0 * d_t1, out=t2)
     t3 *= -2
     d_x = np.zeros((N,), np.result_type(t3))
     d_x[:-1] = t3

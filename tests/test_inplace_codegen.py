@@ -129,13 +129,11 @@ s = ScalarSymbol("s", real=True)
 
 
 def _in_place(
-    expr: sympy.Expr, target: str = "out", in_buffer: bool = False, spares: tuple[str, ...] = ()
+    expr: sympy.Expr, target: str = "out", buffer: str | None = None, spares: tuple[str, ...] = ()
 ) -> str | None:
-    """The in-place statements, one per line (None when there are none); with `in_buffer`
-    `target` names a dead buffer the expression reads."""
-    lines = in_place_text(
-        expr, target, ("N", "D"), in_buffer, spares, SHAPES, NumPyCodePrinter(), "f"
-    )
+    """The in-place statements, one per line (None when there are none); `buffer` names a
+    dead buffer the expression reads (`target` itself when renamed to it)."""
+    lines = in_place_text(expr, target, ("N", "D"), buffer, spares, SHAPES, NumPyCodePrinter(), "f")
     return None if lines is None else "\n".join(lines)
 
 
@@ -146,9 +144,23 @@ def _unevaluated(text: str) -> sympy.Expr:
 
 
 def test_tanh_derivative_is_computed_in_the_dead_buffer() -> None:
-    text = _in_place(_unevaluated("b*(1 - a**2)"), "a", in_buffer=True)
+    text = _in_place(_unevaluated("b*(1 - a**2)"), "a", "a")
     assert text == (
         "# a = f, in place:\n" "np.square(a, out=a)\n" "np.subtract(1, a, out=a)\n" "a *= b"
+    )
+
+
+def test_a_buffer_read_before_is_taken_by_the_first_step() -> None:
+    """No `out = a` alias: the first step writes into a and binds the result's name."""
+    text = _in_place(_unevaluated("b*(1 - a**2)"), "out", "a")
+    assert text == (
+        "# out = f, in place:\n"
+        "out = np.square(a, out=a)\n"
+        "np.subtract(1, out, out=out)\n"
+        "out *= b"
+    )
+    assert _in_place(_unevaluated("b - 2*a"), "out", "a") == (
+        "out = np.multiply(a, 2, out=a)\nnp.subtract(b, out, out=out)"
     )
 
 
@@ -163,30 +175,30 @@ def test_a_negated_name_under_a_function_starts_a_fresh_array() -> None:
 
 
 def test_a_spare_buffer_holds_a_sub_expression_under_its_own_name() -> None:
-    text = _in_place(_unevaluated("a*c + b*cos(c)"), "a", in_buffer=True, spares=("b",))
+    text = _in_place(_unevaluated("a*c + b*cos(c)"), "a", "a", spares=("b",))
     assert text == "# a = f, in place:\na *= c\nb *= np.cos(c)\na += b"
 
 
 def test_smaller_operands_are_combined_before_touching_the_buffer() -> None:
-    text = _in_place(_unevaluated("a*row*s + row + 2.0"), "a", in_buffer=True)
+    text = _in_place(_unevaluated("a*row*s + row + 2.0"), "a", "a")
     assert text == "a *= s*row\na += row + 2.0"
 
 
 def test_a_sign_is_left_to_the_subtraction_it_belongs_to() -> None:
-    text = _in_place(_unevaluated("b - 2*a"), "a", in_buffer=True)
+    text = _in_place(_unevaluated("b - 2*a"), "a", "a")
     assert text == "a *= 2\nnp.subtract(b, a, out=a)"
 
 
 @pytest.mark.parametrize(
-    ("expr", "in_buffer"),
+    ("expr", "buffer"),
     [
-        ("a + b", False),  # one operation: nothing to gain
-        ("Piecewise((a, b > 0), (c, True))", True),  # np.where has no out=
-        ("a*(1 - a**2)", True),  # a buffer read twice is not written
+        ("a + b", None),  # one operation: nothing to gain
+        ("Piecewise((a, b > 0), (c, True))", "a"),  # np.where has no out=
+        ("a*(1 - a**2)", "a"),  # a buffer read twice is not written
     ],
 )
-def test_no_in_place_form(expr: str, in_buffer: bool) -> None:
-    assert _in_place(_unevaluated(expr), "a" if in_buffer else "out", in_buffer) is None
+def test_no_in_place_form(expr: str, buffer: str | None) -> None:
+    assert _in_place(_unevaluated(expr), buffer or "out", buffer) is None
 
 
 def test_without_a_buffer_a_name_read_twice_starts_a_fresh_array() -> None:
@@ -231,15 +243,26 @@ def expressions(draw: st.DrawFn) -> sympy.Expr:
 
 
 @settings(max_examples=500, deadline=None, derandomize=True)
-@given(expressions(), st.sampled_from([(None, ()), ("a", ()), ("a", ("b",)), (None, ("b",))]))
+@given(
+    expressions(),
+    st.sampled_from(
+        [
+            ("out", None, ()),
+            ("a", "a", ()),
+            ("out", "a", ()),
+            ("a", "a", ("b",)),
+            ("out", None, ("b",)),
+        ]
+    ),
+)
 def test_in_place_statements_compute_the_expression_in_the_buffer(expr, buffers) -> None:
-    """The target is `a` itself (the dead buffer, renamed) or a fresh `out`; `b` a spare."""
-    buffer, spares = buffers
+    """The target is `a` itself (the dead buffer, renamed) or `out`, fresh or taking `a`'s
+    memory in its first step; `b` a spare."""
+    target, buffer, spares = buffers
     rng = np.random.default_rng(0)
     arrays = {name: rng.uniform(0.5, 1.5, size=(4, 3)) for name in ("a", "b", "c")}
     arrays["row"] = rng.uniform(0.5, 1.5, size=3)
-    target = buffer or "out"
-    text = _in_place(expr, target, buffer is not None, spares)
+    text = _in_place(expr, target, buffer, spares)
     if text is None:
         return
     printer = NumPyCodePrinter()
@@ -251,7 +274,7 @@ def test_in_place_statements_compute_the_expression_in_the_buffer(expr, buffers)
     exec(text, namespace)  # noqa: S102
     result = namespace[target]
     np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12, err_msg=text)
-    if buffer is not None:  # the result is the buffer's own array
+    if buffer == target or f"out={buffer})" in text:  # the result is the buffer's own array
         assert result is objects[buffer], text
     for name, array in arrays.items():
         assert namespace[name] is objects[name] or name == target, text  # no name rebound

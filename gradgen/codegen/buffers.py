@@ -4,11 +4,13 @@ A statement's elementwise result may be computed in the memory of one of its ope
 `out=` and `+=`, see `inplace.py`) when that operand is a temporary the function allocated
 itself and nobody needs any more: the result of an elementwise expression or a matmul (not
 a view, not an argument, not a value the function returns or saves, not a value the reader
-knows by name), float data, read by this statement alone, once, through no view either.
-The temporary then takes the name of the statement's result (`h = x @ w`, then
-`np.tanh(h, out=h)`): no name is bound to a buffer that comes to hold another value, and no
-line passes one buffer on to another name. The caller's arrays, the user's variables, their
-gradients and, in a backward function, the saved arrays are never written.
+knows by name), float data, read once by this statement and by nothing after it, through
+no view either. A temporary nothing else reads takes the name of the statement's result
+(`h = x @ w`, then `np.tanh(h, out=h)`); one read before is taken by the first step, which
+binds the result's name (`d_z = np.negative(t0, out=t0)`), and its own name is not read
+again. No line passes a buffer on to another name alone, and no name the code reads comes
+to hold another value. The caller's arrays, the user's variables, their gradients and, in
+a backward function, the saved arrays are never written.
 """
 
 from __future__ import annotations
@@ -25,15 +27,16 @@ from gradgen.ops.registry import FRESH
 
 @dataclass(frozen=True)
 class BufferPlan:
-    """For each statement, the operands whose memory it may take. The first (if not None)
-    is `renamed`: it takes the name of that statement's result (`h = x @ w`, then
-    `np.tanh(h, out=h)`); the others are spares, temporaries in which an operand's own
-    sub-expression may be computed under their own name (`t4 *= t0`). An
+    """For each statement, the operands whose memory it may take. The first is the one it
+    is computed in: `renamed` when nothing else reads it, taking the name of the
+    statement's result (`h = x @ w`, then `np.tanh(h, out=h)`), else taken by the first
+    step (`d_z = np.negative(t0, out=t0)`). The others are spares, temporaries in which an
+    operand's own sub-expression may be computed under their own name (`t4 *= t0`). An
     inlined matmul among them is printed as its own statement (`materialize`), so that its
     memory has a name."""
 
-    # statement -> dead owned temporaries: the one taking its name (or None), then spares
-    reusable: dict[Equation, tuple[Var | None, ...]]
+    # statement -> dead owned temporaries: the one it is computed in, then spares
+    reusable: dict[Equation, tuple[Var, ...]]
     renamed: frozenset[Var]  # buffers printed under their reader's name (each one's first)
     materialize: frozenset[Var]  # inlined vars that become statements (`h = x @ w`)
 
@@ -102,14 +105,15 @@ def plan_buffers(
             and last_read[v] == position[eq]
         ]
         statements = [v for v in candidates if v not in inline]
-        # The buffer taking the result's name is read by this statement alone: before it,
-        # the code reads it by that name. Others are spares, written under their own name.
-        first = [v for v in statements if len(readers[v]) == 1][:1]
-        if first:  # `t0 = x @ w; h = np.tanh(t0)`: `h = x @ w`, then in place
+        # A buffer read by this statement alone is computed under the result's name;
+        # else the first step takes one (`d_z = np.negative(t0, out=t0)`). The others
+        # are spares, holding sub-expressions under their own names.
+        alone = [v for v in statements if len(readers[v]) == 1][:1]
+        if alone:  # `t0 = x @ w; h = np.tanh(t0)`: `h = x @ w`, then in place
+            renamed.add(alone[0])
+        if statements:
+            first = alone or statements[:1]
             reusable[eq] = tuple(first + [v for v in statements if v not in first])
-            renamed.add(first[0])
-        elif statements:
-            reusable[eq] = (None, *statements)  # spares only
         elif candidates:  # an inlined matmul (`x @ w + b`): printed first, then added to
             reusable[eq] = (candidates[0],)
             renamed.add(candidates[0])

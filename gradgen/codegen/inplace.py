@@ -59,10 +59,11 @@ def lower_in_place(
     cast: bool = False,
     shallow: bool = False,
 ) -> InPlace | None:
-    """Statements binding `target` to the value of `expr` (of `shape`). With `buffer`
-    (which must be `target`: the buffer was computed under the result's name), in the
-    memory `target` holds, which `expr` must read exactly once and nobody reads afterwards;
-    with no buffer, in an array the first step allocates. None when the expression has no
+    """Statements binding `target` to the value of `expr` (of `shape`). With `buffer`, in
+    the memory of that dead temporary, which `expr` must read exactly once and nobody reads
+    afterwards: computed under the result's name (`buffer` is `target`), or taken by the
+    first step (`d_z = np.negative(t0, out=t0)`); with no buffer, in an array the first
+    step allocates. None when the expression has no
     such form (a step without an in-place ufunc, a buffer read twice). A full-size operand
     off the path that reads one of the `spare` buffers (dead too, read once) is computed in
     place in that one first. With `cast` (the expression alone would not have its float
@@ -70,7 +71,6 @@ def lower_in_place(
     `shallow` (a user's name), a fresh start is one term or factor of the whole
     (`softplus = np.log(...)`, then `softplus += np.maximum(z, 0)`): the name never holds
     a value the user did not write, such as `np.abs(z)`."""
-    assert buffer in (None, target), "a buffer is written under its reader's name"
     if (
         isinstance(expr, sympy.Mul)
         and len(expr.args) == 2
@@ -113,7 +113,8 @@ def lower_in_place(
                     return name
         return print_expr(term)
 
-    steps = _steps(path, target, print_expr, ufunc_form, is_full, operand, prelude)
+    dest = _Dest(target, buffer if buffer not in (None, target) else None)
+    steps = _steps(path, dest, print_expr, ufunc_form, is_full, operand, prelude)
     if steps is None:
         return None
     return InPlace(lines + steps, len(steps))
@@ -233,9 +234,45 @@ def _is_float(node: sympy.Expr) -> bool:
     return False
 
 
+class _Dest:
+    """Where the in-place steps write, one line each: into `name`. With a `buffer` (a dead
+    temporary that others read before), the first step reads it and writes into its
+    memory, binding `name` to the result: `d_z = np.negative(t0, out=t0)`,
+    `d_t0 = np.multiply(t0, 2 / N, out=t0)`, then `d_z += y`. No line passes the buffer on
+    to another name alone, and the buffer's name is not read again."""
+
+    _UFUNCS = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "**": "power"}
+
+    def __init__(self, name: str, buffer: str | None = None) -> None:
+        self.name = name
+        self.buffer = buffer  # until the first step is written
+
+    @property
+    def reads(self) -> str:
+        """The name the next step reads the current value by."""
+        return self.buffer or self.name
+
+    def written(self, call: str) -> str:
+        """`call` (an `np.f(args` without its closing) completed with `out=`."""
+        if self.buffer is None:
+            return f"{call}, out={self.name})"
+        buffer, self.buffer = self.buffer, None
+        return f"{self.name} = {call}, out={buffer})"
+
+    def call(self, ufunc: str, *before: str) -> str:
+        """`np.<ufunc>(*before, current, out=...)`."""
+        return self.written(f"np.{ufunc}({', '.join([*before, self.reads])}")
+
+    def augment(self, op: str, operand: str) -> str:
+        """`name op= operand`, or its ufunc call for the first step into a buffer."""
+        if self.buffer is None:
+            return f"{self.name} {op}= {operand}"
+        return self.written(f"np.{self._UFUNCS[op]}({self.reads}, {operand}")
+
+
 def _steps(
     path: Path,
-    target: str,
+    target: _Dest,
     print_expr: Callable[[sympy.Expr], str],
     ufunc_form: UfuncForm,
     is_full: Callable[[sympy.Expr], bool],
@@ -262,12 +299,12 @@ def _steps(
             if signed_sum:
                 negate = not negate
                 continue
-            lines.append(f"np.negative({target}, out={target})")
+            lines.append(target.call("negative"))
         elif isinstance(node, sympy.Pow) and k == 0 and node.exp == -1:
             if isinstance(parent, sympy.Mul):
                 reciprocal = True
                 continue
-            lines.append(f"np.reciprocal({target}, out={target})")
+            lines.append(target.call("reciprocal"))
         elif isinstance(node, sympy.Add):
             steps = _add(others, target, operand, negate, is_full)
             lines += prelude + steps
@@ -293,9 +330,9 @@ def _steps(
         else:
             return None
     if negate:
-        lines.append(f"np.negative({target}, out={target})")
+        lines.append(target.call("negative"))
     if reciprocal:
-        lines.append(f"np.reciprocal({target}, out={target})")
+        lines.append(target.call("reciprocal"))
     return lines
 
 
@@ -313,7 +350,7 @@ def _negative(term: sympy.Expr) -> sympy.Expr | None:
 
 def _add(
     others: list[sympy.Expr],
-    target: str,
+    target: _Dest,
     print_expr: Callable[[sympy.Expr], str],
     negate: bool,
     is_full: Callable[[sympy.Expr], bool],
@@ -330,23 +367,23 @@ def _add(
     group = (small[0] if len(small) == 1 else sympy.Add(*small, evaluate=False)) if small else None
     lines = []
     if negate and group is not None:  # group - target
-        lines.append(f"np.subtract({print_expr(group)}, {target}, out={target})")
+        lines.append(target.call("subtract", print_expr(group)))
         group = None
     elif negate and plus:  # first - target
-        lines.append(f"np.subtract({print_expr(plus[0])}, {target}, out={target})")
+        lines.append(target.call("subtract", print_expr(plus[0])))
         plus = plus[1:]
     elif negate:
-        lines.append(f"np.negative({target}, out={target})")
+        lines.append(target.call("negative"))
     if group is not None:
-        lines.append(f"{target} {'-=' if subtract_group else '+='} {print_expr(group)}")
-    lines += [f"{target} += {print_expr(t)}" for t in plus]
-    lines += [f"{target} -= {print_expr(t)}" for t in minus]  # type: ignore[arg-type]
+        lines.append(target.augment("-" if subtract_group else "+", print_expr(group)))
+    lines += [target.augment("+", print_expr(t)) for t in plus]
+    lines += [target.augment("-", print_expr(t)) for t in minus]  # type: ignore[arg-type]
     return lines
 
 
 def _mul(
     others: list[sympy.Expr],
-    target: str,
+    target: _Dest,
     print_expr: Callable[[sympy.Expr], str],
     reciprocal: bool,
     drop_sign: bool,
@@ -357,55 +394,55 @@ def _mul(
     multiplies by -scale instead, leaving the sign to the sum above."""
     if reciprocal:  # others / target
         numerator = others[0] if len(others) == 1 else sympy.Mul(*others, evaluate=False)
-        return [f"np.divide({print_expr(numerator)}, {target}, out={target})"]
+        return [target.call("divide", print_expr(numerator))]
     arrays = [f for f in others if not is_scalar(f)]
     lines = []
     for factor in (f for f in arrays if is_full(f)):
         if isinstance(factor, sympy.Pow) and factor.exp == -1:
-            lines.append(f"{target} /= {print_expr(factor.base)}")
+            lines.append(target.augment("/", print_expr(factor.base)))
         else:
-            lines.append(f"{target} *= {print_expr(factor)}")
+            lines.append(target.augment("*", print_expr(factor)))
     scale = scalar_factor(others)
     if drop_sign:
         scale = -scale
     group = ([scale] if scale != 1 else []) + [f for f in arrays if not is_full(f)]
     if group == [-1]:
-        lines.append(f"np.negative({target}, out={target})")
+        lines.append(target.call("negative"))
     elif len(group) == 1 and isinstance(group[0], sympy.Pow) and group[0].exp == -1:
-        lines.append(f"{target} /= {print_expr(group[0].base)}")
+        lines.append(target.augment("/", print_expr(group[0].base)))
     elif (
         len(group) == 1
         and isinstance(group[0], sympy.Float)
         and (root := reciprocal_square_root(float(group[0])))
     ):
-        lines.append(f"{target} /= {root}")  # `/= 8**0.5`, as the user divided
+        lines.append(target.augment("/", root))  # `/= 8**0.5`, as the user divided
     elif group:
         factor = group[0] if len(group) == 1 else sympy.Mul(*group, evaluate=False)
-        lines.append(f"{target} *= {print_expr(factor)}")
+        lines.append(target.augment("*", print_expr(factor)))
     return lines
 
 
-def _pow(node: sympy.Pow, k: int, target: str, print_expr: Callable[[sympy.Expr], str]) -> str:
+def _pow(node: sympy.Pow, k: int, target: _Dest, print_expr: Callable[[sympy.Expr], str]) -> str:
     if k == 1:  # base ** target
-        return f"np.power({print_expr(node.base)}, {target}, out={target})"
+        return target.call("power", print_expr(node.base))
     if node.exp == 2:
-        return f"np.square({target}, out={target})"
+        return target.call("square")
     if node.exp == sympy.S.Half:
-        return f"np.sqrt({target}, out={target})"
-    return f"{target} **= {print_expr(node.exp)}"
+        return target.call("sqrt")
+    return target.augment("**", print_expr(node.exp))
 
 
 def _ufunc_call(
     node: sympy.Expr,
     k: int,
-    target: str,
+    target: _Dest,
     print_expr: Callable[[sympy.Expr], str],
     ufunc_form: UfuncForm,
 ) -> str | None:
     """`np.f(..., out=target)` when `node` prints as one call of a NumPy ufunc that makes
     floats (with the target in the place of its argument k)."""
     args = list(node.args)
-    args[k] = sympy.Symbol(target, real=True)
+    args[k] = sympy.Symbol(target.reads, real=True)
     try:
         form = ufunc_form(node.func(*args, evaluate=False))
     except (TypeError, ValueError):
@@ -416,14 +453,14 @@ def _ufunc_call(
     ufunc = getattr(np, name, None)
     if not isinstance(ufunc, np.ufunc) or any(t.endswith("->?") for t in ufunc.types):
         return None  # not a ufunc, or one that makes masks
-    return f"np.{name}({', '.join(print_expr(a) for a in operands)}, out={target})"
+    return target.written(f"np.{name}({', '.join(print_expr(a) for a in operands)}")
 
 
 def in_place_text(
     expr: sympy.Expr,
     target: str,
     shape: Shape,
-    in_buffer: bool,
+    buffer: str | None,
     spares: tuple[str, ...],
     shapes: Mapping[sympy.Symbol, Shape],
     printer: NumPyCodePrinter,
@@ -431,10 +468,11 @@ def in_place_text(
     cast: bool = False,
     shallow: bool = False,
 ) -> list[str] | None:
-    """The statements (one line each) that compute `expr` in place: when `in_buffer`, in
-    the memory `target` already holds (a dead temporary computed under the result's name,
-    which `expr` reads once), else in an array its first step allocates (with `cast` and
-    `shallow`, see `lower_in_place`); None when neither works, or when it takes more than
+    """The statements (one line each) that compute `expr` in place: in the memory of the
+    dead temporary `buffer` (which `expr` reads once: `target` itself when it was computed
+    under the result's name, else taken by the first step), or in an array the first step
+    allocates (with `cast` and `shallow`, see `lower_in_place`); None when neither works,
+    or when it takes more than
     MAX_STEPS steps. Sub-expressions may be computed in the dead temporaries named
     `spares`. `shapes` gives each array symbol of `expr` its shape (the printed code's
     `leaf_shapes`). A block of three steps or more starts with `formula` (the expression
@@ -448,19 +486,25 @@ def in_place_text(
         except (KeyError, ShapeError):
             return None
 
-    best = lower_in_place(
-        expr,
-        target,
-        shape,
-        shape_of,
-        printer.print_grouped,
-        printer.ufunc_form,
-        target if in_buffer else None,
-        spares,
-        cast,
-        shallow,
-    )
-    if best is None or best.steps > MAX_STEPS:
+    def lower(into: str | None) -> InPlace | None:
+        found = lower_in_place(
+            expr,
+            target,
+            shape,
+            shape_of,
+            printer.print_grouped,
+            printer.ufunc_form,
+            into,
+            spares,
+            cast,
+            shallow,
+        )
+        return found if found is not None and found.steps <= MAX_STEPS else None
+
+    best = lower(buffer)
+    if best is None and buffer not in (None, target):
+        best = lower(None)  # the buffer stays unused; the result's name is free
+    if best is None:
         return None
     printer.uses_numpy = True
     comment = f"# {target} = {formula}, in place:"

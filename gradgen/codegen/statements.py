@@ -93,7 +93,7 @@ def statements(
         inline = inline - plan.materialize
         names = dict(names)
         for eq, buffers in plan.reusable.items():
-            if buffers[0] is not None:
+            if buffers[0] in plan.renamed:
                 names[buffers[0]] = names[eq.out]  # `h = x @ w`, then `h += b` in its memory
     floats = sorted(
         (v for v in dtype_from if not v.integer and v in names), key=lambda v: not v.ndim
@@ -129,9 +129,9 @@ def statements(
                 code.expr,
                 names[eq.out],
                 eq.out.shape,
-                buffer is not None,
+                None if buffer is None else names[buffer],
                 # a spare holds a sub-expression under its own name: `t3`, not `cos_y`
-                tuple(names[v] for v in spares if v is not None and says_nothing(names[v])),
+                tuple(names[v] for v in spares if says_nothing(names[v])),
                 dict(code.leaf_shapes),
                 printer,
                 code.uncast or code.text,
