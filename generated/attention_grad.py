@@ -226,12 +226,9 @@ def loss_value_and_grad(w_q, w_k, w_v, gamma, beta, x, target):
     # attended = gg.softmax(scores, axis=-1) @ v
     d_t1 = d_y @ v.T
     d_v = t1.T @ d_y
-    d_scores = np.multiply(
-        exp_scores,
-        (-d_t1 * t1 / exp_scores_sum).sum(axis=1, keepdims=True)
-        + d_t1 / exp_scores_sum,
-        out=exp_scores,
-    )
+    d_scores = d_t1 / exp_scores_sum
+    d_scores += (-d_t1 * t1 / exp_scores_sum).sum(axis=1, keepdims=True)
+    d_scores *= exp_scores
     # scores = q @ k.T / 8**0.5
     d_t0 = d_scores / 8**0.5
     d_q = d_t0 @ k

@@ -502,8 +502,10 @@ def in_place_text(
         return found if found is not None and found.steps <= MAX_STEPS else None
 
     best = lower(buffer)
-    if best is None and buffer not in (None, target):
-        best = lower(None)  # the buffer stays unused; the result's name is free
+    if buffer not in (None, target):  # the result's name is free: a fresh start may do more
+        fresh = lower(None)
+        if best is None or (fresh is not None and fresh.steps > best.steps):
+            best = fresh
     if best is None:
         return None
     printer.uses_numpy = True
