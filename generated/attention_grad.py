@@ -59,7 +59,7 @@ def loss(w_q, w_k, w_v, gamma, beta, x, target):
     mean = y.sum(axis=1, keepdims=True) / 8
     t2 = y - mean
     variance = (t2**2).sum(axis=1, keepdims=True) / 8
-    normalized = np.multiply(t2, gamma / np.sqrt(variance + 1e-05), out=t2)
+    normalized = t2 * gamma / np.sqrt(variance + 1e-05)
     normalized += beta
     value = ((normalized - target) ** 2).sum() / (8 * T)
     return value

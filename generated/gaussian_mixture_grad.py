@@ -79,7 +79,7 @@ def nll_forward(logits, means, log_stds, x):
     exp_logits_sum = exp_logits.sum(keepdims=True)
     joint = (logits - (np.log(exp_logits_sum) + logits_max))[None] + log_prob
     joint_max = joint.max(axis=1, keepdims=True)
-    exp_joint = joint - joint_max
+    exp_joint = np.subtract(joint, joint_max, out=joint)
     np.exp(exp_joint, out=exp_joint)
     exp_joint_sum = exp_joint.sum(axis=1, keepdims=True)
     value = -(np.squeeze(np.log(exp_joint_sum) + joint_max, 1).sum() / N)
@@ -165,7 +165,7 @@ def nll_value_and_grad(logits, means, log_stds, x):
     exp_logits_sum = exp_logits.sum(keepdims=True)
     joint = (logits - (np.log(exp_logits_sum) + logits_max))[None] + log_prob
     joint_max = joint.max(axis=1, keepdims=True)
-    exp_joint = joint - joint_max
+    exp_joint = np.subtract(joint, joint_max, out=joint)
     np.exp(exp_joint, out=exp_joint)
     exp_joint_sum = exp_joint.sum(axis=1, keepdims=True)
     value = -(np.squeeze(np.log(exp_joint_sum) + joint_max, 1).sum() / N)

@@ -50,10 +50,11 @@ def test_a_temporary_read_later_or_returned_or_viewed_is_kept() -> None:
     assert plan.reusable[producers[last]] == producers[last].inputs  # two dead sums
 
 
-def test_a_named_value_is_never_written_and_a_shared_temporary_is_only_a_spare() -> None:
-    """`hidden` is the user's: writing into it would leave the name holding another value.
-    `shared` is read twice: it cannot take the last reader's name, which would bind one
-    buffer to two names; it may still hold a sub-expression (a spare)."""
+def test_a_named_value_comes_last_and_a_shared_temporary_is_not_renamed() -> None:
+    """`early` is read here alone: it takes the result's name. `shared` is read twice: it
+    cannot take the last reader's name, which would bind one buffer to two names; it may
+    be taken by a first step, or hold a sub-expression. `hidden` is the user's: taken only
+    after its last read, never renamed, never a spare."""
     g = GraphMaker()
     x = g.input("x", ("N",))
     hidden = g("exp", x, name="hidden")
@@ -65,7 +66,7 @@ def test_a_named_value_is_never_written_and_a_shared_temporary_is_only_a_spare()
     inline = {inner}  # written into its reader: `hidden + shared + early`
     plan = plan_buffers(graph.equations, inline, graph.outputs, graph.hints)
     producers = {eq.out: eq for eq in graph.equations}
-    assert plan.reusable[producers[last]] == (early, shared)  # early takes the name
+    assert plan.reusable[producers[last]] == (early, shared, hidden)  # early takes the name
     assert plan.renamed == {early}
 
 
@@ -133,7 +134,10 @@ def _in_place(
 ) -> str | None:
     """The in-place statements, one per line (None when there are none); `buffer` names a
     dead buffer the expression reads (`target` itself when renamed to it)."""
-    lines = in_place_text(expr, target, ("N", "D"), buffer, spares, SHAPES, NumPyCodePrinter(), "f")
+    buffers = () if buffer is None else (buffer,)
+    lines = in_place_text(
+        expr, target, ("N", "D"), buffers, spares, SHAPES, NumPyCodePrinter(), "f"
+    )
     return None if lines is None else "\n".join(lines)
 
 
@@ -162,6 +166,22 @@ def test_a_buffer_read_before_is_taken_by_the_first_step() -> None:
     assert _in_place(_unevaluated("b - 2*a"), "out", "a") == (
         "out = np.multiply(a, 2, out=a)\nnp.subtract(b, out, out=out)"
     )
+
+
+def test_a_named_buffer_is_taken_only_for_a_chain_of_steps() -> None:
+    """`b*(1 - a**2)` in a's memory saves a whole array: taken. `a + b` saves one
+    allocation and would hide the user's `+`: not taken."""
+    a_named = frozenset({"a"})
+    lines = in_place_text(
+        _unevaluated("b*(1 - a**2)"), "out", ("N", "D"), ("a",), (), SHAPES,
+        NumPyCodePrinter(), "f", named=a_named,
+    )  # fmt: skip
+    assert lines is not None and lines[1] == "out = np.square(a, out=a)"
+    single = in_place_text(
+        _unevaluated("a + b*c"), "out", ("N", "D"), ("a",), (), SHAPES,
+        NumPyCodePrinter(), "f", named=a_named,
+    )  # fmt: skip
+    assert single is None or all("out=a" not in line for line in single)
 
 
 def test_without_a_buffer_the_largest_part_is_computed_fresh_and_the_rest_in_place() -> None:

@@ -71,8 +71,9 @@ def test_temporaries_are_named_after_what_they_hold(tmp_path) -> None:
 
 
 def test_a_product_gives_no_name_and_a_named_temporary_keeps_its_value() -> None:
-    """exp(sin(x) * y) is not `exp_sin_x`; and `cos_y`, once named, is never overwritten
-    with a sub-expression of a later statement (only a bare `t<k>` may be)."""
+    """exp(sin(x) * y) is not `exp_sin_x`; and `cos_y`, once named, never holds another
+    value while it is read: no spare writes a sub-expression into it (only a bare `t<k>`
+    may hold one), and a step that takes its memory is its last use."""
 
     @gg.function(wrt=("x", "y"))
     def f(x: Array["N"], y: Array["N"]):
@@ -81,7 +82,12 @@ def test_a_product_gives_no_name_and_a_named_temporary_keeps_its_value() -> None
     text = _text(f)
     assert "sin_x = np.sin(x)" in text and "cos_y = np.cos(y)" in text
     assert "exp_sin" not in text
-    assert "cos_y *=" not in text and "out=cos_y" not in text
+    assert "cos_y *=" not in text
+    lines = text.splitlines()
+    for k, line in enumerate(lines):
+        if "out=cos_y)" in line:
+            rest = next((i for i in range(k + 1, len(lines)) if lines[i].startswith("def ")), None)
+            assert all("cos_y" not in later for later in lines[k + 1 : rest]), line
 
 
 def test_a_gradient_passed_on_unchanged_takes_the_users_name() -> None:

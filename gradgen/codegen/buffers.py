@@ -1,16 +1,23 @@
 """Which arrays a statement may overwrite: the memory plan behind in-place code.
 
 A statement's elementwise result may be computed in the memory of one of its operands (with
-`out=` and `+=`, see `inplace.py`) when that operand is a temporary the function allocated
+`out=` and `+=`, see `inplace.py`) when that operand is a buffer the function allocated
 itself and nobody needs any more: the result of an elementwise expression or a matmul (not
-a view, not an argument, not a value the function returns or saves, not a value the reader
-knows by name), float data, read once by this statement and by nothing after it, through
-no view either. A temporary nothing else reads takes the name of the statement's result
-(`h = x @ w`, then `np.tanh(h, out=h)`); one read before is taken by the first step, which
-binds the result's name (`d_z = np.negative(t0, out=t0)`), and its own name is not read
-again. No line passes a buffer on to another name alone, and no name the code reads comes
-to hold another value. The caller's arrays, the user's variables, their gradients and, in
-a backward function, the saved arrays are never written.
+a view, not an argument, not a value the function returns or saves), float data, read
+once by this statement and by nothing after it, through no view either.
+
+- A temporary nothing else reads takes the name of the statement's result (`h = x @ w`,
+  then `np.tanh(h, out=h)`).
+- A dead buffer read before is taken by the first step, which binds the result's name
+  (`d_z = np.negative(t0, out=t0)`); its own name is not read again. Temporaries come
+  first; a value the user named (or its gradient) is taken only after its last read,
+  and only when that does more in place: `t1 = np.square(hidden, out=hidden)`, as
+  careful NumPy reuses `h` (else one more array of the hidden layer's size is alive at
+  the peak).
+
+No line passes a buffer on to another name alone, and no name is read while it holds
+another value than its own. The caller's arrays and, in a backward function, the saved
+arrays are never written.
 """
 
 from __future__ import annotations
@@ -27,16 +34,16 @@ from gradgen.ops.registry import FRESH
 
 @dataclass(frozen=True)
 class BufferPlan:
-    """For each statement, the operands whose memory it may take. The first is the one it
-    is computed in: `renamed` when nothing else reads it, taking the name of the
-    statement's result (`h = x @ w`, then `np.tanh(h, out=h)`), else taken by the first
-    step (`d_z = np.negative(t0, out=t0)`). The others are spares, temporaries in which an
-    operand's own sub-expression may be computed under their own name (`t4 *= t0`). An
+    """For each statement, the operands whose memory it may take, temporaries first. A
+    first one in `renamed` is the one it is computed in, under the name of the
+    statement's result (`h = x @ w`, then `np.tanh(h, out=h)`); else any of them may be
+    taken by the first step (`d_z = np.negative(t0, out=t0)`), whichever does most in
+    place. Bare temporaries among the rest are spares, in which an operand's own
+    sub-expression may be computed under their own name (`t4 *= t0`). An
     inlined matmul among them is printed as its own statement (`materialize`), so that its
     memory has a name."""
 
-    # statement -> dead owned temporaries: the one it is computed in, then spares
-    reusable: dict[Equation, tuple[Var, ...]]
+    reusable: dict[Equation, tuple[Var, ...]]  # statement -> dead buffers it may take
     renamed: frozenset[Var]  # buffers printed under their reader's name (each one's first)
     materialize: frozenset[Var]  # inlined vars that become statements (`h = x @ w`)
 
@@ -86,8 +93,6 @@ def plan_buffers(
         eq = producers.get(v)
         if eq is None or v.integer or v.ndim == 0 or v in pinned or root(v) is not v:
             return False
-        if is_named(v, hints):
-            return False  # a name the code reads it by: it keeps its value
         return OPS[eq.op].memory == FRESH and view_source(eq) is None  # a bare operand aliases
 
     reusable: dict[Equation, tuple[Var, ...]] = {}
@@ -105,15 +110,18 @@ def plan_buffers(
             and last_read[v] == position[eq]
         ]
         statements = [v for v in candidates if v not in inline]
-        # A buffer read by this statement alone is computed under the result's name;
-        # else the first step takes one (`d_z = np.negative(t0, out=t0)`). The others
-        # are spares, holding sub-expressions under their own names.
-        alone = [v for v in statements if len(readers[v]) == 1][:1]
+        # A temporary read by this statement alone is computed under the result's name;
+        # else the first step takes a dead buffer (`d_z = np.negative(t0, out=t0)`): a
+        # temporary, else a value the code names, whose name is not read again
+        # (`t1 = np.square(hidden, out=hidden)`, as careful NumPy reuses `h`). Other
+        # temporaries are spares, holding sub-expressions under their own names.
+        temporaries = [v for v in statements if not is_named(v, hints)]
+        alone = [v for v in temporaries if len(readers[v]) == 1][:1]
         if alone:  # `t0 = x @ w; h = np.tanh(t0)`: `h = x @ w`, then in place
             renamed.add(alone[0])
-        if statements:
-            first = alone or statements[:1]
-            reusable[eq] = tuple(first + [v for v in statements if v not in first])
+        if statements:  # temporaries first: a named value is taken only for a gain
+            rest = [v for v in temporaries + statements if v not in alone]
+            reusable[eq] = tuple(alone + list(dict.fromkeys(rest)))
         elif candidates:  # an inlined matmul (`x @ w + b`): printed first, then added to
             reusable[eq] = (candidates[0],)
             renamed.add(candidates[0])

@@ -93,8 +93,8 @@ def lower_in_place(
         lines = [f"{target} = {start}"]
     else:
         path = _buffer_path(expr, buffer)
-        if path is None or len(path) < 2:
-            return None
+        if path is None or len(path) < 2 or (shallow and buffer != target and len(path) > 2):
+            return None  # under a user's name, a taken buffer is a term or factor of the whole
         lines = []
     is_full = lambda node: shape_of(node) in (shape, None)  # noqa: E731
     prelude: list[str] = []
@@ -460,23 +460,27 @@ def in_place_text(
     expr: sympy.Expr,
     target: str,
     shape: Shape,
-    buffer: str | None,
+    buffers: tuple[str, ...],
     spares: tuple[str, ...],
     shapes: Mapping[sympy.Symbol, Shape],
     printer: NumPyCodePrinter,
     formula: str,
     cast: bool = False,
     shallow: bool = False,
+    named: frozenset[str] = frozenset(),
 ) -> list[str] | None:
-    """The statements (one line each) that compute `expr` in place: in the memory of the
-    dead temporary `buffer` (which `expr` reads once: `target` itself when it was computed
-    under the result's name, else taken by the first step), or in an array the first step
-    allocates (with `cast` and `shallow`, see `lower_in_place`); None when neither works,
-    or when it takes more than
-    MAX_STEPS steps. Sub-expressions may be computed in the dead temporaries named
-    `spares`. `shapes` gives each array symbol of `expr` its shape (the printed code's
-    `leaf_shapes`). A block of three steps or more starts with `formula` (the expression
-    as one line) as a comment, when short enough to read as one."""
+    """The statements (one line each) that compute `expr` in place: in the memory of
+    `target` itself when `buffers` starts with it (a dead temporary computed under the
+    result's name), else in whichever of the dead `buffers` (each read once by `expr`,
+    taken by the first step) or of an array the first step allocates (with `cast` and
+    `shallow`, see `lower_in_place`) does most in place, a buffer on a tie; None when none
+    works, or when it takes more than MAX_STEPS steps. Sub-expressions may be computed in
+    the dead temporaries named `spares`. `shapes` gives each array symbol of `expr` its
+    shape (the printed code's `leaf_shapes`). A block of three steps or more starts with
+    `formula` (the expression as one line) as a comment, when short enough to read as
+    one. A buffer in `named` (the user's value, or its gradient) is taken only for a
+    chain of two steps or more: `y = x + attended` reads as the user wrote it, and saves
+    one array at most."""
 
     def shape_of(node: sympy.Expr) -> Shape | None:
         try:
@@ -487,6 +491,7 @@ def in_place_text(
             return None
 
     def lower(into: str | None) -> InPlace | None:
+        others = tuple(name for name in spares if name != into)
         found = lower_in_place(
             expr,
             target,
@@ -495,17 +500,22 @@ def in_place_text(
             printer.print_grouped,
             printer.ufunc_form,
             into,
-            spares,
+            others,
             cast,
             shallow,
         )
         return found if found is not None and found.steps <= MAX_STEPS else None
 
-    best = lower(buffer)
-    if buffer not in (None, target):  # the result's name is free: a fresh start may do more
-        fresh = lower(None)
-        if best is None or (fresh is not None and fresh.steps > best.steps):
-            best = fresh
+    if buffers[:1] == (target,):
+        best = lower(target)
+    else:  # the result's name is free: take a buffer, or start fresh
+        options = [lower(name) for name in buffers] + [lower(None)]
+        options = [
+            None if option is not None and buffer in named and option.steps < 2 else option
+            for option, buffer in zip(options, [*buffers, None])
+        ]
+        found = [option for option in options if option is not None]
+        best = max(found, key=lambda option: option.steps) if found else None
     if best is None:
         return None
     printer.uses_numpy = True

@@ -124,19 +124,20 @@ def statements(
             and eq.out.ndim > 0
             and not eq.out.integer
         ):
-            buffer, *spares = plan.reusable.get(eq, (None,))
+            buffers = plan.reusable.get(eq, ())
             in_place = in_place_text(
                 code.expr,
                 names[eq.out],
                 eq.out.shape,
-                None if buffer is None else names[buffer],
+                tuple(names[v] for v in buffers),
                 # a spare holds a sub-expression under its own name: `t3`, not `cos_y`
-                tuple(names[v] for v in spares if says_nothing(names[v])),
+                tuple(names[v] for v in buffers if says_nothing(names[v])),
                 dict(code.leaf_shapes),
                 printer,
                 code.uncast or code.text,
                 cast=code.uncast is not None,
                 shallow=isinstance(hints.get(eq.out), str),
+                named=frozenset(names[v] for v in buffers if is_named(v, hints)),
             )
         if in_place is not None:
             lines.append((eq, in_place))
