@@ -15,6 +15,7 @@ instead of N times: it stops the rewrite.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sympy
@@ -24,11 +25,16 @@ from gradgen.naming import is_named
 from gradgen.ops import OPS
 from gradgen.ops.elementwise import operand_symbols
 from gradgen.passes import dce
+from gradgen.shapes import Shape
 from gradgen.symbolic import elementwise_expression
 
 # Ops whose value a term may be expanded through: sums and products of their operands.
 _LINEAR = frozenset({"add", "sub", "neg"})
 _PRODUCT = frozenset({"mul", "neg"})
+
+
+# The producer of a vector the rewrite may look through, or None.
+Expandable = Callable[[Atom], Equation | None]
 
 
 @dataclass
@@ -67,7 +73,7 @@ def run(graph: Graph) -> Graph:
     return dce.run(graph.replace(equations=tuple(equations)))
 
 
-def _rewrite(eq: Equation, expandable) -> list[Equation] | None:  # type: ignore[no-untyped-def]
+def _rewrite(eq: Equation, expandable: Expandable) -> list[Equation] | None:
     """The equations computing `eq` (a full sum or mean of a vector) as dot products, or
     None when it is not one or has no product term."""
     vector = eq.inputs[0] if eq.inputs else None
@@ -111,7 +117,9 @@ def _rewrite(eq: Equation, expandable) -> list[Equation] | None:  # type: ignore
     return parts + [combine]
 
 
-def _terms(atom, scale: _Term, shape, expandable, depth: int) -> list[_Term]:  # type: ignore[no-untyped-def]
+def _terms(
+    atom: Var, scale: _Term, shape: Shape, expandable: Expandable, depth: int
+) -> list[_Term]:
     """The terms of `scale` times the vector `atom` (of the summed `shape`): expanded
     through the sums and products only this sum reads when every term then is a product
     of at most two whole vectors and scalars, else `atom` as one factor."""
@@ -132,7 +140,14 @@ def _terms(atom, scale: _Term, shape, expandable, depth: int) -> list[_Term]:  #
     return expanded
 
 
-def _expand(expr, atoms, scale: _Term, shape, expandable, depth: int) -> list[_Term] | None:  # type: ignore[no-untyped-def]
+def _expand(
+    expr: sympy.Expr,
+    atoms: list[Atom],
+    scale: _Term,
+    shape: Shape,
+    expandable: Expandable,
+    depth: int,
+) -> list[_Term] | None:
     """`scale` times the elementwise `expr` over `atoms`, term by term; None when a
     factor is not a whole operand (a quotient, a sub-expression), or broadcasts."""
     symbols = operand_symbols(len(atoms))
