@@ -131,7 +131,10 @@ def statements(
                 eq.out.shape,
                 tuple(names[v] for v in buffers),
                 # a spare holds a sub-expression under its own name: `t3`, not `cos_y`
-                tuple(names[v] for v in buffers if says_nothing(names[v])),
+                # (nor a user's variable the user happened to call `t3`)
+                tuple(
+                    names[v] for v in buffers if says_nothing(names[v]) and not is_named(v, hints)
+                ),
                 dict(code.leaf_shapes),
                 printer,
                 code.uncast or code.text,
