@@ -110,7 +110,7 @@ def content_name(
         function = type(expr).__name__.lower() if getattr(expr, "is_Function", False) else ""
         if function in CONTENT_FUNCTIONS and len(expr.args) == 1:
             subject = _shifted_subject(expr.args[0], eq.inputs, names, producers)
-    elif eq.inputs and _hashable(eq.inputs[0]):
+    elif eq.inputs:
         subject = _subject(eq.inputs[0], names, producers, depth=0)
     if subject is None:
         return None
@@ -137,7 +137,7 @@ def _subject(
     producer = producers.get(atom)
     if producer is None or depth > 2:
         return None
-    if producer.op in ("add", "sub", "neg") and _hashable(producer.inputs[0]):
+    if producer.op in ("add", "sub", "neg"):
         return _subject(producer.inputs[0], names, producers, depth + 1)
     if producer.op == "ew":
         return _shifted_subject(producer.param("expr"), producer.inputs, names, producers)
@@ -163,15 +163,7 @@ def _shifted_subject(
         return None
     index = int(str(symbols[0])[1:])  # a<k> stands for the k-th operand
     atom = inputs[index] if index < len(inputs) else None
-    return _subject(atom, names, producers, depth=1) if _hashable(atom) else None
-
-
-def _hashable(atom: Any) -> bool:
-    try:
-        hash(atom)
-    except TypeError:
-        return False
-    return True
+    return _subject(atom, names, producers, depth=1)
 
 
 def dimension_names(graph: Program) -> set[str]:

@@ -99,7 +99,6 @@ def lower_in_place(
     is_full = lambda node: shape_of(node) in (shape, None)  # noqa: E731
     prelude: list[str] = []
     unused = [name for name in spare if _occurrences(expr, name) == 1]  # else read again
-    used: list[str] = []
 
     def operand(term: sympy.Expr) -> str:
         """An operand's text, computed first in a spare buffer when it reads one."""
@@ -109,7 +108,6 @@ def lower_in_place(
                 if inner is not None:
                     prelude.extend(inner.lines)
                     unused.remove(name)
-                    used.append(name)
                     return name
         return print_expr(term)
 
