@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from support import GraphMaker
 
 from gradgen.codegen.buffers import plan_buffers
-from gradgen.codegen.inplace import in_place_text
+from gradgen.codegen.inplace import best_in_place
 from gradgen.codegen.printer import NumPyCodePrinter
 from gradgen.codegen.symbols import ScalarSymbol
 
@@ -135,10 +135,31 @@ def _in_place(
     """The in-place statements, one per line (None when there are none); `buffer` names a
     dead buffer the expression reads (`target` itself when renamed to it)."""
     buffers = () if buffer is None else (buffer,)
-    lines = in_place_text(
-        expr, target, ("N", "D"), buffers, spares, SHAPES, NumPyCodePrinter(), "f"
-    )
+    lines = in_place_text(expr, target, buffers, spares)
     return None if lines is None else "\n".join(lines)
+
+
+def in_place_text(
+    expr: sympy.Expr,
+    target: str,
+    buffers: tuple[str, ...],
+    spares: tuple[str, ...] = (),
+    named: frozenset[str] = frozenset(),
+) -> list[str] | None:
+    """The steps `best_in_place` chooses for `expr` of shape (N, D), as printed lines."""
+    printer = NumPyCodePrinter()
+    lowered = best_in_place(
+        expr,
+        target,
+        ("N", "D"),
+        buffers,
+        spares,
+        SHAPES,
+        printer.ufunc_form,
+        printer.is_atom,
+        named=named,
+    )
+    return None if lowered is None else printer.in_place_lines(lowered, "f")
 
 
 def _unevaluated(text: str) -> sympy.Expr:
@@ -172,15 +193,9 @@ def test_a_named_buffer_is_taken_only_for_a_chain_of_steps() -> None:
     """`b*(1 - a**2)` in a's memory saves a whole array: taken. `a + b` saves one
     allocation and would hide the user's `+`: not taken."""
     a_named = frozenset({"a"})
-    lines = in_place_text(
-        _unevaluated("b*(1 - a**2)"), "out", ("N", "D"), ("a",), (), SHAPES,
-        NumPyCodePrinter(), "f", named=a_named,
-    )  # fmt: skip
+    lines = in_place_text(_unevaluated("b*(1 - a**2)"), "out", ("a",), named=a_named)
     assert lines is not None and lines[1] == "out = np.square(a, out=a)"
-    single = in_place_text(
-        _unevaluated("a + b*c"), "out", ("N", "D"), ("a",), (), SHAPES,
-        NumPyCodePrinter(), "f", named=a_named,
-    )  # fmt: skip
+    single = in_place_text(_unevaluated("a + b*c"), "out", ("a",), named=a_named)
     assert single is None or all("out=a" not in line for line in single)
 
 

@@ -15,6 +15,11 @@ once by this statement and by nothing after it, through no view either.
   careful NumPy reuses `h` (else one more array of the hidden layer's size is alive at
   the peak).
 
+- An elementwise temporary whose one reader is a scatter that writes it into a region of
+  a new array of zeros (`d_x[:-1] = t3`, the gradient of a slice) is computed in that
+  region instead (`t3 = d_x[:-1]`, then `np.multiply(t0, d_t1, out=t3)`): no copy, and
+  no array of its own.
+
 No line passes a buffer on to another name alone, and no name is read while it holds
 another value than its own. The caller's arrays and, in a backward function, the saved
 arrays are never written.
@@ -46,6 +51,8 @@ class BufferPlan:
     reusable: dict[Equation, tuple[Var, ...]]  # statement -> dead buffers it may take
     renamed: frozenset[Var]  # buffers printed under their reader's name (each one's first)
     materialize: frozenset[Var]  # inlined vars that become statements (`h = x @ w`)
+    # elementwise temporaries -> the scatter whose first region they are computed in
+    destinations: dict[Var, Equation]
 
 
 def plan_buffers(
@@ -126,7 +133,34 @@ def plan_buffers(
             reusable[eq] = (candidates[0],)
             renamed.add(candidates[0])
             materialize.add(candidates[0])
-    return BufferPlan(reusable, frozenset(renamed), frozenset(materialize))
+    destinations = {
+        eq.inputs[0]: eq
+        for eq in equations
+        if eq.op in ("scatter", "scatter_sum") and _computable_in_region(eq, producers, readers)
+    }
+    for v in list(destinations):
+        if isinstance(hints.get(v), str) or v in pinned or v in inline:
+            del destinations[v]  # a user's name holds the user's value, whole
+        elif reusable.get(producers[v], (None,))[0] in renamed:
+            del destinations[v]  # computed under its own name in a buffer already
+    return BufferPlan(reusable, frozenset(renamed), frozenset(materialize), destinations)
+
+
+def _computable_in_region(
+    scatter: Equation, producers: dict[Var, Equation], readers: dict[Var, list[Equation]]
+) -> bool:
+    """Whether the first operand of `scatter` may be computed in its region of the
+    scatter's output: an elementwise float array statement that nothing else reads."""
+    v = scatter.inputs[0]
+    if not isinstance(v, Var) or v.integer or v.ndim == 0 or scatter.out.integer:
+        return False
+    producer = producers.get(v)
+    return (
+        producer is not None
+        and OPS[producer.op].elementwise
+        and readers.get(v) == [scatter]
+        and scatter.inputs.count(v) == 1
+    )
 
 
 def _leaves(eq: Equation, producers: dict[Var, Equation], inline: set[Var]) -> list[Var]:

@@ -28,9 +28,16 @@ def square_root(value: float) -> str | None:
 def reciprocal_square_root(value: float) -> str | None:
     """`n**0.5` when `value` is exactly `1 / n**0.5` (so that `x * value` reads
     `x / n**0.5`), else None."""
+    root = reciprocal_root(value)
+    return None if root is None else square_root(root)
+
+
+def reciprocal_root(value: float) -> float | None:
+    """`n**0.5` (the float, which prints as `n**0.5`) when `value` is exactly
+    `1 / n**0.5` for an integer n that is not a perfect square, at most MAX_RADICAND."""
     if not math.isfinite(value) or not 0 < value < 1:
         return None
     n = round(1 / (value * value))
     if n > MAX_RADICAND or math.isqrt(n) ** 2 == n or 1 / n**0.5 != value:
         return None
-    return f"{n}**0.5"
+    return float(n**0.5)

@@ -13,38 +13,66 @@ evaluated bottom-up in place; operands off the spine print as ordinary expressio
 buffer to take, the largest full-size sub-expression on a path is computed fresh and the
 rest of the path in place (`d_x = np.cos(x)`, then `d_x *= y`). Each step is a NumPy ufunc
 writing into the buffer, so the result keeps the buffer's dtype.
+
+Lowering decides and the printer prints: `lower_in_place` returns the steps as data
+(`Step`: a ufunc, its operands as SymPy expressions, the memory it writes), and
+`NumPyCodePrinter.in_place_lines` writes each one as `h += b` or `np.tanh(h, out=h)`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy
 
-from gradgen.codegen.constants import reciprocal_square_root
+from gradgen.codegen.constants import reciprocal_root
 from gradgen.codegen.symbols import MaskSymbol, ScalarSymbol, is_scalar, scalar_factor
 from gradgen.shapes import Shape, ShapeError, broadcast_shapes
-
-if TYPE_CHECKING:
-    from gradgen.codegen.printer import NumPyCodePrinter
 
 MAX_STEPS = 6  # a longer in-place block is too long to review: the expression stays whole
 ShapeOf = Callable[[sympy.Expr], Shape | None]  # a sub-expression's shape, None if unknown
 # A function node -> the NumPy function it prints as one call of, and the call's arguments
 # (NumPyCodePrinter.ufunc_form), or None.
 UfuncForm = Callable[[sympy.Expr], tuple[str, tuple[sympy.Expr, ...]] | None]
+# Whether the printer writes an expression as a bare name or number (b*1**2 is `b`):
+# an existing array, which must not be written, or a constant (NumPyCodePrinter.is_atom).
+IsAtom = Callable[[sympy.Expr], bool]
+
+
+AUGMENTED = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One operation written into memory that exists: `ufunc(*args, out=into)`. An
+    argument that is the symbol named `into` reads the value computed so far (printed
+    `into += b` when it is the first of a binary operator's two). `binds` names the
+    result when that name is not `into`'s: the first step into a taken buffer,
+    `d_z = np.negative(t0, out=t0)`."""
+
+    ufunc: str  # a NumPy ufunc's name: "add", "tanh", "logaddexp"
+    args: tuple[sympy.Expr, ...]
+    into: str  # the array written
+    binds: str | None = None
+
+    @property
+    def augmented(self) -> str | None:
+        """The operator of `into op= arg`, when the step prints as one."""
+        op = AUGMENTED.get(self.ufunc)
+        reads_into = len(self.args) == 2 and getattr(self.args[0], "name", None) == self.into
+        return op if op is not None and reads_into and self.binds is None else None
 
 
 @dataclass(frozen=True)
 class InPlace:
-    """The statements computing an expression in place, and how many of its operations
-    run in place (each one is an array not allocated)."""
+    """An expression computed in place: `target = start` (when the memory is fresh),
+    then the steps, each one an array not allocated."""
 
-    lines: list[str]  # Python statements, the first binding the target
-    steps: int  # operations written into the buffer
+    target: str  # the name bound to the value
+    start: sympy.Expr | None  # the first, allocating operation; None in a dead buffer
+    steps: list[Step]
 
 
 def lower_in_place(
@@ -52,18 +80,18 @@ def lower_in_place(
     target: str,
     shape: Shape,
     shape_of: ShapeOf,
-    print_expr: Callable[[sympy.Expr], str],
     ufunc_form: UfuncForm,
+    is_atom: IsAtom,
     buffer: str | None = None,
     spare: tuple[str, ...] = (),
     cast: bool = False,
     shallow: bool = False,
 ) -> InPlace | None:
-    """Statements binding `target` to the value of `expr` (of `shape`). With `buffer`, in
+    """The steps binding `target` to the value of `expr` (of `shape`). With `buffer`, in
     the memory of that dead temporary, which `expr` must read exactly once and nobody reads
     afterwards: computed under the result's name (`buffer` is `target`), or taken by the
     first step (`d_z = np.negative(t0, out=t0)`); with no buffer, in an array the first
-    step allocates. None when the expression has no
+    operation allocates. None when the expression has no
     such form (a step without an in-place ufunc, a buffer read twice). A full-size operand
     off the path that reads one of the `spare` buffers (dead too, read once) is computed in
     place in that one first. With `cast` (the expression alone would not have its float
@@ -79,6 +107,7 @@ def lower_in_place(
     ):
         return None  # `d_y = -d_e` reads better than `np.negative(d_e, out=d_e)`
     expr = _common_scales_out(expr)
+    start: sympy.Expr | None = None
     if buffer is None:
         path = _fresh_path(expr, shape, shape_of)
         if shallow and len(path) > 2:
@@ -87,35 +116,97 @@ def lower_in_place(
             return None  # one operation: nothing to do in place
         if cast and not _has_array_dtype(path[-1][0], shape_of):
             return None
-        start = print_expr(path[-1][0])
-        if start.isidentifier() or start.lstrip("-").replace(".", "").isdigit():
+        start = path[-1][0]
+        if is_atom(start):
             return None  # an existing array (which must not be written), or a number
-        lines = [f"{target} = {start}"]
     else:
         path = _buffer_path(expr, buffer)
         if path is None or len(path) < 2 or (shallow and buffer != target and len(path) > 2):
             return None  # under a user's name, a taken buffer is a term or factor of the whole
-        lines = []
     is_full = lambda node: shape_of(node) in (shape, None)  # noqa: E731
-    prelude: list[str] = []
+    prelude: list[Step] = []
     unused = [name for name in spare if _occurrences(expr, name) == 1]  # else read again
 
-    def operand(term: sympy.Expr) -> str:
-        """An operand's text, computed first in a spare buffer when it reads one."""
+    def operand(term: sympy.Expr) -> sympy.Expr:
+        """An operand, computed first in a spare buffer when it reads one."""
         if is_full(term) and isinstance(term, (sympy.Add, sympy.Mul, sympy.Pow, sympy.Function)):
             for name in unused:
-                inner = lower_in_place(term, name, shape, shape_of, print_expr, ufunc_form, name)
+                inner = lower_in_place(term, name, shape, shape_of, ufunc_form, is_atom, name)
                 if inner is not None:
-                    prelude.extend(inner.lines)
+                    prelude.extend(inner.steps)
                     unused.remove(name)
-                    return name
-        return print_expr(term)
+                    return _symbol(name)
+        return term
 
     dest = _Dest(target, buffer if buffer not in (None, target) else None)
-    steps = _steps(path, dest, print_expr, ufunc_form, is_full, operand, prelude)
+    steps = _steps(path, dest, ufunc_form, is_full, operand, prelude)
     if steps is None:
         return None
-    return InPlace(lines + steps, len(steps))
+    return InPlace(target, start, steps)
+
+
+def _lower_into(
+    expr: sympy.Expr, target: str, shape: Shape, shape_of: ShapeOf, ufunc_form: UfuncForm
+) -> InPlace | None:
+    """`lower_in_place` into `target`, an array of the right shape and dtype already (a
+    view of the region of a scatter's output the value is written to): the fresh path,
+    its first operation written into the target as well (`np.multiply(t0, d_t1, out=t3)`,
+    then `t3 += t2`); None when that one has no ufunc form."""
+    expr = _common_scales_out(expr)
+    path = _fresh_path(expr, shape, shape_of)
+    if not path:
+        return None
+    dest = _Dest(target)
+    first = _first_step(path[-1][0], dest, ufunc_form)
+    if first is None:
+        return None
+    is_full = lambda node: shape_of(node) in (shape, None)  # noqa: E731
+    steps = _steps(path, dest, ufunc_form, is_full, lambda term: term, [])
+    return None if steps is None else InPlace(target, None, [first, *steps])
+
+
+def _first_step(node: sympy.Expr, dest: _Dest, ufunc_form: UfuncForm) -> Step | None:
+    """`node` (an operation on operands that exist) as one ufunc writing into `dest`:
+    `np.multiply(a, b, out=dest)`, `np.cos(x, out=dest)`; None when it is not one."""
+    args = node.args
+    if isinstance(node, sympy.Pow):
+        unary = {2: "square", sympy.S.Half: "sqrt", -1: "reciprocal"}
+        for exponent, ufunc in unary.items():
+            if node.exp == exponent:
+                return dest.step(ufunc, node.base)
+        return dest.step("power", node.base, node.exp)
+    if isinstance(node, sympy.Mul) and len(args) == 2:
+        if args[0] == -1:
+            return dest.step("negative", args[1])
+        for k, arg in enumerate(args):
+            if isinstance(arg, sympy.Pow) and arg.exp == -1:
+                return dest.step("divide", args[1 - k], arg.base)
+        return dest.step("multiply", *args)
+    if isinstance(node, sympy.Add) and len(args) == 2:
+        for k, arg in enumerate(args):
+            negated = _negative(arg)
+            if negated is not None:
+                return dest.step("subtract", args[1 - k], negated)
+        return dest.step("add", *args)
+    if isinstance(node, sympy.Function):
+        try:
+            form = ufunc_form(node)
+        except (TypeError, ValueError):
+            return None
+        if form is not None and _makes_floats(form[0]):
+            return dest.step(form[0], *form[1])
+    return None
+
+
+def _makes_floats(name: str) -> bool:
+    """Whether `np.<name>` is a ufunc whose results are not masks."""
+    ufunc = getattr(np, name, None)
+    return isinstance(ufunc, np.ufunc) and not any(t.endswith("->?") for t in ufunc.types)
+
+
+def _symbol(name: str) -> sympy.Symbol:
+    """The symbol an in-place step reads an array by."""
+    return sympy.Symbol(name, real=True)
 
 
 def _common_scales_out(expr: sympy.Expr) -> sympy.Expr:
@@ -233,55 +324,50 @@ def _is_float(node: sympy.Expr) -> bool:
 
 
 class _Dest:
-    """Where the in-place steps write, one line each: into `name`. With a `buffer` (a dead
-    temporary that others read before), the first step reads it and writes into its
-    memory, binding `name` to the result: `d_z = np.negative(t0, out=t0)`,
-    `d_t0 = np.multiply(t0, 2 / N, out=t0)`, then `d_z += y`. No line passes the buffer on
-    to another name alone, and the buffer's name is not read again."""
-
-    _UFUNCS = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "**": "power"}
+    """Where the in-place steps write: into `name`. With a `buffer` (a dead temporary
+    that others read before), the first step reads it and writes into its memory,
+    binding `name` to the result: `d_z = np.negative(t0, out=t0)`,
+    `d_t0 = np.multiply(t0, 2 / N, out=t0)`, then `d_z += y`. No step passes the buffer
+    on to another name alone, and the buffer's name is not read again."""
 
     def __init__(self, name: str, buffer: str | None = None) -> None:
         self.name = name
         self.buffer = buffer  # until the first step is written
 
     @property
-    def reads(self) -> str:
-        """The name the next step reads the current value by."""
-        return self.buffer or self.name
+    def current(self) -> sympy.Symbol:
+        """The symbol the next step reads the value computed so far by."""
+        return _symbol(self.buffer or self.name)
 
-    def written(self, call: str) -> str:
-        """`call` (an `np.f(args` without its closing) completed with `out=`."""
+    def step(self, ufunc: str, *args: sympy.Expr) -> Step:
+        """`ufunc(*args)` written into the destination."""
         if self.buffer is None:
-            return f"{call}, out={self.name})"
+            return Step(ufunc, args, self.name)
         buffer, self.buffer = self.buffer, None
-        return f"{self.name} = {call}, out={buffer})"
+        return Step(ufunc, args, buffer, binds=self.name)
 
-    def call(self, ufunc: str, *before: str) -> str:
-        """`np.<ufunc>(*before, current, out=...)`."""
-        return self.written(f"np.{ufunc}({', '.join([*before, self.reads])}")
+    def call(self, ufunc: str, *before: sympy.Expr) -> Step:
+        """`ufunc(*before, current)`."""
+        return self.step(ufunc, *before, self.current)
 
-    def augment(self, op: str, operand: str) -> str:
-        """`name op= operand`, or its ufunc call for the first step into a buffer."""
-        if self.buffer is None:
-            return f"{self.name} {op}= {operand}"
-        return self.written(f"np.{self._UFUNCS[op]}({self.reads}, {operand}")
+    def augment(self, ufunc: str, operand: sympy.Expr) -> Step:
+        """`ufunc(current, operand)`: `name op= operand`."""
+        return self.step(ufunc, self.current, operand)
 
 
 def _steps(
     path: Path,
     target: _Dest,
-    print_expr: Callable[[sympy.Expr], str],
     ufunc_form: UfuncForm,
     is_full: Callable[[sympy.Expr], bool],
-    operand: Callable[[sympy.Expr], str],
-    prelude: list[str],
-) -> list[str] | None:
-    """The in-place statements for the nodes of `path` above its last, bottom-up;
-    `is_full` tells an operand of the target's size from a smaller (broadcast) one, and
-    `operand` prints the terms and factors of sums and products, after writing the
-    statements that compute them (if any) into `prelude`."""
-    lines: list[str] = []
+    operand: Callable[[sympy.Expr], sympy.Expr],
+    prelude: list[Step],
+) -> list[Step] | None:
+    """The in-place steps for the nodes of `path` above its last, bottom-up; `is_full`
+    tells an operand of the target's size from a smaller (broadcast) one, and `operand`
+    gives the terms and factors of sums and products, after adding the steps that compute
+    them (if any) to `prelude`."""
+    steps: list[Step] = []
     negate = reciprocal = False  # a -x or 1/x deferred to the sum or product above it
     for depth in range(len(path) - 2, -1, -1):
         node, k = path[depth]
@@ -297,15 +383,15 @@ def _steps(
             if signed_sum:
                 negate = not negate
                 continue
-            lines.append(target.call("negative"))
+            steps.append(target.call("negative"))
         elif isinstance(node, sympy.Pow) and k == 0 and node.exp == -1:
             if isinstance(parent, sympy.Mul):
                 reciprocal = True
                 continue
-            lines.append(target.call("reciprocal"))
+            steps.append(target.call("reciprocal"))
         elif isinstance(node, sympy.Add):
-            steps = _add(others, target, operand, negate, is_full)
-            lines += prelude + steps
+            added = _add(others, target, operand, negate, is_full)
+            steps += prelude + added
             prelude.clear()
             negate = False
         elif isinstance(node, sympy.Mul):
@@ -313,25 +399,25 @@ def _steps(
             drop_sign = (
                 signed_sum and not reciprocal and scalar_factor(others).could_extract_minus_sign()
             )
-            steps = _mul(others, target, operand, reciprocal, drop_sign, is_full)
-            lines += prelude + steps
+            multiplied = _mul(others, target, operand, reciprocal, drop_sign, is_full)
+            steps += prelude + multiplied
             prelude.clear()
             negate ^= drop_sign
             reciprocal = False
         elif isinstance(node, sympy.Pow):
-            lines.append(_pow(node, k, target, print_expr))
+            steps.append(_pow(node, k, target))
         elif isinstance(node, sympy.Function):
-            call = _ufunc_call(node, k, target, print_expr, ufunc_form)
+            call = _ufunc_call(node, k, target, ufunc_form)
             if call is None:
                 return None
-            lines.append(call)
+            steps.append(call)
         else:
             return None
     if negate:
-        lines.append(target.call("negative"))
+        steps.append(target.call("negative"))
     if reciprocal:
-        lines.append(target.call("reciprocal"))
-    return lines
+        steps.append(target.call("reciprocal"))
+    return steps
 
 
 def _negative(term: sympy.Expr) -> sympy.Expr | None:
@@ -349,10 +435,10 @@ def _negative(term: sympy.Expr) -> sympy.Expr | None:
 def _add(
     others: list[sympy.Expr],
     target: _Dest,
-    print_expr: Callable[[sympy.Expr], str],
+    operand: Callable[[sympy.Expr], sympy.Expr],
     negate: bool,
     is_full: Callable[[sympy.Expr], bool],
-) -> list[str]:
+) -> list[Step]:
     """Add `others` to the target (to its negative when `negate`). Terms smaller than the
     target (a row, a scalar) are summed first, into one small array added once."""
     small = [t for t in others if not is_full(t)]
@@ -363,84 +449,78 @@ def _add(
     if subtract_group and not negate:
         small = [_negative(t) for t in small]  # type: ignore[misc]
     group = (small[0] if len(small) == 1 else sympy.Add(*small, evaluate=False)) if small else None
-    lines = []
+    steps = []
     if negate and group is not None:  # group - target
-        lines.append(target.call("subtract", print_expr(group)))
+        steps.append(target.call("subtract", operand(group)))
         group = None
     elif negate and plus:  # first - target
-        lines.append(target.call("subtract", print_expr(plus[0])))
+        steps.append(target.call("subtract", operand(plus[0])))
         plus = plus[1:]
     elif negate:
-        lines.append(target.call("negative"))
+        steps.append(target.call("negative"))
     if group is not None:
-        lines.append(target.augment("-" if subtract_group else "+", print_expr(group)))
-    lines += [target.augment("+", print_expr(t)) for t in plus]
-    lines += [target.augment("-", print_expr(t)) for t in minus]  # type: ignore[arg-type]
-    return lines
+        steps.append(target.augment("subtract" if subtract_group else "add", operand(group)))
+    steps += [target.augment("add", operand(t)) for t in plus]
+    steps += [target.augment("subtract", operand(t)) for t in minus]  # type: ignore[arg-type]
+    return steps
 
 
 def _mul(
     others: list[sympy.Expr],
     target: _Dest,
-    print_expr: Callable[[sympy.Expr], str],
+    operand: Callable[[sympy.Expr], sympy.Expr],
     reciprocal: bool,
     drop_sign: bool,
     is_full: Callable[[sympy.Expr], bool],
-) -> list[str]:
+) -> list[Step]:
     """Multiply the target by `others` (divide `others` by it when `reciprocal`). Factors
     smaller than the target are multiplied together first, with the scalars; `drop_sign`
     multiplies by -scale instead, leaving the sign to the sum above."""
     if reciprocal:  # others / target
         numerator = others[0] if len(others) == 1 else sympy.Mul(*others, evaluate=False)
-        return [target.call("divide", print_expr(numerator))]
+        return [target.call("divide", operand(numerator))]
     arrays = [f for f in others if not is_scalar(f)]
-    lines = []
+    steps = []
     for factor in (f for f in arrays if is_full(f)):
         if isinstance(factor, sympy.Pow) and factor.exp == -1:
-            lines.append(target.augment("/", print_expr(factor.base)))
+            steps.append(target.augment("divide", operand(factor.base)))
         else:
-            lines.append(target.augment("*", print_expr(factor)))
+            steps.append(target.augment("multiply", operand(factor)))
     scale = scalar_factor(others)
     if drop_sign:
         scale = -scale
     group = ([scale] if scale != 1 else []) + [f for f in arrays if not is_full(f)]
     if group == [-1]:
-        lines.append(target.call("negative"))
+        steps.append(target.call("negative"))
     elif len(group) == 1 and isinstance(group[0], sympy.Pow) and group[0].exp == -1:
-        lines.append(target.augment("/", print_expr(group[0].base)))
+        steps.append(target.augment("divide", operand(group[0].base)))
     elif (
         len(group) == 1
         and isinstance(group[0], sympy.Float)
-        and (root := reciprocal_square_root(float(group[0])))
+        and (root := reciprocal_root(float(group[0])))
     ):
-        lines.append(target.augment("/", root))  # `/= 8**0.5`, as the user divided
+        steps.append(target.augment("divide", sympy.Float(root)))  # `/= 8**0.5`, as written
     elif group:
         factor = group[0] if len(group) == 1 else sympy.Mul(*group, evaluate=False)
-        lines.append(target.augment("*", print_expr(factor)))
-    return lines
+        steps.append(target.augment("multiply", operand(factor)))
+    return steps
 
 
-def _pow(node: sympy.Pow, k: int, target: _Dest, print_expr: Callable[[sympy.Expr], str]) -> str:
+def _pow(node: sympy.Pow, k: int, target: _Dest) -> Step:
     if k == 1:  # base ** target
-        return target.call("power", print_expr(node.base))
+        return target.call("power", node.base)
     if node.exp == 2:
         return target.call("square")
     if node.exp == sympy.S.Half:
         return target.call("sqrt")
-    return target.augment("**", print_expr(node.exp))
+    return target.augment("power", node.exp)
 
 
-def _ufunc_call(
-    node: sympy.Expr,
-    k: int,
-    target: _Dest,
-    print_expr: Callable[[sympy.Expr], str],
-    ufunc_form: UfuncForm,
-) -> str | None:
-    """`np.f(..., out=target)` when `node` prints as one call of a NumPy ufunc that makes
+def _ufunc_call(node: sympy.Expr, k: int, target: _Dest, ufunc_form: UfuncForm) -> Step | None:
+    """`f(..., out=target)` when `node` prints as one call of a NumPy ufunc that makes
     floats (with the target in the place of its argument k)."""
     args = list(node.args)
-    args[k] = sympy.Symbol(target.reads, real=True)
+    args[k] = target.current
     try:
         form = ufunc_form(node.func(*args, evaluate=False))
     except (TypeError, ValueError):
@@ -448,37 +528,28 @@ def _ufunc_call(
     if form is None:
         return None
     name, operands = form
-    ufunc = getattr(np, name, None)
-    if not isinstance(ufunc, np.ufunc) or any(t.endswith("->?") for t in ufunc.types):
+    if not _makes_floats(name):
         return None  # not a ufunc, or one that makes masks
-    return target.written(f"np.{name}({', '.join(print_expr(a) for a in operands)}")
+    return target.step(name, *operands)
 
 
-def in_place_text(
+def in_region(
     expr: sympy.Expr,
     target: str,
     shape: Shape,
-    buffers: tuple[str, ...],
-    spares: tuple[str, ...],
     shapes: Mapping[sympy.Symbol, Shape],
-    printer: NumPyCodePrinter,
-    formula: str,
-    cast: bool = False,
-    shallow: bool = False,
-    named: frozenset[str] = frozenset(),
-) -> list[str] | None:
-    """The statements (one line each) that compute `expr` in place: in the memory of
-    `target` itself when `buffers` starts with it (a dead temporary computed under the
-    result's name), else in whichever of the dead `buffers` (each read once by `expr`,
-    taken by the first step) or of an array the first step allocates (with `cast` and
-    `shallow`, see `lower_in_place`) does most in place, a buffer on a tie; None when none
-    works, or when it takes more than MAX_STEPS steps. Sub-expressions may be computed in
-    the dead temporaries named `spares`. `shapes` gives each array symbol of `expr` its
-    shape (the printed code's `leaf_shapes`). A block of three steps or more starts with
-    `formula` (the expression as one line) as a comment, when short enough to read as
-    one. A buffer in `named` (the user's value, or its gradient) is taken only for a
-    chain of two steps or more: `y = x + attended` reads as the user wrote it, and saves
-    one array at most."""
+    ufunc_form: UfuncForm,
+) -> InPlace | None:
+    """The steps that compute `expr` in `target`, an array of its shape and dtype that
+    exists already (a scatter's region: `lower_in_place` with `preallocated`); None when
+    there are none or more than MAX_STEPS. `shapes` and `ufunc_form` as in
+    `best_in_place`."""
+    found = _lower_into(expr, target, shape, _shape_of(shapes), ufunc_form)
+    return found if found is not None and len(found.steps) <= MAX_STEPS else None
+
+
+def _shape_of(shapes: Mapping[sympy.Symbol, Shape]) -> ShapeOf:
+    """A sub-expression's shape from its array symbols' `shapes`; None if unknown."""
 
     def shape_of(node: sympy.Expr) -> Shape | None:
         try:
@@ -488,35 +559,50 @@ def in_place_text(
         except (KeyError, ShapeError):
             return None
 
+    return shape_of
+
+
+def best_in_place(
+    expr: sympy.Expr,
+    target: str,
+    shape: Shape,
+    buffers: tuple[str, ...],
+    spares: tuple[str, ...],
+    shapes: Mapping[sympy.Symbol, Shape],
+    ufunc_form: UfuncForm,
+    is_atom: IsAtom,
+    cast: bool = False,
+    shallow: bool = False,
+    named: frozenset[str] = frozenset(),
+) -> InPlace | None:
+    """The steps that compute `expr` in place: in the memory of `target` itself when
+    `buffers` starts with it (a dead temporary computed under the result's name), else in
+    whichever of the dead `buffers` (each read once by `expr`, taken by the first step) or
+    of an array the first operation allocates (with `cast` and `shallow`, see
+    `lower_in_place`) does most in place, a buffer on a tie; None when none works, or
+    when it takes more than MAX_STEPS steps. Sub-expressions may be computed in the dead
+    temporaries named `spares`. `shapes` gives each array symbol of `expr` its shape (the
+    printed code's `leaf_shapes`); `ufunc_form` and `is_atom` say how the printer writes a
+    node. A buffer in `named` (the user's value, or its gradient)
+    is taken only for a chain of two steps or more: `y = x + attended` reads as the user
+    wrote it, and saves one array at most."""
+
+    shape_of = _shape_of(shapes)
+
     def lower(into: str | None) -> InPlace | None:
         others = tuple(name for name in spares if name != into)
         found = lower_in_place(
-            expr,
-            target,
-            shape,
-            shape_of,
-            printer.print_grouped,
-            printer.ufunc_form,
-            into,
-            others,
-            cast,
-            shallow,
+            expr, target, shape, shape_of, ufunc_form, is_atom, into, others, cast, shallow
         )
-        return found if found is not None and found.steps <= MAX_STEPS else None
+        return found if found is not None and len(found.steps) <= MAX_STEPS else None
 
     if buffers[:1] == (target,):
-        best = lower(target)
-    else:  # the result's name is free: take a buffer, or start fresh
-        options = [lower(name) for name in buffers] + [lower(None)]
-        options = [
-            None if option is not None and buffer in named and option.steps < 2 else option
-            for option, buffer in zip(options, [*buffers, None])
-        ]
-        found = [option for option in options if option is not None]
-        best = max(found, key=lambda option: option.steps) if found else None
-    if best is None:
-        return None
-    printer.uses_numpy = True
-    comment = f"# {target} = {formula}, in place:"
-    lines = [comment, *best.lines] if best.steps >= 3 and len(comment) <= 92 else best.lines
-    return lines
+        return lower(target)
+    # the result's name is free: take a buffer, or start fresh
+    options = [lower(name) for name in buffers] + [lower(None)]
+    options = [
+        None if option is not None and buffer in named and len(option.steps) < 2 else option
+        for option, buffer in zip(options, [*buffers, None])
+    ]
+    found = [option for option in options if option is not None]
+    return max(found, key=lambda option: len(option.steps)) if found else None

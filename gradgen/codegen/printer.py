@@ -18,6 +18,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 from gradgen.codegen.constants import reciprocal_square_root, square_root
 from gradgen.codegen.dtypes import FloatStep, keep_float, keeps_dtype
+from gradgen.codegen.inplace import InPlace
 from gradgen.codegen.symbols import (
     DimSymbol,
     MaskSymbol,
@@ -452,6 +453,29 @@ class NumPyCodePrinter(NumPyPrinter):
         finally:
             self._group_scalars = before
 
+    def is_atom(self, expr: sympy.Expr) -> bool:
+        """Whether `expr` prints as a bare name or number (`b*1**2` is `b`)."""
+        text = self.print_grouped(expr)
+        return text.isidentifier() or text.lstrip("-").replace(".", "").isdigit()
+
+    def in_place_lines(self, lowered: InPlace, formula: str) -> list[str]:
+        """The statements of an expression lowered in place (`inplace.py`), one line per
+        step: `h += b`, `np.tanh(h, out=h)`, `d_z = np.negative(t0, out=t0)`. A block of
+        three steps or more starts with `formula` (the expression as one line) as a
+        comment, when short enough to read as one."""
+        target = lowered.target
+        lines = [] if lowered.start is None else [f"{target} = {self.print_grouped(lowered.start)}"]
+        for step in lowered.steps:
+            if step.augmented is not None:
+                lines.append(f"{step.into} {step.augmented}= {self.print_grouped(step.args[1])}")
+                continue
+            args = ", ".join(self.print_grouped(arg) for arg in step.args)
+            call = f"{self.np(step.ufunc)}({args}, out={step.into})"
+            lines.append(call if step.binds is None else f"{step.binds} = {call}")
+        self.uses_numpy = True
+        comment = f"# {target} = {formula}, in place:"
+        return [comment, *lines] if len(lowered.steps) >= 3 and len(comment) <= 92 else lines
+
     def _count(self, eq: Equation) -> str:
         """A mean's element count as an operand of `/`: `N`, `8`, `(8 * T)`."""
         count = self.doprint(mean_count(eq))
@@ -601,6 +625,24 @@ class NumPyCodePrinter(NumPyPrinter):
         """Two statements: zeros of `shape` in the values' dtype, then `write` into them."""
         zeros = f"{self.np('zeros')}({self.shape(shape)}, {self.np('result_type')}({values.text}))"
         return Code(zeros, True, statement=f"{{name}} = {zeros}\n{write}")
+
+    def scatter_regions(self, eq: Equation) -> list[str]:
+        """The index of each operand's region of a scatter's output: `[":-1", "1:"]`."""
+        regions = [eq.param("index")] if eq.op == "scatter" else list(eq.param("indices"))
+        return [index_text(index) for index in regions]  # type: ignore[arg-type]
+
+    def scatter_destination(self, eq: Equation, name: str, view: str, dtype: str) -> list[str]:
+        """The output `name` of scatter `eq` allocated before its first operand is computed,
+        in `dtype`, and that operand's region bound to `view`, to be computed in:
+        `d_x = np.zeros((N,), x.dtype)`, `t3 = d_x[:-1]`."""
+        zeros = f"{self.np('zeros')}({self.shape(eq.param('shape'))}, {dtype})"
+        return [f"{name} = {zeros}", f"{view} = {name}[{self.scatter_regions(eq)[0]}]"]
+
+    def scatter_rest(self, eq: Equation, operands: list[Code], name: str) -> list[str]:
+        """The writes of scatter `eq` after its first (computed in its region):
+        `d_x[1:] += d_t1`."""
+        regions = self.scatter_regions(eq)[1:]
+        return [f"{name}[{region}] += {code.text}" for code, region in zip(operands[1:], regions)]
 
     def _emit_scatter(self, operands: list[Code], index: Any, shape: Any) -> Code:
         (values,) = operands

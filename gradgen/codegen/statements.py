@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from gradgen.codegen.buffers import plan_buffers
-from gradgen.codegen.inplace import in_place_text
+from gradgen.codegen.inplace import best_in_place, in_region
 from gradgen.codegen.printer import Code, NumPyCodePrinter, atom_code
 from gradgen.ir import Equation, Graph, Var
 from gradgen.naming import GradHint, NameHint, is_named, says_nothing
@@ -106,15 +106,32 @@ def statements(
         )
     codes: dict[Var, Code] = {}
     lines: list[tuple[Equation, list[Line]]] = []
+    written_first: set[Equation] = set()  # scatters whose first region holds its value
     for eq in equations:
         operands = [
             codes[a] if isinstance(a, Var) and a in codes else atom_code(a, names)
             for a in eq.inputs
         ]
+        if eq in written_first:  # `d_x[1:] += d_t1`: the zeros and `d_x[:-1]` came first
+            lines.append((eq, printer.scatter_rest(eq, operands, names[eq.out])))
+            continue
         code = printer.expression(eq, operands, float_dtype)
         if eq.out in inline:
             codes[eq.out] = code
             continue
+        scatter = plan.destinations.get(eq.out) if plan is not None else None
+        if scatter is not None and code.expr is not None and not code.guarded:
+            lowered = in_region(
+                code.expr, names[eq.out], eq.out.shape, dict(code.leaf_shapes), printer.ufunc_form
+            )
+            if lowered is not None:
+                # `d_x = np.zeros(...)`, `t3 = d_x[:-1]`, then t3 computed in place
+                output = names[scatter.out]
+                head = printer.scatter_destination(scatter, output, names[eq.out], float_dtype)
+                formula = code.uncast or code.text
+                lines.append((eq, head + printer.in_place_lines(lowered, formula)))
+                written_first.add(scatter)
+                continue
         in_place: list[str] | None = None
         if (
             plan is not None
@@ -125,7 +142,7 @@ def statements(
             and not eq.out.integer
         ):
             buffers = plan.reusable.get(eq, ())
-            in_place = in_place_text(
+            lowered = best_in_place(
                 code.expr,
                 names[eq.out],
                 eq.out.shape,
@@ -136,12 +153,14 @@ def statements(
                     names[v] for v in buffers if says_nothing(names[v]) and not is_named(v, hints)
                 ),
                 dict(code.leaf_shapes),
-                printer,
-                code.uncast or code.text,
+                printer.ufunc_form,
+                printer.is_atom,
                 cast=code.uncast is not None,
                 shallow=isinstance(hints.get(eq.out), str),
                 named=frozenset(names[v] for v in buffers if is_named(v, hints)),
             )
+            if lowered is not None:
+                in_place = printer.in_place_lines(lowered, code.uncast or code.text)
         if in_place is not None:
             lines.append((eq, in_place))
         elif code.statement is not None:
