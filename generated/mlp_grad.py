@@ -95,7 +95,7 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     d_w2 = hidden.T @ d_logits
     # hidden = gg.tanh(x @ w1 + b1)
     t0 = hidden**2
-    np.subtract(1, t0, out=t0)
+    np.subtract(1.0, t0, out=t0)
     t0 *= d_hidden
     d_b1 = t0.sum(axis=0)
     d_w1 = x.T @ t0
@@ -136,7 +136,7 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     # hidden = gg.tanh(x @ w1 + b1)
     # t0 = d_hidden*(1 - hidden**2), in place:
     t0 = np.square(hidden, out=hidden)
-    np.subtract(1, t0, out=t0)
+    np.subtract(1.0, t0, out=t0)
     t0 *= d_hidden
     d_b1 = t0.sum(axis=0)
     d_w1 = x.T @ t0

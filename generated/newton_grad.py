@@ -41,7 +41,7 @@ def loss(w, b, x, y, l2):
     N = x.shape[0]
     z = x @ w
     z += b
-    data_loss = (np.logaddexp(0, z).sum() - (y @ z)) / N
+    data_loss = (np.logaddexp(0.0, z).sum() - (y @ z)) / N
     value = data_loss + 0.5 * l2 * (w @ w)
     return value
 
@@ -51,7 +51,7 @@ def loss_forward(w, b, x, y, l2):
     N = x.shape[0]
     z = x @ w
     z += b
-    softplus_z = np.logaddexp(0, z)
+    softplus_z = np.logaddexp(0.0, z)
     data_loss = (softplus_z.sum() - (y @ z)) / N
     t0 = 0.5 * l2
     value = data_loss + t0 * (w @ w)
@@ -79,7 +79,7 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     d_b = d_z.sum()
     d_w = x.T @ d_z
     # the gradient of w, added up from its uses
-    d_w += 2 * d_value * t0 * w
+    d_w += 2.0 * d_value * t0 * w
     if accumulate_into is not None:
         return _accumulate(accumulate_into, (d_w, d_b))
     return d_w, d_b
@@ -93,7 +93,7 @@ def loss_value_and_grad(w, b, x, y, l2):
     N = x.shape[0]
     z = x @ w
     z += b
-    softplus_z = np.logaddexp(0, z)
+    softplus_z = np.logaddexp(0.0, z)
     data_loss = (softplus_z.sum() - (y @ z)) / N
     t0 = 0.5 * l2
     value = data_loss + t0 * (w @ w)
@@ -106,7 +106,7 @@ def loss_value_and_grad(w, b, x, y, l2):
     d_b = d_z.sum()
     d_w = x.T @ d_z
     # the gradient of w, added up from its uses
-    d_w += 2 * t0 * w
+    d_w += 2.0 * t0 * w
     return value, (d_w, d_b)
 
 
@@ -124,7 +124,7 @@ def loss_hessian(w, b, x, y, l2):
     d_value = np.ones((), dtype=np.result_type(w))
     z = x @ w
     z += b
-    softplus_z = np.logaddexp(0, z)
+    softplus_z = np.logaddexp(0.0, z)
     # data_loss = gg.mean(gg.softplus(z) - y * z)
     t0 = d_value / N
     # z = x @ w + b

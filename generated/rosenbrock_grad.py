@@ -69,7 +69,7 @@ def rosenbrock_backward(saved, d_value=None, accumulate_into=None):
     # return gg.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
     d_t1 = 200.0 * d_value * t1
     t3 = -2 * t0 * d_t1
-    t3 -= 2 * d_value * t2
+    t3 -= 2.0 * d_value * t2
     d_x = np.zeros((N,), np.result_type(t3))
     d_x[:-1] = t3
     d_x[1:] += d_t1
@@ -91,10 +91,12 @@ def rosenbrock_value_and_grad(x):
     value = 100.0 * (t1 @ t1) + (t2 @ t2)
     # return gg.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
     d_t1 = np.multiply(t1, 200.0, out=t1)
-    t3 = np.add(t2, t0 * d_t1, out=t2)
-    t3 *= -2
-    d_x = np.zeros((N,), np.result_type(t3))
-    d_x[:-1] = t3
+    d_x = np.zeros((N,), x.dtype)
+    t3 = d_x[:-1]
+    # t3 = -2*t2 - 2*t0*d_t1, in place:
+    np.multiply(t0, d_t1, out=t3)
+    t3 += t2
+    t3 *= -2.0
     d_x[1:] += d_t1
     return value, d_x
 

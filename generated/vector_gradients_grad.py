@@ -130,7 +130,7 @@ def scaled_square_backward(saved, d_value=None, accumulate_into=None):
     # z = y * x
     d_y = d_value * x
     # the gradient of x, added up from its uses
-    d_x = np.multiply(d_y, 2, out=d_y)
+    d_x = np.multiply(d_y, 2.0, out=d_y)
     d_x += d_value * y
     if accumulate_into is not None:
         return _accumulate((accumulate_into,), (d_x,))[0]

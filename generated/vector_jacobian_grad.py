@@ -82,7 +82,7 @@ def layers_backward(saved, d_value=None, accumulate_into=None):
     d_hidden = w2 @ d_value
     # hidden = gg.tanh(x @ w1 + b1)
     t0 = hidden**2
-    np.subtract(1, t0, out=t0)
+    np.subtract(1.0, t0, out=t0)
     t0 *= d_hidden
     d_x = w1 @ t0
     d_w1 = np.outer(x, t0)
@@ -115,7 +115,7 @@ def layers_jvp(x, w1, b1, w2, x_dot, w1_dot):
     hidden_dot = x_dot @ w1
     t1 = x @ w1_dot
     hidden_dot += t1
-    hidden_dot *= 1 - hidden**2
+    hidden_dot *= 1.0 - hidden**2
     # return hidden @ w2
     value_dot = hidden_dot @ w2
     return value, value_dot

@@ -171,7 +171,7 @@ def _unevaluated(text: str) -> sympy.Expr:
 def test_tanh_derivative_is_computed_in_the_dead_buffer() -> None:
     text = _in_place(_unevaluated("b*(1 - a**2)"), "a", "a")
     assert text == (
-        "# a = f, in place:\n" "np.square(a, out=a)\n" "np.subtract(1, a, out=a)\n" "a *= b"
+        "# a = f, in place:\n" "np.square(a, out=a)\n" "np.subtract(1.0, a, out=a)\n" "a *= b"
     )
 
 
@@ -181,11 +181,11 @@ def test_a_buffer_read_before_is_taken_by_the_first_step() -> None:
     assert text == (
         "# out = f, in place:\n"
         "out = np.square(a, out=a)\n"
-        "np.subtract(1, out, out=out)\n"
+        "np.subtract(1.0, out, out=out)\n"
         "out *= b"
     )
     assert _in_place(_unevaluated("b - 2*a"), "out", "a") == (
-        "out = np.multiply(a, 2, out=a)\nnp.subtract(b, out, out=out)"
+        "out = np.multiply(a, 2.0, out=a)\nnp.subtract(b, out, out=out)"
     )
 
 
@@ -221,7 +221,7 @@ def test_smaller_operands_are_combined_before_touching_the_buffer() -> None:
 
 def test_a_sign_is_left_to_the_subtraction_it_belongs_to() -> None:
     text = _in_place(_unevaluated("b - 2*a"), "a", "a")
-    assert text == "a *= 2\nnp.subtract(b, a, out=a)"
+    assert text == "a *= 2.0\nnp.subtract(b, a, out=a)"
 
 
 @pytest.mark.parametrize(
@@ -238,7 +238,7 @@ def test_no_in_place_form(expr: str, buffer: str | None) -> None:
 
 def test_without_a_buffer_a_name_read_twice_starts_a_fresh_array() -> None:
     text = _in_place(_unevaluated("a*(1 - a**2)"))
-    assert text == "out = a**2\nnp.subtract(1, out, out=out)\nout *= a"
+    assert text == "out = a**2\nnp.subtract(1.0, out, out=out)\nout *= a"
 
 
 # -- in-place statements, run

@@ -204,6 +204,24 @@ def _makes_floats(name: str) -> bool:
     return isinstance(ufunc, np.ufunc) and not any(t.endswith("->?") for t in ufunc.types)
 
 
+def _float_numbers(operand: sympy.Expr) -> sympy.Expr:
+    """An operand of a step with its integers written as floats: `t *= -2.0`,
+    `t /= 1.0 + u`. The step's result is float either way, and NumPy converts a Python
+    int operand of a float ufunc more slowly. Only the number itself, or the terms and
+    factors of a sum or product of float arrays and no masks (whose integer arithmetic
+    stays integer), and never an exponent."""
+    if isinstance(operand, sympy.Integer):
+        return sympy.Float(int(operand))
+    if (
+        isinstance(operand, (sympy.Add, sympy.Mul))
+        and _is_float(operand)
+        and not any(isinstance(s, MaskSymbol) for s in operand.free_symbols)
+    ):
+        args = [sympy.Float(int(a)) if isinstance(a, sympy.Integer) else a for a in operand.args]
+        return operand.func(*args, evaluate=False)
+    return operand
+
+
 def _symbol(name: str) -> sympy.Symbol:
     """The symbol an in-place step reads an array by."""
     return sympy.Symbol(name, real=True)
@@ -340,7 +358,10 @@ class _Dest:
         return _symbol(self.buffer or self.name)
 
     def step(self, ufunc: str, *args: sympy.Expr) -> Step:
-        """`ufunc(*args)` written into the destination."""
+        """`ufunc(*args)` written into the destination, integers in the operands written
+        as floats (`_float_numbers`; a power's exponent stays as written)."""
+        operands = args[:1] if ufunc == "power" else args
+        args = tuple(_float_numbers(a) for a in operands) + args[len(operands) :]
         if self.buffer is None:
             return Step(ufunc, args, self.name)
         buffer, self.buffer = self.buffer, None

@@ -105,7 +105,7 @@ MATH_FUNCTIONS = {
 # Functions printed by a method of the printer's own, as (ufunc name, its arguments).
 _UFUNC_FORMS = {
     "StdSqrt": lambda args: ("sqrt", args),
-    "Softplus": lambda args: ("logaddexp", (sympy.Integer(0), *args)),
+    "Softplus": lambda args: ("logaddexp", (sympy.Float(0.0), *args)),
     "Relu": lambda args: ("maximum", (*args, sympy.Integer(0))),
     "Abs": lambda args: ("abs", args),
 }
@@ -280,7 +280,8 @@ class NumPyCodePrinter(NumPyPrinter):
         return f"{self.np('sqrt')}({self._print(expr.args[0])})"
 
     def _print_Softplus(self, expr: sympy.Expr) -> str:
-        return f"{self.np('logaddexp')}(0, {self._print(expr.args[0])})"
+        # 0.0, not 0: NumPy converts a Python int operand of a float ufunc more slowly
+        return f"{self.np('logaddexp')}(0.0, {self._print(expr.args[0])})"
 
     def _print_erf(self, expr: sympy.Expr) -> str:
         self.helpers.add("_erf")
@@ -822,6 +823,9 @@ class FormulaPrinter(NumPyCodePrinter):
 
     def np(self, name: str) -> str:
         return name
+
+    def _print_Softplus(self, expr: sympy.Expr) -> str:
+        return f"logaddexp(0, {self._print(expr.args[0])})"
 
     def _print_erf(self, expr: sympy.Expr) -> str:
         return f"erf({self._print(expr.args[0])})"
