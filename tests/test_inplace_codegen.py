@@ -6,13 +6,19 @@ every array that is not a dead buffer stays as it was."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import sympy
+from autograd import grad
+from autograd import numpy as anp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import GraphMaker
+from support import GraphMaker, compile_to_module
 
+import gradgen as gg
+from gradgen import Array
 from gradgen.codegen.buffers import plan_buffers
 from gradgen.codegen.inplace import best_in_place
 from gradgen.codegen.printer import NumPyCodePrinter
@@ -120,6 +126,52 @@ def test_an_inlined_matmul_becomes_the_buffer_of_its_sum() -> None:
     plan = plan_buffers(graph.equations, inline, graph.outputs, graph.hints)
     assert plan.materialize == {product}
     assert plan.reusable == {graph.equations[2]: (product,)}
+
+
+def test_a_slices_gradient_is_computed_in_its_region_of_the_result(tmp_path) -> None:
+    """The gradient of x[:-1] is computed in d_x[:-1] itself (no copy, no array of its
+    own); float32 stays float32, and the gradient is autograd's."""
+
+    @gg.function(wrt="x", emit=("grad",))
+    def chain(x: Array["N"]):
+        return gg.sum(x[:-1] * gg.exp(x[1:]) + x[:-1] ** 2 * x[1:])
+
+    module = compile_to_module([chain], tmp_path)
+    source = open(module.__file__).read()
+    assert re.search(r"^ *t\d+ = d_x\[1?:(-1)?\]$", source, re.M)  # a region, named
+    assert not re.search(r"d_x\[.*\] = ", source)  # nothing copied into it
+    x = np.random.default_rng(0).normal(size=7)
+    expected = grad(lambda x: anp.sum(x[:-1] * anp.exp(x[1:]) + x[:-1] ** 2 * x[1:]))(x)
+    np.testing.assert_allclose(module.chain_grad(x), expected, rtol=1e-13)
+    np.testing.assert_allclose(module.chain_value_and_grad(x)[1], expected, rtol=1e-13)
+    gradient = module.chain_grad(x.astype(np.float32))
+    assert gradient.dtype == np.float32
+    np.testing.assert_allclose(gradient, expected, rtol=1e-5)
+
+
+def test_only_a_temporary_read_once_by_a_scatter_is_computed_in_its_region() -> None:
+    """A temporary the scatter alone reads, once: computed in its region. A value the user
+    named keeps its whole value under its name; one the scatter reads twice is needed
+    after its region is written."""
+    head = ((("slice", None, -1, None),),)
+    g = GraphMaker()
+    x = g.input("x", (4,))
+    temporary, named, twice = g("exp", x), g("sin", x, name="mine"), g("cos", x)
+    scatters = [
+        g("scatter", temporary, index=head[0], shape=(5,)),
+        g("scatter", named, index=head[0], shape=(5,)),
+        g(
+            "scatter_sum",
+            twice,
+            twice,
+            indices=(head[0], ((("slice", 1, None, None),))),
+            shape=(5,),
+        ),
+    ]
+    graph = g.graph(*scatters)
+    plan = plan_buffers(graph.equations, set(), graph.outputs, graph.hints)
+    producers = {eq.out: eq for eq in graph.equations}
+    assert plan.destinations == {temporary: producers[scatters[0]]}
 
 
 # -- in-place statements, as text
