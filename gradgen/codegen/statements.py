@@ -2,7 +2,8 @@
 
 `inlined` chooses the temporaries written into their one reader instead of a statement;
 `statements` prints the rest, elementwise results computed in place (`inplace.py`) in
-arrays the function owns and no longer needs (`buffers.py`). A statement is a list of
+arrays the function owns and no longer needs (`buffers.py`), or in their region of the
+scatter that reads them (`t3 = d_x[:-1]`). A statement is a list of
 lines and `Block`s (a header such as `with np.errstate(...):` and the lines under it);
 the template indents blocks.
 """
