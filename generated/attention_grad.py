@@ -140,18 +140,20 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     d_beta = d_normalized.sum(axis=0)
     d_t3 = d_normalized * gamma
     d_gamma = (d_normalized * t3).sum(axis=0)
-    t5 = d_t3 / sqrt_variance
+    d_t2_1 = d_t3 / sqrt_variance
     d_variance = (
         (1 / 2)
         * (-d_t3 * t3 / sqrt_variance).sum(axis=1, keepdims=True)
         / sqrt_variance
     )
-    d_mean = (-t5).sum(axis=1, keepdims=True)
+    d_mean = (-d_t2_1).sum(axis=1, keepdims=True)
     # variance = gg.var(y, axis=-1, keepdims=True)
     d_t2 = (1 / 4) * t2 * d_variance
     # y = x + attended
     d_y = np.add(
-        t5, (1 / 8) * (-d_t2).sum(axis=1, keepdims=True) + (1 / 8) * d_mean, out=t5
+        d_t2_1,
+        (1 / 8) * (-d_t2).sum(axis=1, keepdims=True) + (1 / 8) * d_mean,
+        out=d_t2_1,
     )
     d_y += d_t2
     # attended = gg.softmax(scores, axis=-1) @ v
@@ -209,18 +211,20 @@ def loss_value_and_grad(w_q, w_k, w_v, gamma, beta, x, target):
     d_beta = d_normalized.sum(axis=0)
     d_t3 = d_normalized * gamma
     d_gamma = (d_normalized * t3).sum(axis=0)
-    t5 = d_t3 / sqrt_variance
+    d_t2_1 = d_t3 / sqrt_variance
     d_variance = (
         (1 / 2)
         * (-d_t3 * t3 / sqrt_variance).sum(axis=1, keepdims=True)
         / sqrt_variance
     )
-    d_mean = (-t5).sum(axis=1, keepdims=True)
+    d_mean = (-d_t2_1).sum(axis=1, keepdims=True)
     # variance = gg.var(y, axis=-1, keepdims=True)
     d_t2 = np.multiply(t2, (1 / 4) * d_variance, out=t2)
     # y = x + attended
     d_y = np.add(
-        t5, (1 / 8) * (-d_t2).sum(axis=1, keepdims=True) + (1 / 8) * d_mean, out=t5
+        d_t2_1,
+        (1 / 8) * (-d_t2).sum(axis=1, keepdims=True) + (1 / 8) * d_mean,
+        out=d_t2_1,
     )
     d_y += d_t2
     # attended = gg.softmax(scores, axis=-1) @ v

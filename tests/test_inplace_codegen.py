@@ -138,7 +138,7 @@ def test_a_slices_gradient_is_computed_in_its_region_of_the_result(tmp_path) -> 
 
     module = compile_to_module([chain], tmp_path)
     source = open(module.__file__).read()
-    assert re.search(r"^ *t\d+ = d_x\[1?:(-1)?\]$", source, re.M)  # a region, named
+    assert re.search(r"^ *d_t\d+ = d_x\[1?:(-1)?\]$", source, re.M)  # a region, named
     assert not re.search(r"d_x\[.*\] = ", source)  # nothing copied into it
     x = np.random.default_rng(0).normal(size=7)
     expected = grad(lambda x: anp.sum(x[:-1] * anp.exp(x[1:]) + x[:-1] ** 2 * x[1:]))(x)

@@ -1,12 +1,15 @@
 """Common-subexpression elimination: an equation that repeats an earlier one (same op,
 same inputs, same params) is dropped and its uses read the earlier result. Ops whose
-purpose is a fresh buffer (memory BUFFER: copy, the zeros and ones) are never merged."""
+purpose is a fresh buffer (memory BUFFER: copy, the zeros and ones) are never merged.
+A name hint about a dropped value (`d_t6`, the gradient of a repeat of `t1`) is about the
+earlier one afterwards, one part of its gradient."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from gradgen.ir import Atom, Equation, Graph, Var
+from gradgen.naming import GradHint, NameHint
 from gradgen.ops import OPS
 from gradgen.ops.registry import BUFFER
 
@@ -30,8 +33,19 @@ def run(graph: Graph) -> Graph:
     return graph.replace(
         equations=tuple(kept),
         outputs=tuple(mapping.get(v, v) for v in graph.outputs),
-        hints=hints,
+        hints={v: _about_kept(hint, mapping) for v, hint in hints.items()},
     )
+
+
+def _about_kept(hint: NameHint, mapping: dict[Var, Var]) -> NameHint:
+    """`hint` about the value kept in place of the dropped one it was about; a gradient
+    of a dropped value is one part of the kept value's gradient."""
+    of = getattr(hint, "of", None)
+    if of not in mapping:
+        return hint
+    if isinstance(hint, GradHint):
+        return GradHint(mapping[of], partial=True)
+    return replace(hint, of=mapping[of])  # type: ignore[type-var]
 
 
 def _key(atom: Atom) -> object:

@@ -8,6 +8,9 @@ and parts at the same slice added first:
     d_x = np.zeros((N,), ...)
     d_x[:-1] = t3 + d_t0
     d_x[1:] += d_t1
+
+Parts at one slice that are all gradients of one value (the slice, read twice) add up to
+its gradient, named after it (`d_t0`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gradgen.ir import Atom, Equation, Graph, Var, fresh_var
+from gradgen.naming import GradHint, NameHint
 from gradgen.ops.elementwise import operand_symbols
 
 _SCATTERS = frozenset({"scatter", "scatter_sum"})
@@ -25,10 +29,11 @@ def run(graph: Graph) -> Graph:
     producers: dict[Var, Equation] = {}
     merged: set[Var] = set()
     equations: list[Equation] = []
+    hints = dict(graph.hints)
     for eq in graph.equations:
         parts = _summed_scatters(eq, producers, uses)
         if parts is not None:
-            new = _merge(eq, parts)
+            new = _merge(eq, parts, hints)
             equations.extend(new[:-1])
             eq = new[-1]
             merged.update(p.out for p in parts)
@@ -37,7 +42,7 @@ def run(graph: Graph) -> Graph:
     if not merged:
         return graph
     kept = tuple(e for e in equations if e.out not in merged)
-    return graph.replace(equations=kept)
+    return graph.replace(equations=kept, hints=hints)
 
 
 def _summed_scatters(
@@ -69,9 +74,10 @@ def _pieces(eq: Equation) -> list[tuple[Atom, tuple]]:
     return list(zip(eq.inputs, eq.param("indices")))  # type: ignore[call-overload]
 
 
-def _merge(total: Equation, parts: list[Equation]) -> list[Equation]:
+def _merge(total: Equation, parts: list[Equation], hints: dict[Var, NameHint]) -> list[Equation]:
     """New equations: the sums of parts written to the same index, then the scatter_sum
-    that replaces `total` (binding total's var)."""
+    that replaces `total` (binding total's var). A sum of gradients of one value is its
+    gradient in `hints`, and its terms parts of it."""
     by_index: dict[tuple, list[Atom]] = {}
     for part in parts:
         for values, index in _pieces(part):
@@ -85,10 +91,27 @@ def _merge(total: Equation, parts: list[Equation]) -> list[Equation]:
             out = fresh_var(summed.shape)
             equations.append(Equation("add", (summed, other), out, (), total.source, total.origin))
             summed = out
+        if len(values) > 1:
+            _name_the_total(values, summed, hints)
         operands.append(summed)
     shape = (("indices", tuple(by_index)), ("shape", total.out.shape))
     equations.append(replace(total, op="scatter_sum", inputs=tuple(operands), params=shape))
     return equations
+
+
+def _name_the_total(values: list[Atom], total: Atom, hints: dict[Var, NameHint]) -> None:
+    """When every one of `values` is a gradient of one value, `total` (their sum) is its
+    gradient and each of them a part of it."""
+    grads = [hints.get(v) for v in values if isinstance(v, Var)]
+    if len(grads) != len(values) or not isinstance(total, Var):
+        return
+    of = {g.of for g in grads if isinstance(g, GradHint)}
+    if len(of) != 1 or not all(isinstance(g, GradHint) for g in grads):
+        return
+    (primal,) = of
+    for v in values:
+        hints[v] = GradHint(primal, partial=True)  # type: ignore[index]
+    hints[total] = GradHint(primal)
 
 
 __all__ = ["run"]
