@@ -115,13 +115,13 @@ def max_circuit(x, y, z, w):
             return value
         except (ArithmeticError, ValueError):
             pass  # math raised where NumPy gives inf or nan: NumPy's code below runs
-    value = 2 * (np.maximum(z, w) + x * y)
+    value = 2.0 * (np.maximum(z, w) + x * y)
     return value
 
 
 def max_circuit_forward(x, y, z, w):
     """Value of `max_circuit` and the `saved` `max_circuit_backward` needs."""
-    value = 2 * (np.maximum(z, w) + x * y)
+    value = 2.0 * (np.maximum(z, w) + x * y)
     saved = (x, y, z, w, value)
     return value, saved
 
@@ -138,7 +138,7 @@ def max_circuit_backward(saved, d_value=None, accumulate_into=None):
     if d_value is None:
         d_value = np.ones_like(value)
     # return 2 * (gg.maximum(z, w) + x * y)
-    t0 = 2 * d_value
+    t0 = 2.0 * d_value
     d_x = t0 * y
     d_y = t0 * x
     d_z = t0 * np.heaviside(z - w, 0.5)
@@ -164,10 +164,10 @@ def max_circuit_value_and_grad(x, y, z, w):
             return value, (d_x, d_y, d_z, d_w)
         except (ArithmeticError, ValueError):
             pass  # math raised where NumPy gives inf or nan: NumPy's code below runs
-    value = 2 * (np.maximum(z, w) + x * y)
+    value = 2.0 * (np.maximum(z, w) + x * y)
     # return 2 * (gg.maximum(z, w) + x * y)
-    d_x = 2 * y
-    d_y = 2 * x
+    d_x = 2.0 * y
+    d_y = 2.0 * x
     d_z = 2 * np.heaviside(z - w, 0.5)
     d_w = 2 * np.heaviside(w - z, 0.5)
     return value, (d_x, d_y, d_z, d_w)
@@ -191,7 +191,7 @@ def neuron(w0, x0, w1, x1, w2):
         except (ArithmeticError, ValueError):
             pass  # math raised where NumPy gives inf or nan: NumPy's code below runs
     dot = w0 * x0 + w1 * x1 + w2
-    f = 1 / (1 + np.exp(-dot))
+    f = 1 / (1.0 + np.exp(-dot))
     return f
 
 
@@ -199,7 +199,7 @@ def neuron_forward(w0, x0, w1, x1, w2):
     """Value of `neuron` and the `saved` `neuron_backward` needs."""
     dot = w0 * x0 + w1 * x1 + w2
     exp_dot = np.exp(-dot)
-    f = 1 / (1 + exp_dot)
+    f = 1 / (1.0 + exp_dot)
     saved = (w0, x0, w1, x1, exp_dot, f)
     return f, saved
 
@@ -252,7 +252,7 @@ def neuron_value_and_grad(w0, x0, w1, x1, w2):
             pass  # math raised where NumPy gives inf or nan: NumPy's code below runs
     dot = w0 * x0 + w1 * x1 + w2
     exp_dot = np.exp(-dot)
-    f = 1 / (1 + exp_dot)
+    f = 1 / (1.0 + exp_dot)
     # f = 1 / (1 + gg.exp(-dot))
     d_dot = exp_dot * f**2
     # dot = w0 * x0 + w1 * x1 + w2

@@ -69,7 +69,7 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     if d_value is None:
         d_value = np.ones_like(value)
     # return gg.mean(e**2)
-    d_e = 2 * d_value / N * e
+    d_e = 2.0 * d_value / N * e
     # e = y - y_hat
     d_y_hat = -d_e
     # y_hat = z + b
@@ -92,7 +92,7 @@ def loss_value_and_grad(w, b, x, y):
     e = y - y_hat
     value = (e @ e) / N
     # return gg.mean(e**2)
-    d_e = 2 / N * e
+    d_e = 2.0 / N * e
     # e = y - y_hat
     d_y_hat = -d_e
     # y_hat = z + b

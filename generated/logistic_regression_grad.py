@@ -40,7 +40,7 @@ def loss(w, b, x, y):
     N = x.shape[0]
     z = x @ w
     z += b
-    softplus = np.log(1 + np.exp(-np.abs(z)))
+    softplus = np.log(1.0 + np.exp(-np.abs(z)))
     softplus += np.maximum(z, 0)
     value = (softplus.sum() - (y @ z)) / N
     return value
@@ -54,7 +54,7 @@ def loss_forward(w, b, x, y):
     t0 = np.abs(z)
     np.negative(t0, out=t0)
     np.exp(t0, out=t0)
-    t1 = 1 + t0
+    t1 = 1.0 + t0
     softplus = np.log(t1)
     softplus += np.maximum(z, 0)
     value = (softplus.sum() - (y @ z)) / N
@@ -101,7 +101,7 @@ def loss_value_and_grad(w, b, x, y):
     t0 = np.abs(z)
     np.negative(t0, out=t0)
     np.exp(t0, out=t0)
-    t1 = 1 + t0
+    t1 = 1.0 + t0
     softplus = np.log(t1)
     softplus += np.maximum(z, 0)
     value = (softplus.sum() - (y @ z)) / N

@@ -134,7 +134,7 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     d_hidden = d_logits @ w2.T
     d_w2 = hidden.T @ d_logits
     # hidden = gg.tanh(x @ w1 + b1)
-    # t0 = d_hidden*(1 - hidden**2), in place:
+    # t0 = d_hidden*(1.0 - hidden**2), in place:
     t0 = np.square(hidden, out=hidden)
     np.subtract(1.0, t0, out=t0)
     t0 *= d_hidden

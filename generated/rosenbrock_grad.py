@@ -68,7 +68,7 @@ def rosenbrock_backward(saved, d_value=None, accumulate_into=None):
         d_value = np.ones_like(value)
     # return gg.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
     d_t1 = 200.0 * d_value * t1
-    d_t0 = -2 * t0 * d_t1
+    d_t0 = -2.0 * t0 * d_t1
     d_t0 -= 2.0 * d_value * t2
     d_x = np.zeros((N,), np.result_type(d_t0))
     d_x[:-1] = d_t0
@@ -93,7 +93,7 @@ def rosenbrock_value_and_grad(x):
     d_t1 = np.multiply(t1, 200.0, out=t1)
     d_x = np.zeros((N,), x.dtype)
     d_t0 = d_x[:-1]
-    # d_t0 = -2*t2 - 2*t0*d_t1, in place:
+    # d_t0 = -2.0*t2 - 2.0*t0*d_t1, in place:
     np.multiply(t0, d_t1, out=d_t0)
     d_t0 += t2
     d_t0 *= -2.0

@@ -41,13 +41,13 @@ def quadratic(x):
 
     Argument shapes: x (N, 1).
     """
-    y = (2 * x.T) @ x
+    y = (2.0 * x.T) @ x
     return y
 
 
 def quadratic_forward(x):
     """Value of `quadratic` and the `saved` `quadratic_backward` needs."""
-    t0 = 2 * x.T
+    t0 = 2.0 * x.T
     y = t0 @ x
     saved = (x, t0, y)
     return y, saved
@@ -68,7 +68,7 @@ def quadratic_backward(saved, d_value=None, accumulate_into=None):
     d_t0 = d_value @ x.T
     d_x = t0.T @ d_value
     # the gradient of x, added up from its uses
-    d_x += (2 * d_t0).T
+    d_x += (2.0 * d_t0).T
     if accumulate_into is not None:
         return _accumulate((accumulate_into,), (d_x,))[0]
     return d_x
@@ -81,13 +81,13 @@ def quadratic_value_and_grad(x):
     """
     d_value = np.ones((1, 1), dtype=np.result_type(x))
     x_T = x.T
-    t0 = 2 * x_T
+    t0 = 2.0 * x_T
     y = t0 @ x
     # y = 2 * x.T @ x
     d_t0 = d_value @ x_T
     d_x = t0.T @ d_value
     # the gradient of x, added up from its uses
-    d_x += (2 * d_t0).T
+    d_x += (2.0 * d_t0).T
     return y, d_x
 
 
@@ -101,14 +101,14 @@ def scaled_square(x):
 
     Argument shapes: x (N,).
     """
-    y = 2 * x
+    y = 2.0 * x
     z = y * x
     return z
 
 
 def scaled_square_forward(x):
     """Value of `scaled_square` and the `saved` `scaled_square_backward` needs."""
-    y = 2 * x
+    y = 2.0 * x
     z = y * x
     saved = (x, y)
     return z, saved

@@ -129,8 +129,8 @@ def layers_jacobian(x, w1, b1, w2):
     hidden += b1
     np.tanh(hidden, out=hidden)
     # hidden = gg.tanh(x @ w1 + b1)
-    jacobian_w1 = np.expand_dims(x, 1) * np.expand_dims(w2.T * (1 - hidden**2), 1)
-    hidden_dot = w1 * (1 - hidden**2)
+    jacobian_w1 = np.expand_dims(x, 1) * np.expand_dims(w2.T * (1.0 - hidden**2), 1)
+    hidden_dot = w1 * (1.0 - hidden**2)
     # return hidden @ w2
     t0 = hidden_dot @ w2
     jacobian_x = t0.T

@@ -205,21 +205,10 @@ def _makes_floats(name: str) -> bool:
 
 
 def _float_numbers(operand: sympy.Expr) -> sympy.Expr:
-    """An operand of a step with its integers written as floats: `t *= -2.0`,
-    `t /= 1.0 + u`. The step's result is float either way, and NumPy converts a Python
-    int operand of a float ufunc more slowly. Only the number itself, or the terms and
-    factors of a sum or product of float arrays and no masks (whose integer arithmetic
-    stays integer), and never an exponent."""
-    if isinstance(operand, sympy.Integer):
-        return sympy.Float(int(operand))
-    if (
-        isinstance(operand, (sympy.Add, sympy.Mul))
-        and _is_float(operand)
-        and not any(isinstance(s, MaskSymbol) for s in operand.free_symbols)
-    ):
-        args = [sympy.Float(int(a)) if isinstance(a, sympy.Integer) else a for a in operand.args]
-        return operand.func(*args, evaluate=False)
-    return operand
+    """An integer operand of a step written as a float (`t *= -2.0`): the step's result
+    is float either way, and NumPy converts a Python int operand of a float ufunc more
+    slowly. (The printer writes the integers inside float sums and products as floats.)"""
+    return sympy.Float(int(operand)) if isinstance(operand, sympy.Integer) else operand
 
 
 def _symbol(name: str) -> sympy.Symbol:

@@ -153,6 +153,47 @@ def float_constants(expr: sympy.Expr) -> sympy.Expr:
     )
 
 
+_COMPARISONS = (sympy.Heaviside, FloatStep, sympy.core.relational.Relational)
+
+
+def float_literals(expr: sympy.Expr) -> sympy.Expr:
+    """`expr` with the integers of its float arithmetic written as floats: `1.0 + t0`,
+    `2.0 * x`, `x - 1.0`. NumPy converts a Python int operand of a float ufunc more
+    slowly, and a Python float never changes a float array's dtype. Only the terms of a
+    sum and the factors of a product that read float data and no integer data (whose
+    arithmetic stays integer); never an exponent, nor a product's sign (`-x`)."""
+    if not expr.args or isinstance(expr, sympy.core.relational.Relational):
+        return expr
+    if isinstance(expr, sympy.Pow):
+        base = float_literals(expr.base)
+        return expr if base == expr.base else sympy.Pow(base, expr.exp, evaluate=False)
+    args = [float_literals(arg) for arg in expr.args]
+    if isinstance(expr, (sympy.Add, sympy.Mul)) and _float_data(expr):
+        args = [
+            sympy.Float(int(a)) if isinstance(a, sympy.Integer) and abs(a) != 1 else a for a in args
+        ]
+        if isinstance(expr, sympy.Add):  # a term 1 or -1 too: `1.0 - x`
+            args = [sympy.Float(int(a)) if isinstance(a, sympy.Integer) else a for a in args]
+    if args == list(expr.args):
+        return expr
+    try:
+        return expr.func(*args, evaluate=False)
+    except TypeError:  # a node that takes no `evaluate` (a Piecewise's ExprCondPair)
+        return expr.func(*args)
+
+
+def _float_data(expr: sympy.Expr) -> bool:
+    """Whether `expr` reads a float array or value and no integer or boolean data (a
+    mask operand, a comparison)."""
+    symbols = expr.free_symbols
+    if any(isinstance(s, MaskSymbol) for s in symbols) or expr.atoms(*_COMPARISONS):
+        return False
+    return any(
+        (not isinstance(s, ScalarSymbol) or type(s) is ScalarSymbol) and not s.is_integer
+        for s in symbols  # a dim's size (`8 * T`) is an integer symbol
+    )
+
+
 @dataclass
 class Imports:
     """What the printed code needs at module level, recorded as it is printed (shared by
@@ -174,6 +215,7 @@ class NumPyCodePrinter(NumPyPrinter):
     errstate = True  # np.where's unselected branch may warn: `with np.errstate(...)`
     declared_types = True  # every statement keeps its declared shape and dtype
     methods = True  # reductions as array methods (`x.sum(axis=0)`), scalars grouped first
+    float_literals = True  # `1.0 + t0`, not `1 + t0` (`float_literals`)
 
     def __init__(self, imports: Imports | None = None) -> None:
         super().__init__({"order": "none", "fully_qualified_modules": True})
@@ -220,7 +262,8 @@ class NumPyCodePrinter(NumPyPrinter):
         return f"(1 / {root})" if root is not None else repr(value)
 
     def doprint(self, expr: sympy.Expr, assign_to: object = None) -> str:
-        return super().doprint(float_constants(expr), assign_to)
+        expr = float_constants(expr)
+        return super().doprint(float_literals(expr) if self.float_literals else expr, assign_to)
 
     def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
         if isinstance(expr.base, sympy.Float) and square_root(float(expr.base)) is not None:
@@ -820,6 +863,7 @@ class FormulaPrinter(NumPyCodePrinter):
     errstate = False
     declared_types = False
     methods = False
+    float_literals = False  # the math as written: `1 + t0`
 
     def np(self, name: str) -> str:
         return name
