@@ -20,9 +20,10 @@ from support import GraphMaker, compile_to_module
 import gradgen as gg
 from gradgen import Array
 from gradgen.codegen.buffers import plan_buffers
-from gradgen.codegen.inplace import best_in_place
+from gradgen.codegen.inplace import InPlace, Step, best_in_place, verify_steps
 from gradgen.codegen.printer import NumPyCodePrinter
 from gradgen.codegen.symbols import ScalarSymbol
+from gradgen.verify import IRError
 
 # -- the memory plan
 
@@ -291,6 +292,19 @@ def test_no_in_place_form(expr: str, buffer: str | None) -> None:
 def test_without_a_buffer_a_name_read_twice_starts_a_fresh_array() -> None:
     text = _in_place(_unevaluated("a*(1 - a**2)"))
     assert text == "out = a**2\nnp.subtract(1.0, out, out=out)\nout *= a"
+
+
+def test_steps_that_would_change_the_memorys_shape_or_kind_are_refused() -> None:
+    """verify_steps, which every lowering passes: a row target cannot take a matrix
+    operand, a fresh start must have the target's shape, and a comparison is no step."""
+    good = InPlace("row", None, [Step("multiply", (row, s), "row")])
+    assert verify_steps(good, ("D",), SHAPES) is good
+    wider = InPlace("row", None, [Step("add", (row, a), "row")])
+    smaller_start = InPlace("out", row, [Step("add", (sympy.Symbol("out", real=True), a), "out")])
+    mask = InPlace("a", None, [Step("greater", (a, b), "a")])
+    for bad, shape in ((wider, ("D",)), (smaller_start, ("N", "D")), (mask, ("N", "D"))):
+        with pytest.raises(IRError):
+            verify_steps(bad, shape, SHAPES)
 
 
 # -- in-place statements, run

@@ -30,6 +30,7 @@ import sympy
 from gradgen.codegen.constants import reciprocal_root
 from gradgen.codegen.symbols import MaskSymbol, ScalarSymbol, is_scalar, scalar_factor
 from gradgen.shapes import Shape, ShapeError, broadcast_shapes
+from gradgen.verify import IRError
 
 MAX_STEPS = 6  # a longer in-place block is too long to review: the expression stays whole
 ShapeOf = Callable[[sympy.Expr], Shape | None]  # a sub-expression's shape, None if unknown
@@ -555,7 +556,9 @@ def in_region(
     there are none or more than MAX_STEPS. `shapes` and `ufunc_form` as in
     `best_in_place`."""
     found = _lower_into(expr, target, shape, _shape_of(shapes), ufunc_form)
-    return found if found is not None and len(found.steps) <= MAX_STEPS else None
+    if found is None or len(found.steps) > MAX_STEPS:
+        return None
+    return verify_steps(found, shape, shapes)
 
 
 def _shape_of(shapes: Mapping[sympy.Symbol, Shape]) -> ShapeOf:
@@ -615,4 +618,26 @@ def best_in_place(
         for option, buffer in zip(options, [*buffers, None])
     ]
     found = [option for option in options if option is not None]
-    return max(found, key=lambda option: len(option.steps)) if found else None
+    if not found:
+        return None
+    return verify_steps(max(found, key=lambda option: len(option.steps)), shape, shapes)
+
+
+def verify_steps(lowered: InPlace, shape: Shape, shapes: Mapping[sympy.Symbol, Shape]) -> InPlace:
+    """Raise IRError unless every step keeps the shape and kind of the memory it writes:
+    each is a NumPy ufunc with a float loop, whose operands broadcast into `shape` (the
+    arrays written have it; `shapes` gives the others'), and a fresh start has `shape`
+    itself. Return `lowered` unchanged otherwise."""
+    names = {name for step in lowered.steps for name in (step.into, step.binds) if name}
+    known = _shape_of({**shapes, **{_symbol(name): shape for name in names | {lowered.target}}})
+    if lowered.start is not None and known(lowered.start) != shape:
+        raise IRError(f"in-place code for {lowered.target} starts at shape {known(lowered.start)}")
+    for step in lowered.steps:
+        ufunc = getattr(np, step.ufunc, None)
+        if not isinstance(ufunc, np.ufunc) or not any(t.endswith("->d") for t in ufunc.types):
+            raise IRError(f"in-place step np.{step.ufunc} is not a ufunc with a float loop")
+        for arg in step.args:
+            arg_shape = known(arg)
+            if arg_shape is None or broadcast_shapes(shape, arg_shape) != tuple(shape):
+                raise IRError(f"np.{step.ufunc} into {step.into} reads shape {arg_shape}")
+    return lowered
