@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from gradgen.codegen.buffers import plan_buffers
-from gradgen.codegen.inplace import best_in_place, in_region
+from gradgen.codegen.inplace import InPlace, best_in_place, in_region
 from gradgen.codegen.printer import Code, NumPyCodePrinter, atom_code
 from gradgen.ir import Equation, Graph, Var
 from gradgen.naming import GradHint, NameHint, is_named, says_nothing
@@ -96,15 +96,7 @@ def statements(
         for eq, buffers in plan.reusable.items():
             if buffers[0] in plan.renamed:
                 names[buffers[0]] = names[eq.out]  # `h = x @ w`, then `h += b` in its memory
-    floats = sorted(
-        (v for v in dtype_from if not v.integer and v in names), key=lambda v: not v.ndim
-    )
-    float_dtype = "float"  # float64, as NumPy gives when no float argument says otherwise
-    if floats:
-        first = names[floats[0]]  # an array's dtype, else a scalar's (a Python float's too)
-        float_dtype = (
-            f"{first}.dtype" if floats[0].ndim else f"{printer.np('result_type')}({first})"
-        )
+    float_dtype = _float_dtype(dtype_from, names, printer)
     codes: dict[Var, Code] = {}
     lines: list[tuple[Equation, list[Line]]] = []
     written_first: set[Equation] = set()  # scatters whose first region holds its value
@@ -121,58 +113,101 @@ def statements(
             codes[eq.out] = code
             continue
         scatter = plan.destinations.get(eq.out) if plan is not None else None
-        if scatter is not None and code.expr is not None and not code.guarded:
-            lowered = in_region(
-                code.expr, names[eq.out], eq.out.shape, dict(code.leaf_shapes), printer.ufunc_form
-            )
-            if lowered is not None:
-                # `d_x = np.zeros(...)`, `t3 = d_x[:-1]`, then t3 computed in place
-                output = names[scatter.out]
-                head = printer.scatter_destination(scatter, output, names[eq.out], float_dtype)
-                formula = code.uncast or code.text
-                lines.append((eq, head + printer.in_place_lines(lowered, formula)))
-                written_first.add(scatter)
-                continue
-        in_place: list[str] | None = None
-        if (
-            plan is not None
-            and OPS[eq.op].elementwise
-            and code.expr is not None
-            and not code.guarded
-            and eq.out.ndim > 0
-            and not eq.out.integer
-        ):
-            buffers = plan.reusable.get(eq, ())
-            lowered = best_in_place(
-                code.expr,
-                names[eq.out],
-                eq.out.shape,
-                tuple(names[v] for v in buffers),
-                # a spare holds a sub-expression under its own name: `t3`, not `cos_y`
-                # (nor a user's variable the user happened to call `t3`)
-                tuple(
-                    names[v] for v in buffers if says_nothing(names[v]) and not is_named(v, hints)
-                ),
-                dict(code.leaf_shapes),
-                printer.ufunc_form,
-                printer.is_atom,
-                cast=code.uncast is not None,
-                shallow=isinstance(hints.get(eq.out), str),
-                named=frozenset(names[v] for v in buffers if is_named(v, hints)),
-            )
-            if lowered is not None:
-                in_place = printer.in_place_lines(lowered, code.uncast or code.text)
-        if in_place is not None:
-            lines.append((eq, in_place))
-        elif code.statement is not None:
-            lines.append((eq, code.statement.format(name=names[eq.out]).split("\n")))
-        elif code.guarded and printer.errstate:
-            # np.where computes both branches everywhere: the one not taken may warn.
-            errstate = printer.np("errstate")
-            head = f'with {errstate}(divide="ignore", invalid="ignore", over="ignore"):'
-            lines.append((eq, [Block(head, [f"{names[eq.out]} = {code.text}"])]))
-        else:
-            lines.append((eq, [f"{names[eq.out]} = {code.text}"]))
+        lowered = _in_region(eq, code, names, printer) if scatter is not None else None
+        if scatter is not None and lowered is not None:
+            # `d_x = np.zeros(...)`, `t3 = d_x[:-1]`, then t3 computed in place
+            output = names[scatter.out]
+            head = printer.scatter_destination(scatter, output, names[eq.out], float_dtype)
+            lines.append((eq, head + printer.in_place_lines(lowered, code.uncast or code.text)))
+            written_first.add(scatter)
+            continue
+        if plan is not None:
+            lowered = _in_place(eq, code, plan.reusable.get(eq, ()), names, hints, printer)
+        lines.append((eq, _printed(eq, code, lowered, names, printer)))
+    return lines
+
+
+def _float_dtype(
+    dtype_from: Sequence[Var], names: Mapping[Var, str], printer: NumPyCodePrinter
+) -> str:
+    """The dtype of a float value made of masks and numbers only: the first float
+    argument's (an array's, else a scalar's, a Python float's too)."""
+    floats = sorted(
+        (v for v in dtype_from if not v.integer and v in names), key=lambda v: not v.ndim
+    )
+    if not floats:
+        return "float"  # float64, as NumPy gives when no float argument says otherwise
+    first = names[floats[0]]
+    return f"{first}.dtype" if floats[0].ndim else f"{printer.np('result_type')}({first})"
+
+
+def _in_region(
+    eq: Equation, code: Code, names: Mapping[Var, str], printer: NumPyCodePrinter
+) -> InPlace | None:
+    """The steps computing `eq`'s value in its region of the scatter that reads it."""
+    if code.expr is None or code.guarded:
+        return None
+    shapes = dict(code.leaf_shapes)
+    return in_region(code.expr, names[eq.out], eq.out.shape, shapes, printer.ufunc_form)
+
+
+def _in_place(
+    eq: Equation,
+    code: Code,
+    buffers: tuple[Var, ...],
+    names: Mapping[Var, str],
+    hints: Mapping[Var, NameHint],
+    printer: NumPyCodePrinter,
+) -> InPlace | None:
+    """The steps computing an elementwise float array statement in place, in one of the
+    dead `buffers` or in an array its first operation allocates."""
+    if (
+        not OPS[eq.op].elementwise
+        or code.expr is None
+        or code.guarded
+        or eq.out.ndim == 0
+        or eq.out.integer
+    ):
+        return None
+    return best_in_place(
+        code.expr,
+        names[eq.out],
+        eq.out.shape,
+        tuple(names[v] for v in buffers),
+        # a spare holds a sub-expression under its own name: `t3`, not `cos_y`
+        # (nor a user's variable the user happened to call `t3`)
+        tuple(names[v] for v in buffers if says_nothing(names[v]) and not is_named(v, hints)),
+        dict(code.leaf_shapes),
+        printer.ufunc_form,
+        printer.is_atom,
+        cast=code.uncast is not None,
+        shallow=isinstance(hints.get(eq.out), str),
+        named=frozenset(names[v] for v in buffers if is_named(v, hints)),
+    )
+
+
+def _printed(
+    eq: Equation,
+    code: Code,
+    lowered: InPlace | None,
+    names: Mapping[Var, str],
+    printer: NumPyCodePrinter,
+) -> list[Line]:
+    """The lines of one statement: its in-place steps, the statement its op prints as
+    (`code.statement`), or `name = expression` (under np.errstate when guarded)."""
+    name = names[eq.out]
+    lines: list[Line] = []
+    if lowered is not None:
+        lines += printer.in_place_lines(lowered, code.uncast or code.text)
+    elif code.statement is not None:
+        lines += code.statement.format(name=name).split("\n")
+    elif code.guarded and printer.errstate:
+        # np.where computes both branches everywhere: the one not taken may warn.
+        errstate = printer.np("errstate")
+        head = f'with {errstate}(divide="ignore", invalid="ignore", over="ignore"):'
+        lines.append(Block(head, [f"{name} = {code.text}"]))
+    else:
+        lines.append(f"{name} = {code.text}")
     return lines
 
 
