@@ -42,7 +42,7 @@ def loss(w, b, x, y):
     N = x.shape[0]
     z = x @ w
     z += b
-    value = (np.logaddexp(0.0, z).sum() - (y @ z)) / N
+    value = (np.logaddexp(0.0, z).sum() - y @ z) / N
     t0 = z > 0
     correct = t0 == (y > 0.5)
     accuracy = np.asarray(np.where(correct, 1.0, 0.0), dtype=w.dtype).sum() / N
@@ -56,7 +56,7 @@ def loss_forward(w, b, x, y):
     z = x @ w
     z += b
     softplus_z = np.logaddexp(0.0, z)
-    value = (softplus_z.sum() - (y @ z)) / N
+    value = (softplus_z.sum() - y @ z) / N
     t0 = z > 0
     correct = t0 == (y > 0.5)
     accuracy = np.asarray(np.where(correct, 1.0, 0.0), dtype=w.dtype).sum() / N
@@ -98,7 +98,7 @@ def loss_value_and_grad(w, b, x, y):
     z = x @ w
     z += b
     softplus_z = np.logaddexp(0.0, z)
-    value = (softplus_z.sum() - (y @ z)) / N
+    value = (softplus_z.sum() - y @ z) / N
     t0 = z > 0
     correct = t0 == (y > 0.5)
     accuracy = np.asarray(np.where(correct, 1.0, 0.0), dtype=w.dtype).sum() / N

@@ -42,7 +42,7 @@ def loss(w, b, x, y):
     z += b
     softplus = np.log(1.0 + np.exp(-np.abs(z)))
     softplus += np.maximum(z, 0)
-    value = (softplus.sum() - (y @ z)) / N
+    value = (softplus.sum() - y @ z) / N
     return value
 
 
@@ -57,7 +57,7 @@ def loss_forward(w, b, x, y):
     t1 = 1.0 + t0
     softplus = np.log(t1)
     softplus += np.maximum(z, 0)
-    value = (softplus.sum() - (y @ z)) / N
+    value = (softplus.sum() - y @ z) / N
     saved = (x, y, z, t0, t1, value, N)
     return value, saved
 
@@ -104,7 +104,7 @@ def loss_value_and_grad(w, b, x, y):
     t1 = 1.0 + t0
     softplus = np.log(t1)
     softplus += np.maximum(z, 0)
-    value = (softplus.sum() - (y @ z)) / N
+    value = (softplus.sum() - y @ z) / N
     # z = x @ w + b
     # d_z = -1/N * y - 1/N * (t0*np.sign(z)/t1) + (z > 0)/N, in place:
     d_z = np.divide(t0, t1, out=t0)

@@ -41,7 +41,7 @@ def loss(w, b, x, y, l2):
     N = x.shape[0]
     z = x @ w
     z += b
-    data_loss = (np.logaddexp(0.0, z).sum() - (y @ z)) / N
+    data_loss = (np.logaddexp(0.0, z).sum() - y @ z) / N
     value = data_loss + 0.5 * l2 * (w @ w)
     return value
 
@@ -52,7 +52,7 @@ def loss_forward(w, b, x, y, l2):
     z = x @ w
     z += b
     softplus_z = np.logaddexp(0.0, z)
-    data_loss = (softplus_z.sum() - (y @ z)) / N
+    data_loss = (softplus_z.sum() - y @ z) / N
     t0 = 0.5 * l2
     value = data_loss + t0 * (w @ w)
     saved = (w, x, y, softplus_z, t0, value, N)
@@ -94,7 +94,7 @@ def loss_value_and_grad(w, b, x, y, l2):
     z = x @ w
     z += b
     softplus_z = np.logaddexp(0.0, z)
-    data_loss = (softplus_z.sum() - (y @ z)) / N
+    data_loss = (softplus_z.sum() - y @ z) / N
     t0 = 0.5 * l2
     value = data_loss + t0 * (w @ w)
     # z = x @ w + b

@@ -39,7 +39,7 @@ def rosenbrock(x):
     t1 = t0**2
     np.subtract(x[1:], t1, out=t1)
     t2 = 1.0 - t0
-    value = 100.0 * (t1 @ t1) + (t2 @ t2)
+    value = 100.0 * (t1 @ t1) + t2 @ t2
     return value
 
 
@@ -50,7 +50,7 @@ def rosenbrock_forward(x):
     t1 = t0**2
     np.subtract(x[1:], t1, out=t1)
     t2 = 1.0 - t0
-    value = 100.0 * (t1 @ t1) + (t2 @ t2)
+    value = 100.0 * (t1 @ t1) + t2 @ t2
     saved = (t0, t1, t2, value, N)
     return value, saved
 
@@ -88,7 +88,7 @@ def rosenbrock_value_and_grad(x):
     t1 = t0**2
     np.subtract(x[1:], t1, out=t1)
     t2 = 1.0 - t0
-    value = 100.0 * (t1 @ t1) + (t2 @ t2)
+    value = 100.0 * (t1 @ t1) + t2 @ t2
     # return gg.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
     d_t1 = np.multiply(t1, 200.0, out=t1)
     d_x = np.zeros((N,), x.dtype)

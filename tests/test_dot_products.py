@@ -86,3 +86,21 @@ def test_dot_products_sum_what_the_expression_sums(seed: int, tmp_path) -> None:
     np.testing.assert_allclose(value, direct, rtol=1e-12)
     for got, want in zip(grads, expected_grads):
         np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_a_dot_product_that_is_a_term_prints_bare(tmp_path) -> None:
+    """`@` binds tighter than + and -: a dot that is a whole term of a sum needs no
+    parentheses (`(s - y @ z) / N`, as hand-written NumPy reads); one that is a factor
+    keeps them (`c * (w @ z)`, which `c * w @ z` would change)."""
+
+    @gg.function(wrt=("y",))
+    def f(y: Array["N"], z: Array["N"], w: Array["N"], c: Array["M"]):
+        return gg.mean(gg.softplus(z) - y * z) + gg.sum(c * gg.sum(w * z))
+
+    module = compile_to_module([f], tmp_path)
+    dots = [line for line in Path(module.__file__).read_text().splitlines() if " @ " in line]
+    assert dots and all("- y @ z" in line and "c * (w @ z)" in line for line in dots), dots
+    y, z, w, c = (np.random.default_rng(k).normal(size=n) for k, n in enumerate((5, 5, 5, 3)))
+    expected = np.mean(np.logaddexp(0.0, z) - y * z) + np.sum(c * np.sum(w * z))
+    np.testing.assert_allclose(module.f(y, z, w, c), expected, rtol=1e-12)
+    np.testing.assert_allclose(module.f_value_and_grad(y, z, w, c)[0], expected, rtol=1e-12)

@@ -409,15 +409,15 @@ class NumPyCodePrinter(NumPyPrinter):
         symbols = operand_symbols(len(eq.inputs))
         values: dict[sympy.Symbol, sympy.Expr] = {}
         leaves: list[tuple[sympy.Symbol, Shape]] = []
+        terms = _bare_terms(eq)
         for symbol, atom, code in zip(symbols, eq.inputs, operands):
             if isinstance(atom, Lit):
                 values[symbol] = literal(atom.value)
             elif code.expr is not None:  # an inlined elementwise operand nests as is
                 values[symbol] = code.expr
                 leaves += code.leaf_shapes
-            else:
-                in_sum = eq.op in ("add", "sub")  # `x @ w + b`: @ binds tighter than + and -
-                values[symbol] = _operand_symbol(atom)(code.operand(in_sum), real=True)
+            else:  # `x @ w + b`, `a - y @ z`: @ binds tighter than + and -
+                values[symbol] = _operand_symbol(atom)(code.operand(symbol in terms), real=True)
                 if isinstance(atom, Var):
                     leaves.append((values[symbol], atom.shape))
         # Unevaluated, so SymPy keeps the user's order and grouping: z + b, not b + z.
@@ -786,6 +786,26 @@ def _negated_mask(term: sympy.Expr) -> bool:
         and term.args[0] == -1
         and all(isinstance(f, MaskSymbol) for f in term.args[1:])
     )
+
+
+def _bare_terms(eq: Equation) -> set[sympy.Symbol]:
+    """The operand symbols that are whole terms of a sum in `eq`, alone or negated (`a1` in
+    `100.0*a0 + a1` or `(a0 - a1)/N`): an operand there needs no parentheses when `@` binds
+    it tighter than + and -."""
+    if eq.op in ("add", "sub"):
+        return set(operand_symbols(len(eq.inputs)))
+    if eq.op != "ew":
+        return set()
+    expr = eq.param("expr")
+    bare: list[sympy.Symbol] = []
+    for node in sympy.preorder_traversal(expr):
+        for term in node.args if isinstance(node, sympy.Add) else ():
+            if isinstance(term, sympy.Mul) and len(term.args) == 2 and term.args[0] == -1:
+                term = term.args[1]
+            if isinstance(term, sympy.Symbol):
+                bare.append(term)
+    everywhere = list(sympy.preorder_traversal(expr))  # every occurrence must be a term:
+    return {s for s in bare if everywhere.count(s) == bare.count(s)}  # `c*y @ z` is not
 
 
 def _operand_symbol(atom: Atom) -> type[sympy.Symbol]:
