@@ -91,7 +91,7 @@ def rosenbrock_value_and_grad(x):
     value = 100.0 * (t1 @ t1) + t2 @ t2
     # return gg.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
     d_t1 = np.multiply(t1, 200.0, out=t1)
-    d_x = np.zeros((N,), x.dtype)
+    d_x = np.zeros((N,), np.result_type(t2, t0, d_t1))
     d_t0 = d_x[:-1]
     # d_t0 = -2.0*t2 - 2.0*t0*d_t1, in place:
     np.multiply(t0, d_t1, out=d_t0)

@@ -675,10 +675,16 @@ class NumPyCodePrinter(NumPyPrinter):
         regions = [eq.param("index")] if eq.op == "scatter" else list(eq.param("indices"))
         return [index_text(index) for index in regions]  # type: ignore[arg-type]
 
-    def scatter_destination(self, eq: Equation, name: str, view: str, dtype: str) -> list[str]:
-        """The output `name` of scatter `eq` allocated before its first operand is computed,
-        in `dtype`, and that operand's region bound to `view`, to be computed in:
-        `d_x = np.zeros((N,), x.dtype)`, `t3 = d_x[:-1]`."""
+    def scatter_destination(self, eq: Equation, name: str, view: str, values: Code) -> list[str]:
+        """The output `name` of scatter `eq` allocated before its first operand (`values`)
+        is computed, in the dtype NumPy gives that operand's expression (its operands'
+        promoted dtype), and the operand's region bound to `view`, to be computed in:
+        `d_x = np.zeros((N,), np.result_type(t0, d_t1, t2))`, `d_t0 = d_x[:-1]`."""
+        leaves = dict.fromkeys((s.name, shape) for s, shape in values.leaf_shapes)
+        if len(leaves) == 1 and next(iter(leaves))[1] != ():
+            dtype = f"{next(iter(leaves))[0]}.dtype"
+        else:
+            dtype = f"{self.np('result_type')}({', '.join(name for name, _ in leaves)})"
         zeros = f"{self.np('zeros')}({self.shape(eq.param('shape'))}, {dtype})"
         return [f"{name} = {zeros}", f"{view} = {name}[{self.scatter_regions(eq)[0]}]"]
 

@@ -117,7 +117,7 @@ def statements(
         if scatter is not None and lowered is not None:
             # `d_x = np.zeros(...)`, `t3 = d_x[:-1]`, then t3 computed in place
             output = names[scatter.out]
-            head = printer.scatter_destination(scatter, output, names[eq.out], float_dtype)
+            head = printer.scatter_destination(scatter, output, names[eq.out], code)
             lines.append((eq, head + printer.in_place_lines(lowered, code.uncast or code.text)))
             written_first.add(scatter)
             continue
@@ -145,8 +145,8 @@ def _in_region(
     eq: Equation, code: Code, names: Mapping[Var, str], printer: NumPyCodePrinter
 ) -> InPlace | None:
     """The steps computing `eq`'s value in its region of the scatter that reads it."""
-    if code.expr is None or code.guarded:
-        return None
+    if code.expr is None or code.guarded or not code.leaf_shapes:
+        return None  # (no operand to take the dtype of)
     shapes = dict(code.leaf_shapes)
     return in_region(code.expr, names[eq.out], eq.out.shape, shapes, printer.ufunc_form)
 
