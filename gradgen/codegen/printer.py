@@ -115,17 +115,22 @@ MAXIMUM = sympy.Function("maximum")
 MINIMUM = sympy.Function("minimum")
 
 
-def _flatten_left(expr: sympy.Expr) -> sympy.Expr:
-    """Unevaluated (a + b) + c as a + b + c (and the same for *): Python evaluates both
-    left to right, so only the redundant parentheses go."""
+def _substituted(expr: sympy.Expr, values: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
+    """`expr` with its symbols replaced by `values`, unevaluated, so SymPy keeps the
+    user's order and grouping; an unevaluated (a + b) + c is a + b + c (and the same for
+    *): Python evaluates both left to right, so only the redundant parentheses go. (Each
+    node is built with `evaluate=False`: toggling sympy.evaluate clears SymPy's caches.)"""
+    if expr in values:
+        return values[expr]  # type: ignore[index]
     if not expr.args:
         return expr
-    args = [_flatten_left(a) for a in expr.args]
-    if not isinstance(expr, (sympy.Add, sympy.Mul)):
-        return expr.func(*args)  # the caller holds sympy.evaluate(False)
-    if isinstance(args[0], type(expr)):
+    args = [_substituted(a, values) for a in expr.args]
+    if isinstance(expr, (sympy.Add, sympy.Mul)) and isinstance(args[0], type(expr)):
         args = list(args[0].args) + args[1:]
-    return expr.func(*args, evaluate=False)
+    try:
+        return expr.func(*args, evaluate=False)
+    except TypeError:  # a node that takes no `evaluate` (a Piecewise's ExprCondPair)
+        return expr.func(*args)
 
 
 _HARMLESS = (sympy.Abs, sympy.sign, sympy.Heaviside, sympy.Max, sympy.Min, sympy.Piecewise)
@@ -427,8 +432,7 @@ class NumPyCodePrinter(NumPyPrinter):
             )
         else:
             template = op_expression(eq.op).replace(sympy.Max, MAXIMUM).replace(sympy.Min, MINIMUM)
-        with sympy.evaluate(False):
-            expr = _flatten_left(template.xreplace(values))
+        expr = _substituted(template, values)
         if isinstance(expr, sympy.core.relational.Relational):
             return Code(self.doprint(expr), False)  # a mask: no SymPy form to nest
         if not eq.out.integer:
