@@ -16,8 +16,8 @@ once by this statement and by nothing after it, through no view either.
   the peak).
 
 - An elementwise temporary whose one reader is a scatter that writes it into a region of
-  a new array of zeros (`d_x[:-1] = t3`, the gradient of a slice) is computed in that
-  region instead (`t3 = d_x[:-1]`, then `np.multiply(t0, d_t1, out=t3)`): no copy, and
+  a new array of zeros (`d_x[:-1] = d_t0`, the gradient of a slice) is computed in that
+  region instead (`d_t0 = d_x[:-1]`, then `np.multiply(t0, d_t1, out=d_t0)`): no copy, and
   no array of its own.
 
 No line passes a buffer on to another name alone, and no name is read while it holds
@@ -140,7 +140,7 @@ def plan_buffers(
     }
     for v in list(destinations):
         if isinstance(hints.get(v), str) or v in pinned or v in inline:
-            del destinations[v]  # a user's name holds the user's value, whole
+            del destinations[v]  # a user's value keeps its name whole; a kept one its memory
         elif reusable.get(producers[v], (None,))[0] in renamed:
             del destinations[v]  # computed under its own name in a buffer already
     return BufferPlan(reusable, frozenset(renamed), frozenset(materialize), destinations)

@@ -151,8 +151,8 @@ def _lower_into(
 ) -> InPlace | None:
     """`lower_in_place` into `target`, an array of the right shape and dtype already (a
     view of the region of a scatter's output the value is written to): the fresh path,
-    its first operation written into the target as well (`np.multiply(t0, d_t1, out=t3)`,
-    then `t3 += t2`); None when that one has no ufunc form."""
+    its first operation written into the target as well (`np.multiply(t0, d_t1, out=d_t0)`,
+    then `d_t0 += t2`); None when that one has no ufunc form."""
     expr = _common_scales_out(expr)
     path = _fresh_path(expr, shape, shape_of)
     if not path:

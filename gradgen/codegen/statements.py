@@ -3,7 +3,7 @@
 `inlined` chooses the temporaries written into their one reader instead of a statement;
 `statements` prints the rest, elementwise results computed in place (`inplace.py`) in
 arrays the function owns and no longer needs (`buffers.py`), or in their region of the
-scatter that reads them (`t3 = d_x[:-1]`). A statement is a list of
+scatter that reads them (`d_t0 = d_x[:-1]`). A statement is a list of
 lines and `Block`s (a header such as `with np.errstate(...):` and the lines under it);
 the template indents blocks.
 """
@@ -115,7 +115,7 @@ def statements(
         scatter = plan.destinations.get(eq.out) if plan is not None else None
         lowered = _in_region(eq, code, names, printer) if scatter is not None else None
         if scatter is not None and lowered is not None:
-            # `d_x = np.zeros(...)`, `t3 = d_x[:-1]`, then t3 computed in place
+            # `d_x = np.zeros(...)`, `d_t0 = d_x[:-1]`, then d_t0 computed in place
             output = names[scatter.out]
             head = printer.scatter_destination(scatter, output, names[eq.out], code)
             lines.append((eq, head + printer.in_place_lines(lowered, code.uncast or code.text)))
