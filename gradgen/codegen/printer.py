@@ -17,7 +17,7 @@ import sympy
 from sympy.printing.numpy import NumPyPrinter
 
 from gradgen.codegen.constants import reciprocal_square_root, square_root
-from gradgen.codegen.dtypes import FloatStep, keep_float, keeps_dtype
+from gradgen.codegen.dtypes import FloatStep, keep_float, keeps_dtype, mask_valued
 from gradgen.codegen.inplace import InPlace
 from gradgen.codegen.symbols import (
     DimSymbol,
@@ -569,7 +569,11 @@ class NumPyCodePrinter(NumPyPrinter):
         if divisor is not None:
             return divisor
         if not grouped:
-            if expr.args[0] == -1 and expr.atoms(MaskSymbol):  # NumPy cannot negate a bool
+            negated = _float_first(expr)  # `-d_value * (x > 0)`, not `-(x > 0) * d_value`
+            if negated is not None:
+                return "-" + self.parenthesize(negated, sympy.printing.precedence.PRECEDENCE["Mul"])
+            if expr.args[0] == -1 and (expr.atoms(MaskSymbol) or mask_valued(expr.args[1])):
+                # NumPy cannot negate a bool
                 args = expr.args[1:]
                 rest = sympy.Mul(*args, evaluate=False) if len(args) > 1 else args[0]
                 precedence = sympy.printing.precedence.PRECEDENCE["Mul"]
@@ -787,6 +791,20 @@ def index_text(entries: tuple[tuple[Any, ...], ...]) -> str:
     while parts and parts[-1] == ":":
         parts.pop()
     return ", ".join(parts) or ":"
+
+
+def _float_first(expr: sympy.Mul) -> sympy.Mul | None:
+    """For `-mask * ... * x` with no mask operand (a comparison first, a float factor
+    after it), the factors after the sign with that float first: Python would negate
+    the comparison's bools, which NumPy refuses; negating the float is the same product."""
+    if expr.args[0] != -1 or len(expr.args) < 3 or expr.atoms(MaskSymbol):
+        return None
+    factors = list(expr.args[1:])
+    floats = [f for f in factors if not mask_valued(f)]
+    if not mask_valued(factors[0]) or not floats:
+        return None
+    factors.remove(floats[0])
+    return sympy.Mul(floats[0], *factors, evaluate=False)
 
 
 def _negated_mask(term: sympy.Expr) -> bool:
