@@ -115,6 +115,14 @@ MAXIMUM = sympy.Function("maximum")
 MINIMUM = sympy.Function("minimum")
 
 
+def _unevaluated(expr: sympy.Expr, args: list[sympy.Expr]) -> sympy.Expr:
+    """`expr`'s kind of node over `args`, not evaluated."""
+    try:
+        return expr.func(*args, evaluate=False)
+    except TypeError:  # a node that takes no `evaluate` (a Piecewise's ExprCondPair)
+        return expr.func(*args)
+
+
 def _substituted(expr: sympy.Expr, values: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
     """`expr` with its symbols replaced by `values`, unevaluated, so SymPy keeps the
     user's order and grouping; an unevaluated (a + b) + c is a + b + c (and the same for
@@ -127,10 +135,7 @@ def _substituted(expr: sympy.Expr, values: Mapping[sympy.Symbol, sympy.Expr]) ->
     args = [_substituted(a, values) for a in expr.args]
     if isinstance(expr, (sympy.Add, sympy.Mul)) and isinstance(args[0], type(expr)):
         args = list(args[0].args) + args[1:]
-    try:
-        return expr.func(*args, evaluate=False)
-    except TypeError:  # a node that takes no `evaluate` (a Piecewise's ExprCondPair)
-        return expr.func(*args)
+    return _unevaluated(expr, args)
 
 
 _HARMLESS = (sympy.Abs, sympy.sign, sympy.Heaviside, sympy.Max, sympy.Min, sympy.Piecewise)
@@ -181,10 +186,7 @@ def float_literals(expr: sympy.Expr) -> sympy.Expr:
             args = [sympy.Float(int(a)) if isinstance(a, sympy.Integer) else a for a in args]
     if args == list(expr.args):
         return expr
-    try:
-        return expr.func(*args, evaluate=False)
-    except TypeError:  # a node that takes no `evaluate` (a Piecewise's ExprCondPair)
-        return expr.func(*args)
+    return _unevaluated(expr, args)
 
 
 def _float_data(expr: sympy.Expr) -> bool:
