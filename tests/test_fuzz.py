@@ -9,11 +9,12 @@ and the shrunk program is saved in tests/fuzz/regressions/ as a regression test.
 from __future__ import annotations
 
 import dataclasses
+import time
 import warnings
 from pathlib import Path
 
 import pytest
-from fuzz import Rejected, check_source, generate, run_seed
+from fuzz import Rejected, TimeLimit, check_source, generate, run_seed, time_limit
 from fuzz.shrink import shrink
 
 import gradgen.codegen.printer
@@ -27,13 +28,17 @@ CHUNKS = 12
 
 
 def _failures(text: str) -> list[str]:
-    """What check_source reports, as text; [] also for a program the fuzzer rejects."""
+    """What check_source reports, as text, within the fuzzer's time limit; [] also for a
+    program the fuzzer rejects."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return [f"{f.kind}: {f.detail}" for f in check_source(text)]
+            with time_limit(30):
+                return [f"{f.kind}: {f.detail}" for f in check_source(text)]
         except Rejected:
             return []
+        except TimeLimit as why:
+            return [f"timeout: {why}"]
 
 
 def test_there_are_regressions() -> None:
@@ -61,6 +66,17 @@ def test_random_programs_agree_with_the_oracle(chunk: int) -> None:
     # 9 in 10 are compared over many seeds, at least 6 in 10 in every chunk of 25.
     compared = sum(o.status == "ok" for o in outcomes)
     assert compared >= 0.6 * CHUNK, [o.note for o in outcomes if o.status == "rejected"]
+
+
+def test_a_program_that_hangs_fails_by_its_time_limit(monkeypatch) -> None:
+    """A check that does not finish is a failure of kind timeout, reported unshrunk."""
+    monkeypatch.setattr("fuzz.run.check_source", lambda text: time.sleep(5) or [])
+    start = time.perf_counter()
+    outcome = run_seed(0, seconds=0.2)
+    assert time.perf_counter() - start < 2
+    assert outcome.status == "failed"
+    assert [f.kind for f in outcome.failures] == ["timeout"]
+    assert outcome.shrunk == generate(0).source()
 
 
 def test_the_fuzzer_catches_the_mask_sum_bug(monkeypatch) -> None:

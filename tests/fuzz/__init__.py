@@ -7,6 +7,16 @@ seed range and every saved regression (tests/test_fuzz.py).
 
 from .differential import Failure, Rejected, check_source
 from .programs import Program, generate
-from .run import Outcome, run_seed
+from .run import Outcome, TimeLimit, run_seed, time_limit
 
-__all__ = ["Failure", "Outcome", "Program", "Rejected", "check_source", "generate", "run_seed"]
+__all__ = [
+    "Failure",
+    "Outcome",
+    "Program",
+    "Rejected",
+    "TimeLimit",
+    "check_source",
+    "generate",
+    "run_seed",
+    "time_limit",
+]

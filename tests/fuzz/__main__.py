@@ -1,6 +1,7 @@
-"""`python -m tests.fuzz [--programs N] [--seed S] [--jobs J] [--save DIR]`: run N random
-programs from seed S on J processes; print the failure classes with one shrunk program
-each, and with --save write every shrunk failing program to DIR."""
+"""`python -m tests.fuzz [--programs N] [--seed S] [--jobs J] [--save DIR] [--time-limit T]`:
+run N random programs from seed S on J processes, each within T seconds; print the failure
+classes with one shrunk program each, and with --save write every shrunk failing program
+to DIR."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from .run import Outcome, run_seed
+from .run import TIME_LIMIT, Outcome, run_seed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,13 +22,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=multiprocessing.cpu_count())
     parser.add_argument("--save", type=Path, help="folder for the shrunk failing programs")
     parser.add_argument("--no-shrink", action="store_true")
+    parser.add_argument(
+        "--time-limit", type=float, default=TIME_LIMIT, help="seconds per program (a hang fails)"
+    )
     args = parser.parse_args(argv)
     seeds = range(args.seed, args.seed + args.programs)
     start = time.perf_counter()
     counts: collections.Counter[str] = collections.Counter()
     examples: dict[str, Outcome] = {}
     with multiprocessing.Pool(args.jobs) as pool:
-        work = pool.imap_unordered(_run, [(s, not args.no_shrink) for s in seeds], chunksize=4)
+        work = pool.imap_unordered(
+            _run, [(s, not args.no_shrink, args.time_limit) for s in seeds], chunksize=4
+        )
         for done, outcome in enumerate(work, 1):
             counts[outcome.status] += 1
             for kind in sorted({f.kind for f in outcome.failures}):
@@ -51,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if counts["failed"] else 0
 
 
-def _run(job: tuple[int, bool]) -> Outcome:
+def _run(job: tuple[int, bool, float]) -> Outcome:
     return run_seed(*job)
 
 
