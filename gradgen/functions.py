@@ -227,7 +227,7 @@ def var(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
 def std(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
     """Standard deviation over `axis` (ddof=0); where it is 0 (one element, or all equal)
     its gradient is 0, as in PyTorch."""
-    return apply("std_sqrt", var(x, axis=axis, keepdims=keepdims))
+    return apply("sqrt_of_squares", var(x, axis=axis, keepdims=keepdims))
 
 
 def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:

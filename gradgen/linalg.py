@@ -12,8 +12,10 @@ __all__ = ["cholesky", "det", "inv", "norm", "slogdet", "solve"]
 
 
 def norm(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
-    """The 2-norm of a vector, or the Frobenius norm of a matrix, over `axis`."""
-    return apply("sqrt", _sum(apply("square", x), axis=axis, keepdims=keepdims))
+    """The 2-norm of a vector, or the Frobenius norm of a matrix, over `axis`. NOTE: its
+    gradient at zeros is 0, as in PyTorch (the square root's derivative at 0 is taken as
+    0, see `sqrt_of_squares`), where the plain sqrt would give 0 * inf = nan."""
+    return apply("sqrt_of_squares", _sum(apply("square", x), axis=axis, keepdims=keepdims))
 
 
 def inv(a: Any) -> Any:

@@ -248,7 +248,7 @@ CASES = [
     ),
     Case("var", gg.var, anp.var, ((N, D),), label="all"),
     Case("std", lambda a: gg.std(a, axis=0), lambda a: anp.std(a, axis=0), ((N, D),)),
-    Case("std_sqrt", lambda a: gg.std(a, axis=1), lambda a: anp.std(a, axis=1), ((N, D),)),
+    Case("sqrt_of_squares", lambda a: gg.std(a, axis=1), lambda a: anp.std(a, axis=1), ((N, D),)),
     Case("norm", gg.linalg.norm, lambda a: anp.sqrt(anp.sum(a * a)), ((N, D),)),
     Case(
         "logsumexp",
@@ -713,6 +713,23 @@ def test_prod_gradient_with_zeros(tmp_path) -> None:
     # no zero: the others' product; one zero: only the zero gets the others' product;
     # two zeros: all zero.
     np.testing.assert_array_equal(grad, [[12.0, 8.0, 6.0], [12.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+
+
+def test_norm_of_zeros_has_gradient_zero_as_pytorch_does(tmp_path) -> None:
+    """PyTorch's norm backward masks the division by a zero norm; so does gradgen's (the
+    plain sqrt would give 0 * inf = nan, in both modes)."""
+
+    @gg.function(wrt="x", emit=("grad", "jvp"))
+    def f(x: Array[2, 2]):
+        return gg.sum(gg.linalg.norm(x, axis=1))
+
+    module = compile_to_module([f], tmp_path)
+    x = np.array([[0.0, 0.0], [3.0, 4.0]])
+    with np.errstate(all="ignore"):  # np.where computes the division everywhere
+        grad = module.f_grad(x)
+        _, value_dot = module.f_jvp(x, np.array([[1.0, 2.0], [1.0, 1.0]]))
+    np.testing.assert_allclose(grad, [[0.0, 0.0], [0.6, 0.8]], rtol=1e-15)
+    assert np.isclose(value_dot, 0.6 + 0.8, rtol=1e-15)
 
 
 def test_sqrt_at_zero_gives_inf_as_pytorch_does(tmp_path) -> None:

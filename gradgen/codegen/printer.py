@@ -104,7 +104,7 @@ MATH_FUNCTIONS = {
 
 # Functions printed by a method of the printer's own, as (ufunc name, its arguments).
 _UFUNC_FORMS = {
-    "StdSqrt": lambda args: ("sqrt", args),
+    "SqrtOfSquares": lambda args: ("sqrt", args),
     "Softplus": lambda args: ("logaddexp", (sympy.Float(0.0), *args)),
     "Relu": lambda args: ("maximum", (*args, sympy.Integer(0))),
     "Abs": lambda args: ("abs", args),
@@ -326,7 +326,7 @@ class NumPyCodePrinter(NumPyPrinter):
     def _branch(self, condition: str, taken: str, otherwise: str) -> str:
         return f"{self.np('where')}({condition}, {taken}, {otherwise})"
 
-    def _print_StdSqrt(self, expr: sympy.Expr) -> str:
+    def _print_SqrtOfSquares(self, expr: sympy.Expr) -> str:
         return f"{self.np('sqrt')}({self._print(expr.args[0])})"
 
     def _print_Softplus(self, expr: sympy.Expr) -> str:

@@ -129,9 +129,10 @@ _register_elementwise(
     doc="The angle of the point (x, y), elementwise.",
     arguments=("y", "x"),
 )
-# NOTE: its derivative at 0 is 0, as for PyTorch's std (gg.std's square root). Its eager
-# form is not np.sqrt itself, which means sqrt when called on a tracer.
-_register_elementwise("std_sqrt", 1, _symbolic("std_sqrt"), lambda x: np.sqrt(x))
+# NOTE: its derivative at 0 is 0, as for PyTorch's norm and std (gg.linalg.norm's and
+# gg.std's square root). Its eager form is not np.sqrt itself, which means sqrt when
+# called on a tracer.
+_register_elementwise("sqrt_of_squares", 1, _symbolic("sqrt_of_squares"), lambda x: np.sqrt(x))
 
 # Non-smooth functions (their subgradients are in sympy_definitions). NOTE: abs'(0) =
 # sign(0) = 0 and relu'(0) = 0, as in PyTorch; maximum and minimum split the gradient

@@ -33,9 +33,10 @@ def pow_partials(a: sympy.Expr, b: sympy.Expr, r: sympy.Expr) -> tuple[sympy.Exp
     return b * a ** (b - 1), sympy.Piecewise((0, sympy.Eq(a, 0)), (r * sympy.log(a), True))
 
 
-class StdSqrt(sympy.Function):
-    """sqrt of a variance, printed as np.sqrt. NOTE: its derivative at 0 is 0, as in
-    PyTorch's std: a constant input (one element) has gradient 0, not nan."""
+class SqrtOfSquares(sympy.Function):
+    """sqrt of a sum or mean of squares (a norm, a variance), printed as np.sqrt. NOTE: its
+    derivative at 0 is 0, as in PyTorch's norm and std: the norm of zeros and the std of
+    a constant input have gradient 0, not nan."""
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
         return sympy.Piecewise((1 / (2 * self), self > 0), (0, True))
@@ -81,7 +82,7 @@ class Clip(sympy.Function):
         return sympy.Heaviside(x - high, 0)
 
 
-std_sqrt, softplus, relu, clip = StdSqrt, Softplus, Relu, Clip
+sqrt_of_squares, softplus, relu, clip = SqrtOfSquares, Softplus, Relu, Clip
 
 
 # Comparisons, unevaluated (a mask's expression stays a relation): less(a, b) is a < b.
