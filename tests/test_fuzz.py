@@ -79,6 +79,16 @@ def test_a_program_that_hangs_fails_by_its_time_limit(monkeypatch) -> None:
     assert outcome.shrunk == generate(0).source()
 
 
+def test_a_forward_pass_that_overflows_is_not_compared() -> None:
+    """exp(t2)**1.5 is inf here though the value (a minimum) is finite: the gradient
+    through it is 0 * inf, whose value depends on the chain rule's order (see
+    `Rejected`). Fuzz seed 46018, shrunk."""
+    program = generate(46018)
+    with pytest.raises(Rejected, match="overflows"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_source(program.source())
+
+
 def test_the_fuzzer_catches_the_mask_sum_bug(monkeypatch) -> None:
     """With the printer's float guard removed, masks add as a logical or again, and the
     regression of that bug fails."""

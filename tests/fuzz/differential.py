@@ -34,7 +34,14 @@ from . import oracle_ops
 
 
 class Rejected(Exception):
-    """The program is outside what the fuzzer compares: the oracle fails or overflows."""
+    """The program is outside what the fuzzer compares: the oracle fails or overflows.
+
+    That includes a forward pass that overflows anywhere, even when its value is finite
+    (`minimum(x, exp(t)**1.5)` with exp(t)**1.5 = inf): a gradient through an inf is
+    0 * inf, nan or 0 depending on the order in which the chain rule's factors are
+    multiplied, and gradgen's fused expressions may multiply them in another order than
+    autograd's one-op-at-a-time (fuzz seed 46018: `1.5 * d_t4 * t0**1.5` with t0**1.5 =
+    inf, where autograd multiplies d_t4 by t0**0.5 and then by t0)."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +181,11 @@ class _Checker:
 def _oracle_numbers(
     oracle: Callable[..., Any], args64: list[Any], wrt: list[int], emit: tuple[str, ...]
 ) -> dict[str, Any]:
-    value = np.asarray(oracle(*args64), dtype=np.float64)
+    try:
+        with np.errstate(over="raise"):
+            value = np.asarray(oracle(*args64), dtype=np.float64)
+    except FloatingPointError as error:
+        raise Rejected(f"the forward pass overflows: {error}") from error
     if not np.all(np.isfinite(value)) or np.max(np.abs(value), initial=0) > 1e6:
         raise Rejected("the value is not finite or very large")
     numbers: dict[str, Any] = {"value": value}
