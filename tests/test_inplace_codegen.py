@@ -6,6 +6,7 @@ every array that is not a dead buffer stays as it was."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -18,11 +19,14 @@ from hypothesis import strategies as st
 from support import GraphMaker, compile_to_module
 
 import gradgen as gg
+import gradgen.codegen.statements as statements_module
 from gradgen import Array
-from gradgen.codegen.buffers import plan_buffers
+from gradgen.codegen.buffers import BufferPlan, plan_buffers
 from gradgen.codegen.inplace import InPlace, Step, best_in_place, verify_steps
 from gradgen.codegen.printer import NumPyCodePrinter
+from gradgen.codegen.statements import statements
 from gradgen.codegen.symbols import ScalarSymbol
+from gradgen.naming import assign_names
 from gradgen.verify import IRError
 
 # -- the memory plan
@@ -127,6 +131,59 @@ def test_an_inlined_matmul_becomes_the_buffer_of_its_sum() -> None:
     plan = plan_buffers(graph.equations, inline, graph.outputs, graph.hints)
     assert plan.materialize == {product}
     assert plan.reusable == {graph.equations[2]: (product,)}
+
+
+# -- the memory check: every write of the lowered program, checked on the IR
+
+
+def _lowered_with_plan(graph, reusable: dict, renamed=frozenset()) -> list[str]:
+    """The statements of `graph` printed with a planted buffer plan (writes checked)."""
+    plan = BufferPlan(reusable, frozenset(renamed), frozenset(), {})
+    names = assign_names(graph)
+    keep = graph.outputs
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(statements_module, "plan_buffers", lambda *args: plan)
+        lines = statements(graph.equations, names, set(), NumPyCodePrinter(), keep, graph.hints)
+    return [line for _, block in lines for line in block]
+
+
+def _tanh_then_product():
+    """t = exp(x); h = tanh(t); return h * t: t is read after h's statement."""
+    g = GraphMaker()
+    x = g.input("x")
+    t = g("exp", x)
+    h = g("tanh", t)
+    out = g("mul", h, t)
+    return g.graph(out), x, t, h, out
+
+
+def test_the_memory_check_passes_the_plans_own_writes() -> None:
+    graph, *_ = _tanh_then_product()
+    plan = plan_buffers(graph.equations, set(), graph.outputs, graph.hints)
+    lines = _lowered_with_plan(graph, plan.reusable, plan.renamed)
+    assert graph.equations[-1] in plan.reusable  # the product takes tanh's dead result
+    assert any("*=" in line or "out=" in line for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    "planted, problem",
+    [
+        ("read later", "read by a later statement"),
+        ("argument", "an argument"),
+        ("returned", "returned or saved"),
+    ],
+)
+def test_the_memory_check_refuses_a_write_into_a_live_array(planted: str, problem: str) -> None:
+    """A planted plan that lets tanh overwrite t (which the product reads next), exp
+    overwrite the caller's x, or tanh overwrite t when t is returned: lowering follows
+    the plan, and the check refuses it."""
+    graph, x, t, h, out = _tanh_then_product()
+    producers = {eq.out: eq for eq in graph.equations}
+    statement, buffer = (producers[t], x) if planted == "argument" else (producers[h], t)
+    if planted == "returned":  # h and t are the results: no product after them
+        graph = dataclasses.replace(graph, equations=graph.equations[:2], outputs=(h, t))
+    with pytest.raises(IRError, match=problem):
+        _lowered_with_plan(graph, {statement: (buffer,)}, renamed={buffer})
 
 
 def test_a_slices_gradient_is_computed_in_its_region_of_the_result(tmp_path) -> None:

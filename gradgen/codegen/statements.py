@@ -1,11 +1,12 @@
 """Statements: each equation of a straight-line graph as lines of Python.
 
-`inlined` chooses the temporaries written into their one reader instead of a statement;
-`statements` prints the rest, elementwise results computed in place (`inplace.py`) in
-arrays the function owns and no longer needs (`buffers.py`), or in their region of the
-scatter that reads them (`d_t0 = d_x[:-1]`). A statement is a list of
-lines and `Block`s (a header such as `with np.errstate(...):` and the lines under it);
-the template indents blocks.
+`inlined` chooses the temporaries written into their one reader instead of a statement.
+`statements` does the rest in three phases: `lower` decides how each statement is
+computed (`lowered.py`): elementwise results in place (`inplace.py`) in arrays the function
+owns and no longer needs (`buffers.py`), or in their region of the scatter that reads them
+(`d_t0 = d_x[:-1]`); `writes.check_writes` checks every in-place write on the IR; and
+`print_lowered` writes the text. A statement is a list of lines and `Block`s (a header
+such as `with np.errstate(...):` and the lines under it); the template indents blocks.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from dataclasses import dataclass
 
 from gradgen.codegen.buffers import plan_buffers
 from gradgen.codegen.inplace import InPlace, best_in_place, in_region
+from gradgen.codegen.lowered import Lowered, LoweredProgram
 from gradgen.codegen.printer import Code, NumPyCodePrinter, atom_code
+from gradgen.codegen.writes import check_writes
 from gradgen.ir import Equation, Graph, Var
 from gradgen.naming import GradHint, NameHint, is_named, says_nothing
 from gradgen.ops import OPS
@@ -84,11 +87,30 @@ def statements(
     hints: Mapping[Var, NameHint],
     dtype_from: Sequence[Var] = (),
 ) -> list[tuple[Equation, list[Line]]]:
-    """One statement text per equation not written inline. Elementwise results are computed
-    in place (`inplace.py`) in arrays the function owns and no longer needs (`buffers.py`);
-    `keep` are the values that must survive the statements (returned or saved), `hints`
-    tell temporaries from named values. A float value computed from masks and numbers only
-    takes the dtype of the first float in `dtype_from` (the function's arguments)."""
+    """One statement text per equation not written inline: the equations lowered
+    (`lower`), their in-place writes checked (`writes.check_writes`), then printed."""
+    keep = list(keep)
+    program = lower(equations, names, inline, printer, keep, hints, dtype_from)
+    check_writes(program, equations, keep)
+    return print_lowered(program, printer)
+
+
+def lower(
+    equations: Sequence[Equation],
+    names: dict[Var, str],
+    inline: set[Var],
+    printer: NumPyCodePrinter,
+    keep: Iterable[Var],
+    hints: Mapping[Var, NameHint],
+    dtype_from: Sequence[Var] = (),
+) -> LoweredProgram:
+    """How each equation not written inline is computed. Elementwise results are
+    computed in place (`inplace.py`) in arrays the function owns and no longer needs
+    (`buffers.py`), or in their region of the scatter that reads them; `keep` are the
+    values that must survive the statements (returned or saved), `hints` tell temporaries
+    from named values. A float value computed from masks and numbers only takes the dtype
+    of the first float in `dtype_from` (the function's arguments). The printer builds each
+    right-hand side (`printer.expression`) and says which ufunc a node prints as."""
     plan = plan_buffers(equations, inline, keep, hints) if printer.in_place else None
     if plan is not None and plan.renamed:
         inline = inline - plan.materialize
@@ -98,7 +120,7 @@ def statements(
                 names[buffers[0]] = names[eq.out]  # `h = x @ w`, then `h += b` in its memory
     float_dtype = _float_dtype(dtype_from, names, printer)
     codes: dict[Var, Code] = {}
-    lines: list[tuple[Equation, list[Line]]] = []
+    lowered: list[Lowered] = []
     written_first: set[Equation] = set()  # scatters whose first region holds its value
     for eq in equations:
         operands = [
@@ -106,24 +128,42 @@ def statements(
             for a in eq.inputs
         ]
         if eq in written_first:  # `d_x[1:] += d_t1`: the zeros and `d_x[:-1]` came first
-            lines.append((eq, printer.scatter_rest(eq, operands, names[eq.out])))
+            lowered.append(Lowered(eq, operands[0], rest=tuple(operands[1:])))
             continue
         code = printer.expression(eq, operands, float_dtype)
         if eq.out in inline:
             codes[eq.out] = code
             continue
         scatter = plan.destinations.get(eq.out) if plan is not None else None
-        lowered = _in_region(eq, code, names, printer) if scatter is not None else None
-        if scatter is not None and lowered is not None:
+        steps = _in_region(eq, code, names, printer) if scatter is not None else None
+        if scatter is not None and steps is not None:
             # `d_x = np.zeros(...)`, `d_t0 = d_x[:-1]`, then d_t0 computed in place
-            output = names[scatter.out]
-            head = printer.scatter_destination(scatter, output, names[eq.out], code)
-            lines.append((eq, head + printer.in_place_lines(lowered, code.uncast or code.text)))
+            lowered.append(Lowered(eq, code, steps, region_of=scatter))
             written_first.add(scatter)
             continue
         if plan is not None:
-            lowered = _in_place(eq, code, plan.reusable.get(eq, ()), names, hints, printer)
-        lines.append((eq, _printed(eq, code, lowered, names, printer)))
+            steps = _in_place(eq, code, plan.reusable.get(eq, ()), names, hints, printer)
+        lowered.append(Lowered(eq, code, steps))
+    return LoweredProgram(lowered, names, frozenset(inline))
+
+
+def print_lowered(
+    program: LoweredProgram, printer: NumPyCodePrinter
+) -> list[tuple[Equation, list[Line]]]:
+    """Each statement of `program` as its lines."""
+    names = program.names
+    lines: list[tuple[Equation, list[Line]]] = []
+    for statement in program.statements:
+        eq, code = statement.eq, statement.code
+        if statement.rest is not None:
+            written = printer.scatter_rest(eq, [code, *statement.rest], names[eq.out])
+        elif statement.region_of is not None and statement.in_place is not None:
+            output = names[statement.region_of.out]
+            head = printer.scatter_destination(statement.region_of, output, names[eq.out], code)
+            written = head + printer.in_place_lines(statement.in_place, code.uncast or code.text)
+        else:
+            written = _printed(eq, code, statement.in_place, names, printer)
+        lines.append((eq, written))
     return lines
 
 
