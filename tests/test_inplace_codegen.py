@@ -23,10 +23,11 @@ import gradgen.codegen.statements as statements_module
 from gradgen import Array
 from gradgen.codegen.buffers import BufferPlan, plan_buffers
 from gradgen.codegen.inplace import InPlace, Step, best_in_place, verify_steps
-from gradgen.codegen.printer import NumPyCodePrinter
+from gradgen.codegen.printer import MAXIMUM, NumPyCodePrinter
 from gradgen.codegen.statements import statements
 from gradgen.codegen.symbols import ScalarSymbol
 from gradgen.naming import assign_names
+from gradgen.ops.sympy_definitions import Relu
 from gradgen.verify import IRError
 
 # -- the memory plan
@@ -286,6 +287,16 @@ def test_tanh_derivative_is_computed_in_the_dead_buffer() -> None:
     assert text == (
         "# a = f, in place:\n" "np.square(a, out=a)\n" "np.subtract(1.0, a, out=a)\n" "a *= b"
     )
+
+
+def test_relu_and_abs_are_computed_in_place_too() -> None:
+    """np.maximum and np.abs have a bool loop besides their float one; float operands
+    select the float one, so they write into a float buffer like any ufunc (a comparison,
+    whose float loop makes masks, never does)."""
+    assert _in_place(Relu(a), "a", "a") == "np.maximum(a, 0.0, out=a)"
+    assert _in_place(MAXIMUM(a, b), "a", "a") == "np.maximum(a, b, out=a)"
+    assert _in_place(sympy.Abs(a - 1.0), "a", "a") == "a -= 1.0\nnp.abs(a, out=a)"
+    assert _in_place(sympy.Heaviside(a - 1.0, 0), "a", "a") is None  # a mask: `a > 1.0`
 
 
 def test_a_buffer_read_before_is_taken_by_the_first_step() -> None:

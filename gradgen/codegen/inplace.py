@@ -200,9 +200,13 @@ def _first_step(node: sympy.Expr, dest: _Dest, ufunc_form: UfuncForm) -> Step | 
 
 
 def _makes_floats(name: str) -> bool:
-    """Whether `np.<name>` is a ufunc whose results are not masks."""
+    """Whether `np.<name>` is a ufunc with a float loop (`dd->d`): on float operands it
+    makes floats, where a comparison (`dd->?`) makes masks. np.maximum and np.abs have
+    a bool loop as well, which float operands never select."""
     ufunc = getattr(np, name, None)
-    return isinstance(ufunc, np.ufunc) and not any(t.endswith("->?") for t in ufunc.types)
+    if not isinstance(ufunc, np.ufunc):
+        return False
+    return "d" * ufunc.nin + "->" + "d" * ufunc.nout in ufunc.types
 
 
 def _float_numbers(operand: sympy.Expr) -> sympy.Expr:
