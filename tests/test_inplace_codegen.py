@@ -7,6 +7,7 @@ every array that is not a dead buffer stays as it was."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 
 import numpy as np
@@ -23,9 +24,11 @@ import gradgen.codegen.statements as statements_module
 from gradgen import Array
 from gradgen.codegen.buffers import BufferPlan, plan_buffers
 from gradgen.codegen.inplace import InPlace, Step, best_in_place, verify_steps
-from gradgen.codegen.printer import MAXIMUM, NumPyCodePrinter
+from gradgen.codegen.lowered import Lowered, LoweredProgram
+from gradgen.codegen.printer import MAXIMUM, Code, NumPyCodePrinter
 from gradgen.codegen.statements import statements
 from gradgen.codegen.symbols import ScalarSymbol
+from gradgen.codegen.writes import check_writes
 from gradgen.naming import assign_names
 from gradgen.ops.sympy_definitions import Relu
 from gradgen.verify import IRError
@@ -185,6 +188,36 @@ def test_the_memory_check_refuses_a_write_into_a_live_array(planted: str, proble
         graph = dataclasses.replace(graph, equations=graph.equations[:2], outputs=(h, t))
     with pytest.raises(IRError, match=problem):
         _lowered_with_plan(graph, {statement: (buffer,)}, renamed={buffer})
+
+
+def test_a_buffer_whose_reader_has_no_in_place_form_keeps_its_name(tmp_path) -> None:
+    """erf has no ufunc to write with out=: `h = x @ w1; h = _erf(h)` would read h while it
+    holds the matmul, so the buffer keeps its own name; and the check refuses that code."""
+
+    @gg.function(wrt="w1")
+    def net(w1: Array["D", "H"], x: Array["N", "D"]):
+        h = gg.erf(x @ w1)
+        return gg.sum(h * h)
+
+    module = compile_to_module([net], tmp_path)
+    source = open(module.__file__).read()
+    assert "h = _erf(t0)" in source and "h = _erf(h)" not in source
+    rng = np.random.default_rng(0)
+    w1, x = rng.normal(size=(3, 4)), rng.normal(size=(5, 3))
+    erf = np.vectorize(math.erf)
+    np.testing.assert_allclose(module.net(w1, x), np.sum(erf(x @ w1) ** 2), rtol=1e-14)
+
+    g = GraphMaker()
+    x, w = g.input("x", ("N", "N")), g.input("w", ("N", "N"))
+    product = g("matmul", x, w)
+    h = g("erf", product, name="h")
+    graph = g.graph(h)
+    names = {x: "x", w: "w", product: "h", h: "h"}  # the matmul renamed into h
+    program = LoweredProgram(
+        [Lowered(eq, Code("...", True)) for eq in graph.equations], names, frozenset()
+    )
+    with pytest.raises(IRError, match="h is read while it holds another value"):
+        check_writes(program, graph.equations, [h])
 
 
 def test_a_slices_gradient_is_computed_in_its_region_of_the_result(tmp_path) -> None:

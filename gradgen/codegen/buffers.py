@@ -27,7 +27,7 @@ arrays are never written.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from gradgen.aliasing import view_source
@@ -53,6 +53,17 @@ class BufferPlan:
     materialize: frozenset[Var]  # inlined vars that become statements (`h = x @ w`)
     # elementwise temporaries -> the scatter whose first region they are computed in
     destinations: dict[Var, Equation]
+
+    def without(self, buffers: Collection[Var]) -> BufferPlan:
+        """The plan with `buffers` neither renamed, printed as statements nor taken: the
+        statement that was to be computed in them has no in-place form."""
+        reusable = {}
+        for eq, candidates in self.reusable.items():
+            kept = tuple(v for v in candidates if v not in buffers)
+            if kept:
+                reusable[eq] = kept
+        gone = frozenset(buffers)
+        return BufferPlan(reusable, self.renamed - gone, self.materialize - gone, self.destinations)
 
 
 def plan_buffers(

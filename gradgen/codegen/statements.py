@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from gradgen.codegen.buffers import plan_buffers
+from gradgen.codegen.buffers import BufferPlan, plan_buffers
 from gradgen.codegen.inplace import InPlace, best_in_place, in_region
 from gradgen.codegen.lowered import Lowered, LoweredProgram
 from gradgen.codegen.printer import Code, NumPyCodePrinter, atom_code
@@ -112,6 +112,26 @@ def lower(
     of the first float in `dtype_from` (the function's arguments). The printer builds each
     right-hand side (`printer.expression`) and says which ufunc a node prints as."""
     plan = plan_buffers(equations, inline, keep, hints) if printer.in_place else None
+    while True:
+        program, unwritten = _lowered(equations, names, inline, printer, hints, dtype_from, plan)
+        if plan is None or not unwritten:
+            return program
+        # a buffer renamed for a statement with no in-place form keeps its own name, and
+        # the statement is one expression (`h = _erf(x @ w)`, not `h = x @ w; h = _erf(h)`)
+        plan = plan.without(unwritten)
+
+
+def _lowered(
+    equations: Sequence[Equation],
+    names: dict[Var, str],
+    inline: set[Var],
+    printer: NumPyCodePrinter,
+    hints: Mapping[Var, NameHint],
+    dtype_from: Sequence[Var],
+    plan: BufferPlan | None,
+) -> tuple[LoweredProgram, set[Var]]:
+    """`lower` with the buffer plan `plan`, and the buffers it renamed whose statement has
+    no in-place form after all."""
     if plan is not None and plan.renamed:
         inline = inline - plan.materialize
         names = dict(names)
@@ -121,6 +141,7 @@ def lower(
     float_dtype = _float_dtype(dtype_from, names, printer)
     codes: dict[Var, Code] = {}
     lowered: list[Lowered] = []
+    unwritten: set[Var] = set()
     written_first: set[Equation] = set()  # scatters whose first region holds its value
     for eq in equations:
         operands = [
@@ -142,9 +163,12 @@ def lower(
             written_first.add(scatter)
             continue
         if plan is not None:
-            steps = _in_place(eq, code, plan.reusable.get(eq, ()), names, hints, printer)
+            buffers = plan.reusable.get(eq, ())
+            steps = _in_place(eq, code, buffers, names, hints, printer)
+            if steps is None and buffers[:1] and buffers[0] in plan.renamed:
+                unwritten.add(buffers[0])
         lowered.append(Lowered(eq, code, steps))
-    return LoweredProgram(lowered, names, frozenset(inline))
+    return LoweredProgram(lowered, names, frozenset(inline)), unwritten
 
 
 def print_lowered(

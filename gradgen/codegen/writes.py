@@ -11,7 +11,9 @@ allocate itself, the var it belongs to must be
 - not returned or saved, nor the memory of a value that is;
 - read by no later statement, directly, through a value written inline, or through a view.
 
-A violation raises `IRError` naming the statement, as `verify` does for a pass.
+Nor may a statement read an array under its own result's name unless it computes in
+place in that array (the name would be read while it holds another value). A violation
+raises `IRError` naming the statement, as `verify` does for a pass.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def check_writes(
         read_later[k] = set(seen)
         seen |= {memory(v) for v in reads[k]}
     for k, statement in enumerate(program.statements):
+        _check_own_name(statement, reads[k], program.names)
         for var in _written(statement, reads[k], program.names):
             problem = _why_not_writable(var, statement.eq, producers, pinned, read_later[k])
             if problem is not None:
@@ -62,6 +65,17 @@ def _reads(eq: Equation, producers: Mapping[Var, Equation], inline: frozenset[Va
         if v in inline and v in producers:
             found |= _reads(producers[v], producers, inline)
     return found
+
+
+def _check_own_name(statement: Lowered, reads: set[Var], names: Mapping[Var, str]) -> None:
+    """A statement that reads an array under its result's name (a buffer renamed for it)
+    computes in place in it: else that name is read while it holds another value
+    (`h = x @ w; h = _erf(h)`)."""
+    out = statement.eq.out
+    if statement.in_place is not None or out not in names:
+        return
+    if any(v != out and names.get(v) == names[out] for v in reads):
+        raise IRError(f"{names[out]} is read while it holds another value than its own")
 
 
 def _written(statement: Lowered, reads: set[Var], names: Mapping[Var, str]) -> list[Var]:
