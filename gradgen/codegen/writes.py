@@ -94,8 +94,8 @@ def _written(statement: Lowered, reads: set[Var], names: Mapping[Var, str]) -> l
         owners = [v for v in reads if v != out and names.get(v) == name]
         if len(owners) != 1:
             raise IRError(
-                f"in-place code for {lowered.target} writes {name}, which it reads "
-                f"{len(owners)} times as an array"
+                f"in-place code for {lowered.target} writes {name}, which is not one "
+                f"array it reads ({len(owners)} are)"
             )
         written.append(owners[0])
     return written
