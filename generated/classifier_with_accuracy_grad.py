@@ -61,7 +61,7 @@ def loss_forward(w, b, x, y):
     correct = t0 == (y > 0.5)
     accuracy = np.asarray(np.where(correct, 1.0, 0.0), dtype=w.dtype).sum() / N
     positive_rate = np.asarray(np.where(t0, 1.0, 0.0), dtype=w.dtype).sum() / N
-    saved = (x, y, softplus_z, value, N)
+    saved = (x, y, z, softplus_z, value, N)
     return (value, {"accuracy": accuracy, "positive_rate": positive_rate}), saved
 
 
@@ -73,15 +73,15 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     Given `accumulate_into` (arrays in wrt order), the gradients are added into
     them in place, and they are returned.
     """
-    x, y, softplus_z, value, N = saved
+    x, y, z, softplus_z, value, N = saved
     if d_value is None:
         d_value = np.ones_like(value)
     # z = x @ w + b
-    # d_z = -d_value/N * y - d_value/N * np.expm1(-softplus_z), in place:
-    d_z = -softplus_z
-    np.expm1(d_z, out=d_z)
-    d_z += y
-    d_z *= -d_value / N
+    # d_z = d_value/N * np.exp(z - softplus_z) - d_value/N * y, in place:
+    d_z = z - softplus_z
+    np.exp(d_z, out=d_z)
+    d_z -= y
+    d_z *= d_value / N
     d_b = d_z.sum()
     d_w = x.T @ d_z
     if accumulate_into is not None:
@@ -104,11 +104,11 @@ def loss_value_and_grad(w, b, x, y):
     accuracy = np.asarray(np.where(correct, 1.0, 0.0), dtype=w.dtype).sum() / N
     positive_rate = np.asarray(np.where(t0, 1.0, 0.0), dtype=w.dtype).sum() / N
     # z = x @ w + b
-    # d_z = -1/N * y - 1/N * np.expm1(-softplus_z), in place:
-    d_z = np.negative(softplus_z, out=softplus_z)
-    np.expm1(d_z, out=d_z)
-    d_z += y
-    d_z *= -1 / N
+    # d_z = np.exp(z - softplus_z)/N - 1/N * y, in place:
+    d_z = np.subtract(z, softplus_z, out=softplus_z)
+    np.exp(d_z, out=d_z)
+    d_z -= y
+    d_z /= N
     d_b = d_z.sum()
     d_w = x.T @ d_z
     return (value, {"accuracy": accuracy, "positive_rate": positive_rate}), (d_w, d_b)

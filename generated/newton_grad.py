@@ -55,7 +55,7 @@ def loss_forward(w, b, x, y, l2):
     data_loss = (softplus_z.sum() - y @ z) / N
     t0 = 0.5 * l2
     value = data_loss + t0 * (w @ w)
-    saved = (w, x, y, softplus_z, t0, value, N)
+    saved = (w, x, y, z, softplus_z, t0, value, N)
     return value, saved
 
 
@@ -67,15 +67,15 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     Given `accumulate_into` (arrays in wrt order), the gradients are added into
     them in place, and they are returned.
     """
-    w, x, y, softplus_z, t0, value, N = saved
+    w, x, y, z, softplus_z, t0, value, N = saved
     if d_value is None:
         d_value = np.ones_like(value)
     # z = x @ w + b
-    # d_z = -d_value/N * y - d_value/N * np.expm1(-softplus_z), in place:
-    d_z = -softplus_z
-    np.expm1(d_z, out=d_z)
-    d_z += y
-    d_z *= -d_value / N
+    # d_z = d_value/N * np.exp(z - softplus_z) - d_value/N * y, in place:
+    d_z = z - softplus_z
+    np.exp(d_z, out=d_z)
+    d_z -= y
+    d_z *= d_value / N
     d_b = d_z.sum()
     d_w = x.T @ d_z
     # the gradient of w, added up from its uses
@@ -98,11 +98,11 @@ def loss_value_and_grad(w, b, x, y, l2):
     t0 = 0.5 * l2
     value = data_loss + t0 * (w @ w)
     # z = x @ w + b
-    # d_z = -1/N * y - 1/N * np.expm1(-softplus_z), in place:
-    d_z = np.negative(softplus_z, out=softplus_z)
-    np.expm1(d_z, out=d_z)
-    d_z += y
-    d_z *= -1 / N
+    # d_z = np.exp(z - softplus_z)/N - 1/N * y, in place:
+    d_z = np.subtract(z, softplus_z, out=softplus_z)
+    np.exp(d_z, out=d_z)
+    d_z -= y
+    d_z /= N
     d_b = d_z.sum()
     d_w = x.T @ d_z
     # the gradient of w, added up from its uses
@@ -126,22 +126,25 @@ def loss_hessian(w, b, x, y, l2):
     z += b
     softplus_z = np.logaddexp(0.0, z)
     # data_loss = gg.mean(gg.softplus(z) - y * z)
-    t0 = d_value / N
+    d_z_1 = z - softplus_z
+    np.exp(d_z_1, out=d_z_1)
+    d_z_1 *= d_value / N
     # z = x @ w + b
     x_T = x.T
     # data_loss = gg.mean(gg.softplus(z) - y * z)
-    t1 = -t0 * (x_T * np.exp(-softplus_z) * np.expm1(-softplus_z))
+    d_z_1_dot = -d_z_1 * x_T * np.exp(z - softplus_z)
+    d_z_1_dot += d_z_1 * x_T
     # z = x @ w + b
-    hessian_w_b = t1.sum(axis=1)
-    hessian_w_w = t1 @ x
+    hessian_w_b = d_z_1_dot.sum(axis=1)
+    hessian_w_w = d_z_1_dot @ x
     hessian_w_w += 1.0 * d_value * l2 * np.eye(D, dtype=w.dtype)
     # data_loss = gg.mean(gg.softplus(z) - y * z)
-    # t3 = -np.ones_like(b)*t0 * (np.exp(-softplus_z)*np.expm1(-softplus_z)), in place:
-    t3 = -softplus_z
-    np.expm1(t3, out=t3)
-    t3 *= np.exp(-softplus_z)
-    t3 *= -np.ones_like(b) * t0
+    d_z_1_dot_1 = np.subtract(z, softplus_z, out=softplus_z)
+    np.exp(d_z_1_dot_1, out=d_z_1_dot_1)
+    d_z_1_dot_1 *= d_z_1
+    np.subtract(d_z_1, d_z_1_dot_1, out=d_z_1_dot_1)
+    d_z_1_dot_1 *= np.ones_like(b)
     # z = x @ w + b
-    hessian_b_b = t3.sum()
-    hessian_b_w = x_T @ t3
+    hessian_b_b = d_z_1_dot_1.sum()
+    hessian_b_w = x_T @ d_z_1_dot_1
     return ((hessian_w_w, hessian_w_b), (hessian_b_w, hessian_b_b))

@@ -55,9 +55,10 @@ class Softplus(sympy.Function):
     """log(1 + exp(x)), printed as the overflow-free np.logaddexp(0, x)."""
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
-        # sigmoid(x) = 1 - exp(-softplus(x)), written with expm1 so it stays accurate
-        # where sigmoid is tiny; no overflow for any x.
-        return -expm1(-self)
+        # sigmoid(x) = exp(x - softplus(x)), as JAX's logaddexp rule writes it: the
+        # exponent is never positive, so nothing overflows, and where sigmoid is tiny it is
+        # exp of about x, accurate. (np.exp is twice as fast as np.expm1.)
+        return sympy.exp(self.args[0] - self)
 
 
 class Relu(sympy.Function):
