@@ -53,10 +53,10 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _failures(program: Program) -> list[Failure]:
+def _failures(program: Program, seconds: float) -> list[Failure]:
     """A shrinking candidate's failures; [] when it is rejected or is not a valid model."""
     try:
-        with time_limit(TIME_LIMIT), warnings.catch_warnings():
+        with time_limit(seconds), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return check_source(program.source())
     except Rejected:
@@ -86,5 +86,5 @@ def run_seed(seed: int, shrink_failures: bool = True, seconds: float = TIME_LIMI
     kinds = {f.kind for f in failures}
     small = program
     if shrink_failures:
-        small = shrink(program, lambda p: bool(kinds & {f.kind for f in _failures(p)}))
+        small = shrink(program, lambda p: bool(kinds & {f.kind for f in _failures(p, seconds)}))
     return Outcome(seed, "failed", tuple(failures), small.source())
