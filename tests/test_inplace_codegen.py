@@ -190,6 +190,17 @@ def test_the_memory_check_refuses_a_write_into_a_live_array(planted: str, proble
         _lowered_with_plan(graph, {statement: (buffer,)}, renamed={buffer})
 
 
+def test_the_memory_check_refuses_a_write_through_a_view() -> None:
+    """tanh may not be computed in x.T's memory: a transpose shares exp(x)'s array."""
+    g = GraphMaker()
+    x = g.input("x", ("N", "N"))
+    view = g("transpose", g("exp", x))
+    h = g("tanh", view)
+    graph = g.graph(h)
+    with pytest.raises(IRError, match="may share another array's memory"):
+        _lowered_with_plan(graph, {graph.equations[-1]: (view,)}, renamed={view})
+
+
 def test_a_buffer_whose_reader_has_no_in_place_form_keeps_its_name(tmp_path) -> None:
     """erf has no ufunc to write with out=: `h = x @ w1; h = _erf(h)` would read h while it
     holds the matmul, so the buffer keeps its own name; and the check refuses that code."""
