@@ -10,7 +10,7 @@ after the passes (which may turn an output into an alias).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import sympy
 
@@ -33,6 +33,14 @@ def view_source(eq: Equation) -> Var | None:
         operand = eq.inputs[index]
         return operand if isinstance(operand, Var) else None
     return None
+
+
+def memory_of(v: Var, producers: Mapping[Var, Equation]) -> Var:
+    """The var whose array `v` is: a view's (or an alias's) source, followed back through
+    `producers` (each var's equation)."""
+    while v in producers and (source := view_source(producers[v])) is not None:
+        v = source
+    return v
 
 
 def own_outputs(graph: Graph, count: int, copy_names: Sequence[NameHint | None] = ()) -> Graph:

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from gradgen.aliasing import view_source
+from gradgen.aliasing import memory_of, view_source
 from gradgen.ir import Equation, Var
 from gradgen.naming import NameHint, is_named
 from gradgen.ops import OPS
@@ -90,26 +90,26 @@ def plan_buffers(
             statement[eq] = eq
     position = {eq: k for k, eq in enumerate(equations)}
 
-    # The memory each var is: a view's (or an alias's) source, followed back.
-    def root(v: Var) -> Var:
-        while v in producers and (source := view_source(producers[v])) is not None:
-            v = source
-        return v
-
     last_read: dict[Var, int] = {}  # buffer -> position of the last statement reading it
     # (buffer, statement) -> times its memory is read there, through any view of it
     reads_at: dict[tuple[Var, Equation], int] = {}
-    pinned = {root(v) for v in keep}
+    pinned = {memory_of(v, producers) for v in keep}
     for eq in equations:
         s = statement[eq]
         for v in eq.vars():
-            base = root(v)
+            base = memory_of(v, producers)
             last_read[base] = max(last_read.get(base, -1), position[s])
             reads_at[base, s] = reads_at.get((base, s), 0) + 1
 
     def owned(v: Var) -> bool:
         eq = producers.get(v)
-        if eq is None or v.integer or v.ndim == 0 or v in pinned or root(v) is not v:
+        if (
+            eq is None
+            or v.integer
+            or v.ndim == 0
+            or v in pinned
+            or memory_of(v, producers) is not v
+        ):
             return False
         return OPS[eq.op].memory == FRESH and view_source(eq) is None  # a bare operand aliases
 

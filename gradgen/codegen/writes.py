@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from gradgen.aliasing import view_source
+from gradgen.aliasing import memory_of, view_source
 from gradgen.codegen.lowered import Lowered, LoweredProgram
 from gradgen.ir import Equation, Var
 from gradgen.ops import OPS
@@ -35,19 +35,13 @@ def check_writes(
     `equations`; `keep` must survive it) is into a dead array the function owns."""
     producers = {eq.out: eq for eq in equations}
 
-    def memory(v: Var) -> Var:
-        """The var whose array `v` is: a view's source, followed back."""
-        while v in producers and (source := view_source(producers[v])) is not None:
-            v = source
-        return v
-
-    pinned = {memory(v) for v in keep}
+    pinned = {memory_of(v, producers) for v in keep}
     reads = [_reads(s.eq, producers, program.inline) for s in program.statements]
     read_later: list[set[Var]] = [set() for _ in reads]
     seen: set[Var] = set()
     for k in reversed(range(len(reads))):
         read_later[k] = set(seen)
-        seen |= {memory(v) for v in reads[k]}
+        seen |= {memory_of(v, producers) for v in reads[k]}
     for k, statement in enumerate(program.statements):
         _check_own_name(statement, reads[k], program.names)
         for var in _written(statement, reads[k], program.names):
