@@ -16,6 +16,7 @@ from gradgen import linalg
 from gradgen.api import Function, function
 from gradgen.errors import GradgenError
 from gradgen.functions import *  # noqa: F403  (the NumPy-like ops: gg.exp, gg.sum, ...)
+from gradgen.loops import fori_loop, scan
 from gradgen.shapes import Array, IntArray
 from gradgen.version import __version__
 
@@ -53,8 +54,10 @@ __all__ = [
     "compile_source",
     "custom_jvp",
     "custom_vjp",
+    "fori_loop",
     "function",
     "linalg",
     "load",
+    "scan",
     *_functions.__all__,
 ]

@@ -17,12 +17,22 @@ import sympy
 from gradgen.ir import Equation, Graph, Var, fresh_var
 from gradgen.naming import NameHint
 from gradgen.ops import OPS
+from gradgen.ops.control import scan_parts
 from gradgen.ops.registry import READ_ONLY_VIEW
 
 
-def view_source(eq: Equation) -> Var | None:
-    """The operand whose memory `eq`'s NumPy result may be: a view's source, or the operand
-    an elementwise expression reduced to (`1 * x` prints as `x`)."""
+def view_source(eq: Equation, producers: Mapping[Var, Equation] | None = None) -> Var | None:
+    """The operand whose memory `eq`'s NumPy result may be: a view's source, the operand
+    an elementwise expression reduced to (`1 * x` prints as `x`), or, given the
+    `producers` of the vars, a loop's initial carry (its final carry when no step runs)."""
+    if eq.op == "scan_output" and producers is not None:
+        loop = producers.get(eq.inputs[0])  # type: ignore[arg-type]
+        if loop is None:
+            return None
+        parts = scan_parts(loop)
+        index = int(eq.param("result"))  # type: ignore[arg-type]
+        carry = parts.carries[index] if index < len(parts.carries) else None
+        return carry if isinstance(carry, Var) else None
     if OPS[eq.op].view and isinstance(eq.inputs[0], Var):
         return eq.inputs[0]
     if eq.op == "einsum" and len(eq.inputs) == 1 and isinstance(eq.inputs[0], Var):
@@ -38,7 +48,7 @@ def view_source(eq: Equation) -> Var | None:
 def memory_of(v: Var, producers: Mapping[Var, Equation]) -> Var:
     """The var whose array `v` is: a view's (or an alias's) source, followed back through
     `producers` (each var's equation)."""
-    while v in producers and (source := view_source(producers[v])) is not None:
+    while v in producers and (source := view_source(producers[v], producers)) is not None:
         v = source
     return v
 
@@ -52,7 +62,7 @@ def own_outputs(graph: Graph, count: int, copy_names: Sequence[NameHint | None] 
 
     def trace_back(var: Var) -> tuple[Var, bool]:
         read_only = False
-        while var in producers and (source := view_source(producers[var])) is not None:
+        while var in producers and (source := view_source(producers[var], producers)) is not None:
             read_only |= OPS[producers[var].op].memory == READ_ONLY_VIEW
             var = source
         return var, read_only

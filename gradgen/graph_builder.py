@@ -11,6 +11,7 @@ The NumPy-named functions on tracers (np.mean(t), t.var()) dispatch by name to t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -70,12 +71,38 @@ def op_display_name(op: str) -> str:
 class Builder:
     """Collects equations for one graph; makes the vars and checks shapes as it goes."""
 
-    def __init__(self, user_files: frozenset[str]) -> None:
+    def __init__(self, user_files: frozenset[str], parent: Builder | None = None) -> None:
         self.user_files = user_files  # files whose frames count as the user's code
         self.equations: list[Equation] = []  # in the order they were made
-        self.hints: dict[Var, NameHint] = {}  # names for the generated code
+        # names for the generated code (a loop body's builder shares its parent's)
+        self.hints: dict[Var, NameHint] = parent.hints if parent is not None else {}
         self.origin: Equation | None = None  # while differentiating: the forward step
         self.source: SourceLocation | None = None  # fixed source while differentiating
+        # A loop body's builder: the enclosing one, and for each of its values the body
+        # reads (closed over, as weights are), the body's input standing for it.
+        self.parent = parent
+        self.captured: dict[Var, Var] = {}
+        self.depth: int = parent.depth + 1 if parent is not None else 0
+
+    def encloses(self, other: Builder) -> bool:
+        """Whether `other` is this builder or a loop body's builder inside it."""
+        while other is not None and other is not self:
+            other = other.parent  # type: ignore[assignment]
+        return other is self
+
+    def lift(self, var: Var, owner: Builder) -> Var:
+        """The var standing in this builder for `var` of the enclosing builder `owner`
+        (the var itself when `owner` is this builder): a body input, made on first use."""
+        if owner is self:
+            return var
+        assert self.parent is not None
+        outer = self.parent.lift(var, owner)
+        if outer not in self.captured:
+            inner = self.new_var(outer.shape, outer.integer)
+            if outer in self.hints:
+                self.hints[inner] = self.hints[outer]
+            self.captured[outer] = inner
+        return self.captured[outer]
 
     def new_var(self, shape: Shape, integer: bool = False) -> Var:
         return fresh_var(shape, integer)
@@ -125,6 +152,8 @@ class Builder:
     def atom(self, value: object) -> Atom:
         """The IR atom for an operand: a traced value or a Python number."""
         if isinstance(value, Tracer):
+            if value.builder is not self and value.builder.encloses(self):
+                return self.lift(value.variable, value.builder)  # a loop body closes over it
             if value.builder is not self:
                 raise GradgenError(
                     "a traced value from another gg.function was used here.",
@@ -156,16 +185,36 @@ class Builder:
         )
 
 
+# The builders recording right now, innermost last (`trace` enters the model's, and a
+# loop its body's): where an operation with no traced operand (gg.scan(f, 0.0, ...)) goes.
+_ACTIVE: list[Builder] = []
+
+
+@contextmanager
+def building(builder: Builder) -> Iterator[Builder]:
+    """Make `builder` the innermost active one while the block runs."""
+    _ACTIVE.append(builder)
+    try:
+        yield builder
+    finally:
+        _ACTIVE.pop()
+
+
+def active_builder() -> Builder | None:
+    """The innermost builder recording now, or None when nothing is being traced."""
+    return _ACTIVE[-1] if _ACTIVE else None
+
+
 def _arrays(inputs: list[Atom]) -> Iterator[Var | Lit]:
     return (a for a in inputs if isinstance(a, (Var, Lit)))
 
 
 def apply(op_name: str, *args: Any, **params: Any) -> Any:
     """Run an op: record it when an operand is traced, else compute it eagerly with NumPy."""
-    tracer = next((a for a in args if isinstance(a, Tracer)), None)
-    if tracer is None:
+    tracers = [a for a in args if isinstance(a, Tracer)]
+    if not tracers:
         return OPS[op_name].eager(*args, **params)
-    builder = tracer.builder
+    builder = max((t.builder for t in tracers), key=lambda b: b.depth)  # the innermost body
     atoms = [builder.atom(a) for a in args]
     return Tracer(builder.emit(op_name, atoms, params), builder)
 

@@ -1,8 +1,10 @@
 """The graph IR: variables, equations and graphs, printed one equation per line.
 
 A `Graph` is a straight-line program in SSA form: each `Equation` binds one new `Var` from
-input atoms (vars, literals, symbolic dims). `str(graph)` is the debug view and the format
-the golden tests pin, e.g. `z:f[N] = matmul x w`.
+input atoms (vars, literals, symbolic dims). A loop is one equation whose `Body` param is a
+graph of its own (see `gradgen.ops.control`). `str(graph)` is the debug view and the
+format the golden tests pin, e.g. `z:f[N] = matmul x w`, a body printed indented under its
+equation.
 """
 
 from __future__ import annotations
@@ -81,6 +83,17 @@ class Equation:
         return (a for a in self.inputs if isinstance(a, Var))
 
 
+@dataclass(frozen=True, eq=False)
+class Body:
+    """A graph held as an equation's param (a loop's body). Compared and hashed by
+    identity, as equations' params must hash; printed as the graph's IR."""
+
+    graph: Graph
+
+    def __str__(self) -> str:
+        return str(self.graph)
+
+
 @dataclass(frozen=True)
 class Graph:
     """A straight-line program: inputs, equations in order, outputs."""
@@ -133,10 +146,13 @@ class Graph:
 
         lines = ["{ lambda " + " ".join(typed(v) for v in self.inputs) + " ."]
         for eq in self.equations:
-            params = " ".join(f"{k}={show_param(v)}" for k, v in eq.params)
+            params = " ".join(f"{k}={show_param(v)}" for k, v in eq.params if k != "body")
             op = f"{eq.op}[{params}]" if params else eq.op
             args = " ".join(show(a) for a in eq.inputs)
             lines.append(f"    {typed(eq.out)} = {op} {args}".rstrip())
+            body = eq.param("body")
+            if isinstance(body, Body):
+                lines += ["        " + line for line in str(body).split("\n")]
         lines.append("  in (" + ", ".join(show(v) for v in self.outputs) + ") }")
         return "\n".join(lines)
 

@@ -15,7 +15,9 @@ from gradgen.aliasing import own_outputs
 from gradgen.derivatives import rule_for
 from gradgen.graph_builder import Builder, Tracer
 from gradgen.ir import Equation, Graph, Var
+from gradgen.loop_reverse import depends_on, reverse_scan
 from gradgen.naming import GradHint, is_named
+from gradgen.ops import OPS
 
 
 def reverse_mode(graph: Graph, wrt: list[int]) -> Graph:
@@ -27,7 +29,7 @@ def reverse_mode(graph: Graph, wrt: list[int]) -> Graph:
     d_value = builder.new_var(value.shape)
     builder.hints[d_value] = "d_value"
 
-    needs_grad = _depends_on(graph.equations, {graph.inputs[i] for i in wrt})
+    needs_grad = depends_on(graph.equations, {graph.inputs[i] for i in wrt})
     contributions = backpropagate(builder, graph.equations, {value: [d_value]}, needs_grad)
     grads: list[Var] = []
     for i in wrt:
@@ -52,7 +54,14 @@ def backpropagate(
     """The reversed loop: from the seeded `contributions` (var -> cotangent parts), emit
     into `builder` each equation's rule, adding the parts each input of `needs_grad`
     receives; returns `contributions`."""
+    projections: dict[Var, dict[int, Var]] = {}  # a loop's token -> its results by index
+    for eq in equations:
+        if eq.op == "scan_output":
+            projections.setdefault(eq.inputs[0], {})[eq.param("result")] = eq.out  # type: ignore
     for eq in reversed(list(equations)):
+        if OPS[eq.op].multiple_results:
+            _reverse_loop(builder, eq, projections.get(eq.out, {}), contributions, needs_grad)
+            continue
         if eq.out not in contributions or not any(v in needs_grad for v in eq.vars()):
             continue
         builder.origin, builder.source = eq, eq.source
@@ -64,26 +73,42 @@ def backpropagate(
     return contributions
 
 
+def _reverse_loop(
+    builder: Builder,
+    eq: Equation,
+    results: dict[int, Var],
+    contributions: dict[Var, list[Var]],
+    needs_grad: set[Var],
+) -> None:
+    """A loop's reverse (`loop_reverse.reverse_scan`), given its results' cotangents."""
+    if not any(v in needs_grad for v in eq.vars()):
+        return
+    builder.origin, builder.source = eq, eq.source
+    cotangents = {
+        index: _total(builder, v, contributions[v])
+        for index, v in sorted(results.items())
+        if v in contributions
+    }
+    if cotangents:
+        wanted = [isinstance(a, Var) and a in needs_grad for a in eq.inputs]
+        found = reverse_scan(builder, eq, cotangents, wanted, backpropagate, _total)
+        for atom, contribution in zip(eq.inputs, found):
+            if isinstance(atom, Var) and contribution is not None:
+                contributions.setdefault(atom, []).append(contribution)
+    builder.origin = builder.source = None
+
+
 def transpose_linear(
     builder: Builder, equations: Sequence[Equation], out: Var, grad: Var, wrt: Sequence[Var]
 ) -> list[Var | None]:
     """For equations computing `out` linearly from `wrt` (a user's JVP rule), the
     cotangents of `wrt` given `grad` for `out`: the transposed map (None where zero)."""
-    needs_grad = _depends_on(equations, set(wrt))
+    needs_grad = depends_on(equations, set(wrt))
     contributions = backpropagate(builder, equations, {out: [grad]}, needs_grad)
     step, builder.origin = builder.origin, None
     totals = [_total(builder, v, contributions[v]) if v in contributions else None for v in wrt]
     builder.origin = step
     return totals
-
-
-def _depends_on(equations: Sequence[Equation], sources: set[Var]) -> set[Var]:
-    """The float values computed from `sources`: the ones gradients flow through."""
-    reached = set(sources)
-    for eq in equations:
-        if not eq.out.integer and any(v in reached for v in eq.vars()):
-            reached.add(eq.out)
-    return reached
 
 
 def _apply_rule(builder: Builder, grad: Var, eq: Equation) -> list[Var | None]:

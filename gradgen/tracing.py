@@ -13,7 +13,7 @@ from types import FrameType
 from typing import Any
 
 from gradgen.errors import GradgenError, SourceLocation, innermost_location
-from gradgen.graph_builder import Builder, Tracer
+from gradgen.graph_builder import Builder, Tracer, building
 from gradgen.ir import Graph, Var
 from gradgen.naming import NameHint
 from gradgen.shapes import Shape, dim_names
@@ -57,7 +57,8 @@ def trace(
     previous = sys.gettrace()
     sys.settrace(recorder.on_call)
     try:
-        result = fn(*(Tracer(v, builder) for v in inputs))
+        with building(builder):
+            result = fn(*(Tracer(v, builder) for v in inputs))
     except GradgenError:
         raise
     except Exception as error:

@@ -2,13 +2,16 @@
 
 Every var is bound once, before it is used; every equation's shape and kind (integer or
 float) are what its op's rules give; a fused elementwise expression reads only its operands;
-every output is bound. A pass that breaks a type is a compiler bug, found at compile time.
+every output is bound; a loop's body is a graph that passes the same checks, whose inputs
+and outputs match the loop's operands and results. A pass that breaks a type is a compiler
+bug, found at compile time.
 """
 
 from __future__ import annotations
 
-from gradgen.ir import Graph, Var
+from gradgen.ir import Equation, Graph, Lit, Var
 from gradgen.ops import OPS
+from gradgen.ops.control import scan_parts
 from gradgen.ops.elementwise import operand_symbols
 
 # Ops whose result kind is a param or the caller's choice rather than a rule of the inputs.
@@ -24,6 +27,7 @@ def verify(graph: Graph) -> Graph:
     bound: set[Var] = set(graph.inputs)
     if len(bound) != len(graph.inputs):
         raise IRError("an input is listed twice")
+    producers: dict[Var, Equation] = {}
     for eq in graph.equations:
         for v in eq.vars():
             if v not in bound:
@@ -37,16 +41,67 @@ def verify(graph: Graph) -> Graph:
         shape, params = op.shape_rule(shapes, dict(eq.params))
         if shape != eq.out.shape:
             raise IRError(f"{eq.op} gives shape {shape}, the graph says {eq.out.shape}")
-        integer = op.integer_result([not isinstance(a, Var) or a.integer for a in eq.inputs])
+        integer = op.integer_result(  # as `Builder.emit` decides: a literal by its value
+            [
+                a.integer if isinstance(a, Var) else isinstance(a.value, int)
+                for a in eq.inputs
+                if isinstance(a, (Var, Lit))
+            ]
+        )
         if eq.op not in _ANY_KIND and integer != eq.out.integer:
             kind = "integer" if integer else "float"
             raise IRError(f"{eq.op} gives {kind} data, the graph says {eq.out.type_str()}")
+        if eq.op == "scan":
+            _verify_scan(eq)
+        if eq.op == "scan_output":
+            _verify_scan_output(eq, producers)
         if eq.op == "ew":
             unknown = eq.param("expr").free_symbols - set(operand_symbols(len(eq.inputs)))
             if unknown:
                 raise IRError(f"ew reads {sorted(map(str, unknown))}, not among its operands")
         bound.add(eq.out)
+        producers[eq.out] = eq
     for v in graph.outputs:
         if v not in bound:
             raise IRError(f"output var {v.id} is never bound")
     return graph
+
+
+def _verify_scan(eq: Equation) -> None:
+    """The body is well formed, and its inputs and outputs have the operands' types."""
+    parts = scan_parts(eq)
+    body = verify(parts.body)
+    expected = 1 + len(parts.consts) + len(parts.carries) + len(parts.xs)
+    if len(body.inputs) != expected or len(body.outputs) < len(parts.carries):
+        raise IRError("a scan's body does not take its consts, carries and slices")
+    counter = parts.counter
+    if counter.shape != () or not counter.integer:
+        raise IRError("a scan's step counter is not an integer scalar")
+
+    def kind(atom: object) -> tuple[object, bool]:
+        if isinstance(atom, Var):
+            return atom.shape, atom.integer
+        return (), isinstance(getattr(atom, "value", None), int)
+
+    for operand, inner in zip(parts.consts, parts.body_consts):
+        if kind(operand) != kind(inner):
+            raise IRError(f"scan const {inner.type_str()} stands for another type")
+    for operand, inner, new in zip(parts.carries, parts.body_carries, parts.new_carries):
+        if inner.integer or new.integer or kind(operand)[0] != inner.shape:
+            raise IRError(f"scan carry {inner.type_str()} changes type or is integer")
+        if inner.shape != new.shape:
+            raise IRError(f"scan carry {inner.type_str()} becomes {new.type_str()}")
+    for operand, inner in zip(parts.xs, parts.body_slices):
+        if not isinstance(operand, Var) or operand.shape != (parts.length, *inner.shape):
+            raise IRError(f"scan slice {inner.type_str()} is not a row of its operand")
+
+
+def _verify_scan_output(eq: Equation, producers: dict[Var, Equation]) -> None:
+    token = eq.inputs[0]
+    loop = producers.get(token) if isinstance(token, Var) else None
+    if loop is None or loop.op != "scan":
+        raise IRError("scan_output reads no scan")
+    shapes = scan_parts(loop).result_shapes()
+    index = int(eq.param("result"))  # type: ignore[arg-type]
+    if not 0 <= index < len(shapes) or shapes[index] != eq.out.shape:
+        raise IRError(f"scan_output {index} is not a result of its scan")

@@ -446,6 +446,8 @@ MADE_BY_COMPILER = {
     "ones": None,  # the cotangent 1 in Hessians: see test_forward.py
     "custom_vjp": None,  # user rules: see test_autodiff_controls.py
     "custom_jvp": None,
+    "scan": None,  # loops: see test_loops.py
+    "scan_output": None,
 }
 
 

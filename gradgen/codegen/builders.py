@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from gradgen.codegen.partition import Partition, dims_used, partition
 from gradgen.codegen.printer import NumPyCodePrinter
 from gradgen.codegen.statements import Block, Line, commented, dim_bindings, inlined, statements
-from gradgen.ir import Equation, Graph, Var
+from gradgen.ir import Equation, Graph, Var, live_vars
 from gradgen.naming import assign_names
 from gradgen.shapes import format_shape
 
@@ -98,12 +98,17 @@ class JointLayout:
         self.saved_items = [self.names[v] for v in self.split.saved] + self.split.saved_dims
 
     def forward_statements(
-        self, printer: NumPyCodePrinter, inline: set[Var], keep: list[Var]
+        self,
+        printer: NumPyCodePrinter,
+        inline: set[Var],
+        keep: list[Var],
+        equations: Sequence[Equation] | None = None,
     ) -> list[Line]:
+        """The forward's statements (or those of `equations`, some of them)."""
         return [
             line
             for _, lines in statements(
-                self.split.forward,
+                self.split.forward if equations is None else equations,
                 self.names,
                 inline,
                 printer,
@@ -116,8 +121,12 @@ class JointLayout:
 
 
 def value_function(f: FunctionSource, joint: JointLayout, printer: NumPyCodePrinter) -> Context:
-    """f(...): the value only. Saving nothing, it may write more inline than f_forward."""
-    inference_inline = inlined(joint.split.forward, [joint.value, *joint.aux], joint.graph.hints)
+    """f(...): the value only. Saving nothing, it may write more inline than f_forward
+    (and its loops stack no residuals for a backward)."""
+    outputs = [joint.value, *joint.aux]
+    live = live_vars(joint.split.forward, outputs)
+    equations = [eq for eq in joint.split.forward if eq.out in live]
+    inference_inline = inlined(equations, outputs, joint.graph.hints)
     shapes = ", ".join(f"{joint.names[v]} {format_shape(v.shape)}" for v in joint.graph.inputs[:-1])
     doc = [
         f"Value of `{f.name}`, shape {format_shape(joint.value.shape)}{_aux_note(f).rstrip(',')}; "
@@ -125,12 +134,12 @@ def value_function(f: FunctionSource, joint: JointLayout, printer: NumPyCodePrin
         "",
         f"Argument shapes: {shapes}.",
     ]
-    body = dim_bindings(joint.graph.inputs[:-1], joint.names, dims_used(joint.split.forward))
+    body = dim_bindings(joint.graph.inputs[:-1], joint.names, dims_used(equations))
     body += _floats_first(
         printer,
         joint.graph.inputs[:-1],
-        joint.split.forward,
-        lambda p: joint.forward_statements(p, inference_inline, [joint.value, *joint.aux]),
+        equations,
+        lambda p: joint.forward_statements(p, inference_inline, outputs, equations),
         [f"return {_value_text(f, joint.value, joint.aux, joint.names)}"],
         joint.names,
     )

@@ -236,8 +236,10 @@ def _common_scales_out(expr: sympy.Expr) -> sympy.Expr:
         return expr
     scales = [scalar_factor(list(sympy.Mul.make_args(term))) for term in expr.args]
     common = scales[0]
+    if common.is_zero or common in (1, -1):  # (a term `0.0 * w` has no scale to take out)
+        return expr
     signs = [scale / common for scale in scales]
-    if common in (1, -1) or any(sign not in (1, -1) for sign in signs):
+    if any(sign not in (1, -1) for sign in signs):
         return expr
     terms = []
     for term, sign in zip(expr.args, signs):

@@ -14,7 +14,7 @@ import jinja2
 
 from gradgen.codegen.builders import FunctionSource, JointLayout, function_contexts
 from gradgen.codegen.printer import HELPER_IMPORTS, HELPERS, FormulaPrinter, NumPyCodePrinter
-from gradgen.codegen.statements import Block, inlined, statements
+from gradgen.codegen.statements import Block, Line, inlined, statements
 from gradgen.ir import Graph, Var
 from gradgen.naming import assign_names
 from gradgen.shapes import format_shape
@@ -100,11 +100,22 @@ def _formula(f: FunctionSource, code_names: Mapping[Var, str]) -> list[str]:
     inputs = ", ".join(f"{names[v]}: {format_shape(v.shape)}" for v in graph.inputs)
     inline = inlined(graph.equations, graph.outputs, graph.hints)
     lines = statements(graph.equations, names, inline, printer, graph.outputs, graph.hints)
-    text = [line for _, block in lines for line in block]
-    assert not any(isinstance(line, Block) for line in text), "formulas are plain statements"
+    text = _indented([line for _, block in lines for line in block])
     return [
         f"{f.name}({inputs}) with respect to {', '.join(f.wrt)}:",
         f"(traced graph {graph_hash(graph)})",
         *(f"    {line}" for line in text),
         f"    return {names[graph.outputs[0]]}",
     ]
+
+
+def _indented(lines: Sequence[Line], depth: int = 0) -> list[str]:
+    """Lines and blocks (a loop) as text lines, a block's body indented under its head."""
+    text = []
+    for line in lines:
+        if isinstance(line, Block):
+            text.append("    " * depth + line.head)
+            text += _indented(line.body, depth + 1)
+        else:
+            text.append("    " * depth + line)
+    return text

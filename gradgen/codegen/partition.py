@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gradgen.codegen.printer import mean_count
-from gradgen.ir import DimSize, Equation, Graph, Var, live_vars
+from gradgen.ir import Body, DimSize, Equation, Graph, Var, live_vars
+from gradgen.ops.control import with_loop_results
 from gradgen.shapes import dim_names
 
 
@@ -33,7 +34,7 @@ def partition(joint: Graph, wrt_count: int) -> Partition:
     """Split `joint` (inputs + d_value -> value, `wrt_count` gradients, aux values)."""
     value, *rest = joint.outputs
     grads, aux = rest[:wrt_count], rest[wrt_count:]
-    forward_vars = live_vars(joint.equations, [value, *aux])
+    forward_vars = with_loop_results(joint.equations, live_vars(joint.equations, [value, *aux]))
     forward = [eq for eq in joint.equations if eq.out in forward_vars]
     needed = live_vars(joint.equations, grads)
     backward = [eq for eq in joint.equations if eq.out in needed and eq.out not in forward_vars]
@@ -58,6 +59,11 @@ def dims_used(equations: Iterable[Equation]) -> set[str]:
     """The dimension names the printed equations read (bound from argument shapes)."""
     dims: set[str] = set()
     for eq in equations:
+        body = eq.param("body")
+        if isinstance(body, Body):
+            # the trip count, and the shapes of the arrays the loop stacks its values in
+            dims |= dims_used(body.graph.equations) | dim_names(eq.param("length"))  # type: ignore
+            dims |= {name for v in body.graph.outputs for d in v.shape for name in dim_names(d)}
         for atom in eq.inputs:
             if isinstance(atom, DimSize):
                 dims |= dim_names(atom.name)

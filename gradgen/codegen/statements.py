@@ -16,12 +16,15 @@ from dataclasses import dataclass
 
 from gradgen.codegen.buffers import BufferPlan, plan_buffers
 from gradgen.codegen.inplace import InPlace, best_in_place, in_region
-from gradgen.codegen.lowered import Lowered, LoweredProgram
+from gradgen.codegen.lowered import Lowered, LoweredLoop, LoweredProgram
 from gradgen.codegen.printer import Code, NumPyCodePrinter, atom_code
 from gradgen.codegen.writes import check_writes
 from gradgen.ir import Equation, Graph, Var
-from gradgen.naming import GradHint, NameHint, is_named, says_nothing
+from gradgen.naming import GradHint, NameHint, assign_names, is_named, says_nothing
 from gradgen.ops import OPS
+from gradgen.ops.control import scan_parts
+from gradgen.passes.prune_loops import pruned_scan
+from gradgen.shapes import dim_expr
 from gradgen.source import statement_text
 from gradgen.symbolic import operand_occurrences
 
@@ -38,6 +41,8 @@ Line = str | Block
 
 
 _STATEMENT_OPS = frozenset({"scatter", "scatter_sum", "take_add", "along_axis_add"})
+# A loop and its results are statements of their own, and a loop reads its operands by name.
+_LOOP_OPS = frozenset({"scan", "scan_output"})
 
 
 def inlined(
@@ -57,8 +62,8 @@ def inlined(
     for eq in equations:
         reader = readers.get(eq.out, [])
         if (
-            eq.op in _STATEMENT_OPS  # two statements: nothing to write inline
-            or (reader and reader[0].op in _STATEMENT_OPS)  # they read their values twice
+            eq.op in _STATEMENT_OPS | _LOOP_OPS  # two statements: nothing to write inline
+            or (reader and reader[0].op in _STATEMENT_OPS | _LOOP_OPS)  # read twice, or by name
             or eq.out in kept
             or is_named(eq.out, hints)
             or len(reader) != 1
@@ -111,9 +116,12 @@ def lower(
     from named values. A float value computed from masks and numbers only takes the dtype
     of the first float in `dtype_from` (the function's arguments). The printer builds each
     right-hand side (`printer.expression`) and says which ufunc a node prints as."""
+    keep = set(keep)
     plan = plan_buffers(equations, inline, keep, hints) if printer.in_place else None
     while True:
-        program, unwritten = _lowered(equations, names, inline, printer, hints, dtype_from, plan)
+        program, unwritten = _lowered(
+            equations, names, inline, printer, keep, hints, dtype_from, plan
+        )
         if plan is None or not unwritten:
             return program
         # a buffer renamed for a statement with no in-place form keeps its own name, and
@@ -126,15 +134,16 @@ def _lowered(
     names: dict[Var, str],
     inline: set[Var],
     printer: NumPyCodePrinter,
+    keep: set[Var],
     hints: Mapping[Var, NameHint],
     dtype_from: Sequence[Var],
     plan: BufferPlan | None,
 ) -> tuple[LoweredProgram, set[Var]]:
     """`lower` with the buffer plan `plan`, and the buffers it renamed whose statement has
     no in-place form after all."""
+    names = dict(names)  # (a loop's initial carry may take its carry's name)
     if plan is not None and plan.renamed:
         inline = inline - plan.materialize
-        names = dict(names)
         for eq, buffers in plan.reusable.items():
             if buffers[0] in plan.renamed:
                 names[buffers[0]] = names[eq.out]  # `h = x @ w`, then `h += b` in its memory
@@ -143,11 +152,20 @@ def _lowered(
     lowered: list[Lowered] = []
     unwritten: set[Var] = set()
     written_first: set[Equation] = set()  # scatters whose first region holds its value
+    results = _loop_results(equations)
     for eq in equations:
+        if eq.op == "scan_output":
+            continue  # bound by its loop
         operands = [
             codes[a] if isinstance(a, Var) and a in codes else atom_code(a, names)
             for a in eq.inputs
         ]
+        if eq.op == "scan":
+            found = results.get(eq.out, {})
+            carries = _carry_names(eq, found, lowered, equations, names, keep, hints)
+            loop = _lowered_loop(eq, found, names, printer, carries)
+            lowered.append(Lowered(eq, Code("", True), loop=loop))
+            continue
         if eq in written_first:  # `d_x[1:] += d_t1`: the zeros and `d_x[:-1]` came first
             lowered.append(Lowered(eq, operands[0], rest=tuple(operands[1:])))
             continue
@@ -171,6 +189,184 @@ def _lowered(
     return LoweredProgram(lowered, names, frozenset(inline)), unwritten
 
 
+def _loop_results(equations: Sequence[Equation]) -> dict[Var, dict[int, Var]]:
+    """For each loop's token, its results the equations bind, by index."""
+    results: dict[Var, dict[int, Var]] = {}
+    for eq in equations:
+        if eq.op == "scan_output":
+            token = eq.inputs[0]
+            assert isinstance(token, Var)
+            results.setdefault(token, {})[eq.param("result")] = eq.out  # type: ignore[index]
+    return results
+
+
+def _lowered_loop(
+    eq: Equation,
+    results: dict[int, Var],
+    names: dict[Var, str],
+    printer: NumPyCodePrinter,
+    carry_names: dict[int, str],
+) -> LoweredLoop:
+    """A scan as a `for` loop computing the results bound here (`results`, by index):
+    its body lowered as a program of its own, whose names are new but for the consts
+    (their operands' names) and the carries (`carry_names`, else their final results'
+    names). An initial carry already bound under its carry's name is not assigned again."""
+    loop, numbers = pruned_scan(eq, set(results))
+    results = {numbers.get(k, k): v for k, v in results.items()}
+    carry_names = {
+        numbers.get(k, k): name for k, name in carry_names.items() if k in numbers or not numbers
+    }
+    parts = scan_parts(loop)
+    body = parts.body
+    n_carry = len(parts.carries)
+    fixed = dict(names)  # every name outside the loop stays taken
+    for inner, outer in zip(parts.body_consts, parts.consts):
+        fixed[inner] = atom_code(outer, names).text
+    for k, inner in enumerate(parts.body_carries):
+        if k in carry_names:
+            fixed[inner] = carry_names[k]
+        elif k in results:
+            fixed[inner] = names[results[k]]
+    inline = inlined(body.equations, body.outputs, body.hints)
+    own = assign_names(body, skip=inline, fixed=fixed)
+    body_names = {v: own[v] for v in (*body.inputs, *(e.out for e in body.equations)) if v in own}
+    program = lower(
+        body.equations,
+        {**names, **body_names},
+        inline,
+        printer,
+        body.outputs,
+        body.hints,
+        body.inputs,
+    )
+    check_writes(program, body.equations, body.outputs)
+    counter = body_names[parts.counter]
+    inits = [
+        (body_names[inner], atom_code(outer, names).text)
+        for inner, outer in zip(parts.body_carries, parts.carries)
+    ]
+    stacked = [(k, v) for k, v in sorted(results.items()) if k >= n_carry]
+    dtype = _stack_dtype(loop, names, printer)
+    stacks = [
+        (names[v], f"{printer.np('empty')}({printer.shape(v.shape)}, dtype={dtype})")
+        for _, v in stacked
+    ]
+    slices = [
+        (body_names[inner], f"{names[outer]}[{counter}]")  # type: ignore[index]
+        for inner, outer in zip(parts.body_slices, parts.xs)
+    ]
+    inputs = set(body.inputs)
+    stores = [(f"{names[v]}[{counter}]", body_names[parts.ys[k - n_carry]]) for k, v in stacked]
+    first = [store for store, (k, _) in zip(stores, stacked) if parts.ys[k - n_carry] in inputs]
+    last = [store for store, (k, _) in zip(stores, stacked) if parts.ys[k - n_carry] not in inputs]
+    updates = [
+        (body_names[inner], body_names[new])
+        for inner, new in zip(parts.body_carries, parts.new_carries)
+        if body_names[inner] != body_names[new]
+    ]
+    after = [
+        (names[results[k]], body_names[inner])
+        for k, inner in enumerate(parts.body_carries)
+        if k in results and names[results[k]] != body_names[inner]
+    ]
+    length = parts.length
+    length_text = str(length) if isinstance(length, int) else printer.doprint(dim_expr(length))
+    return LoweredLoop(
+        counter,
+        length_text,
+        parts.reverse,
+        inits,
+        stacks,
+        slices,
+        first,
+        program,
+        last,
+        updates,
+        after,
+        body,
+    )
+
+
+def _carry_names(
+    eq: Equation,
+    results: dict[int, Var],
+    lowered: Sequence[Lowered],
+    equations: Sequence[Equation],
+    names: dict[Var, str],
+    keep: set[Var],
+    hints: Mapping[Var, NameHint],
+) -> dict[int, str]:
+    """The name each carry of the loop `eq` has, by carry index, where one name can serve
+    the initial value, the carry and the final result. An initial carry computed just for
+    the loop (by one plain statement, read by nothing else, kept for nothing) is bound
+    under the carry's name: `d_w = np.zeros_like(w)`, and the loop adds into `d_w`. When
+    its own name says what it is and the final result is neither a user's variable nor
+    read by name outside these statements (returned, saved), that name is the carry's and
+    the result's (`d_h = np.broadcast_to(...)`, carried, then copied out)."""
+    statements = {s.eq.out: s for s in lowered}
+    reads: dict[Var, int] = {}
+    for e in equations:
+        for v in e.vars():
+            reads[v] = reads.get(v, 0) + 1
+    chosen: dict[int, str] = {}
+    for k, operand in enumerate(scan_parts(eq).carries):
+        statement = statements.get(operand) if isinstance(operand, Var) else None
+        if (
+            statement is None
+            or statement.in_place is not None
+            or statement.region_of is not None
+            or statement.rest is not None
+            or statement.loop is not None
+            or reads.get(operand) != 1  # type: ignore[arg-type]
+            or operand in keep
+        ):
+            continue
+        result = results.get(k)
+        own = names[operand]  # type: ignore[index]
+        printed_elsewhere = result in keep  # returned or saved by name
+        if result is not None and (
+            says_nothing(own) or isinstance(hints.get(result), str) or printed_elsewhere
+        ):
+            names[operand] = names[result]  # type: ignore[index]
+        elif result is not None:
+            names[result] = own
+        chosen[k] = names[operand]  # type: ignore[index]
+    return chosen
+
+
+def _stack_dtype(loop: Equation, names: Mapping[Var, str], printer: NumPyCodePrinter) -> str:
+    """The dtype of the arrays a loop stacks its values in: NumPy's for its float
+    operands (a float64 when it has none)."""
+    floats = list(dict.fromkeys(names[a] for a in loop.vars() if not a.integer))
+    if not floats:
+        return "float"
+    if len(floats) == 1:
+        return f"{printer.np('result_type')}({floats[0]})"
+    return f"{printer.np('result_type')}({', '.join(floats)})"
+
+
+def _loop_lines(loop: LoweredLoop, printer: NumPyCodePrinter) -> list[Line]:
+    """A loop's statements: the carries' and stacks' setup, the `for` block, and the
+    results named apart from their carries."""
+    lines: list[Line] = [f"{name} = {value}" for name, value in loop.inits if name != value]
+    lines += [f"{name} = {value}" for name, value in loop.stacks]
+    steps = f"range({loop.length})"
+    head = f"for {loop.counter} in {'reversed(' + steps + ')' if loop.reverse else steps}:"
+    body: list[Line] = [f"{name} = {value}" for name, value in loop.slices]
+    body += [f"{target} = {value}" for target, value in loop.first]
+    statements_ = print_lowered(loop.body, printer)
+    body += commented(statements_, loop.graph.hints, loop.graph, loop.body.names)
+    body += [f"{target} = {value}" for target, value in loop.last]
+    if len(loop.updates) == 1:
+        body.append(f"{loop.updates[0][0]} = {loop.updates[0][1]}")
+    elif loop.updates:  # at once: a carry's new value may be another carry's old one
+        targets = ", ".join(name for name, _ in loop.updates)
+        body.append(f"{targets} = {', '.join(value for _, value in loop.updates)}")
+    lines.append(Block(head, body or ["pass"]))
+    lines += [f"{name} = {value}" for name, value in loop.after]
+    return lines
+
+
 def print_lowered(
     program: LoweredProgram, printer: NumPyCodePrinter
 ) -> list[tuple[Equation, list[Line]]]:
@@ -179,6 +375,9 @@ def print_lowered(
     lines: list[tuple[Equation, list[Line]]] = []
     for statement in program.statements:
         eq, code = statement.eq, statement.code
+        if statement.loop is not None:
+            lines.append((eq, _loop_lines(statement.loop, printer)))
+            continue
         if statement.rest is not None:
             written = printer.scatter_rest(eq, [code, *statement.rest], names[eq.out])
         elif statement.region_of is not None and statement.in_place is not None:

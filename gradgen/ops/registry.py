@@ -44,6 +44,9 @@ class Op:
     # 0), READ_ONLY_VIEW (a read-only view of operand 0), or UNKNOWN.
     memory: str = "unknown"
     differentiable: bool = True  # False: constant in its float operands (no rule at all)
+    # Its var is a token and its results are projections of it (a loop, `ops.control`):
+    # differentiated as a whole by `gradgen.loop_derivatives`, not by a row of the table.
+    multiple_results: bool = False
     # It acts on trailing axes (or on each element): a batch axis in front of its operands
     # passes through it, so batching needs no rule of its own (gradgen.batching).
     leading_batch: bool = False

@@ -1,12 +1,14 @@
 """The optimization pipeline: the passes in order, repeated until the printed IR stops
 changing (a fixed point), then the lowering passes a NumPy target adds, with `verify`
-available after every pass."""
+available after every pass. Every pass runs on loop bodies too (`in_bodies`): a body is
+optimized like any code."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
-from gradgen.ir import Graph
+from gradgen.ir import Body, Graph
 from gradgen.passes import (
     cse,
     dce,
@@ -15,13 +17,37 @@ from gradgen.passes import (
     fuse_elementwise,
     guard_where,
     merge_scatters,
+    prune_loops,
     simplify_views,
 )
 
 Pass = Callable[[Graph], Graph]
 
+
+def in_bodies(run: Pass) -> Pass:
+    """`run` on a graph, then on every loop body in it (bodies in bodies too)."""
+
+    def nested(graph: Graph) -> Graph:
+        graph = run(graph)
+        if not any(eq.op == "scan" for eq in graph.equations):
+            return graph
+        equations = []
+        for eq in graph.equations:
+            body = eq.param("body")
+            if isinstance(body, Body):
+                optimized = nested(body.graph)
+                if optimized is not body.graph:
+                    params = tuple((k, Body(optimized) if k == "body" else v) for k, v in eq.params)
+                    eq = replace(eq, params=params)
+            equations.append(eq)
+        return graph.replace(equations=tuple(equations))
+
+    return nested
+
+
 PASSES: tuple[tuple[str, Pass], ...] = (
     ("dce", dce.run),
+    ("prune_loops", prune_loops.run),
     ("cse", cse.run),
     ("simplify_views", simplify_views.run),
     ("fold_broadcasts", fold_broadcasts.run),
@@ -42,7 +68,7 @@ PREPARE: tuple[tuple[str, Pass], ...] = (("guard_where", guard_where.run),)
 def prepare(graph: Graph, check: Callable[[Graph], Graph] | None = None) -> Graph:
     """Run PREPARE on a traced graph; `check` (e.g. `verify`) runs after each pass."""
     for _name, run in PREPARE:
-        graph = run(graph)
+        graph = in_bodies(run)(graph)
         if check is not None:
             check(graph)
     return graph
@@ -53,7 +79,7 @@ def optimize(graph: Graph, check: Callable[[Graph], Graph] | None = None) -> Gra
     for _ in range(MAX_ROUNDS):
         before = str(graph)
         for _name, run in PASSES:
-            graph = run(graph)
+            graph = in_bodies(run)(graph)
             if check is not None:
                 check(graph)
         if str(graph) == before:
@@ -65,7 +91,7 @@ def optimize_and_lower(graph: Graph, check: Callable[[Graph], Graph] | None = No
     """`optimize`, then LOWER once; `check` runs after each pass."""
     graph = optimize(graph, check)
     for _name, run in LOWER:
-        graph = run(graph)
+        graph = in_bodies(run)(graph)
         if check is not None:
             check(graph)
     return graph

@@ -227,3 +227,34 @@ def mse_loss(a: Any, b: Any) -> Any:
 def huber_loss(a: Any, b: Any, delta: float = 1.0) -> Any:
     d = a - b
     return anp.mean(where(anp.abs(d) < delta, 0.5 * d * d, delta * (anp.abs(d) - 0.5 * delta)))
+
+
+def scan(f: Any, init: Any, xs: Any = None, length: Any = None, reverse: bool = False) -> Any:
+    """gg.scan: the Python loop over the leading axis of xs, the ys stacked."""
+    leaves = list(xs) if isinstance(xs, (tuple, list)) else [xs]
+    count = int(length) if xs is None else len(leaves[0])
+    carry, ys = init, []
+    for t in reversed(range(count)) if reverse else range(count):
+        if xs is None:
+            x = None
+        elif isinstance(xs, (tuple, list)):
+            x = type(xs)(leaf[t] for leaf in leaves)
+        else:
+            x = xs[t]
+        carry, y = f(carry, x)
+        ys.append(y)
+    if reverse:
+        ys.reverse()
+    if not ys or ys[0] is None:
+        return carry, None
+    if isinstance(ys[0], (tuple, list)):
+        return carry, type(ys[0])(anp.stack(column) for column in zip(*ys))
+    return carry, anp.stack(ys)
+
+
+def fori_loop(lower: int, upper: int, body: Any, init: Any) -> Any:
+    """gg.fori_loop: the Python loop."""
+    value = init
+    for i in range(lower, upper):
+        value = body(i, value)
+    return value

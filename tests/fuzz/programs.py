@@ -7,7 +7,9 @@ saved program is just that file. The generator covers the op set through both na
 (gradgen) and `NP.` (NumPy functions on traced values); ranks 0 to 3 with size-1 dims
 common and broadcasting everywhere; the same operand used twice; integer indices with
 duplicates; float32 and float64; 0-d arguments passed as Python floats, NumPy scalars and
-0-d arrays; every emit kind.
+0-d arrays; loops (`F.fori_loop` and `F.scan` over lambdas that close over earlier values,
+read the counter or the slice, run in reverse, and hold a loop of their own); every emit
+kind (a program with a loop asks for grad only: forward mode does not enter loops yet).
 """
 
 from __future__ import annotations
@@ -233,7 +235,7 @@ class Generator:
     def step(self) -> None:
         a = self.pick()
         kinds = [self.unary, self.binary, self.binary, self.reduce, self.shape_op, self.index]
-        kinds += [self.contract, self.normalize, self.linear_algebra, self.loss]
+        kinds += [self.contract, self.normalize, self.linear_algebra, self.loss, self.loop]
         for make in self.rng.sample(kinds, len(kinds)):
             if make(a):
                 return
@@ -453,6 +455,53 @@ class Generator:
         self.bind(f"NP.einsum({spec!r}, {a.name}, {b})", a.shape[:-1] + (m,))
         return True
 
+    def loop(self, a: Value) -> bool:
+        """A fori_loop or a scan whose carry starts at `a`, written as a lambda over the
+        carry `c` and the counter `i` or the slice `s`, closing over earlier values."""
+        shape = a.shape
+        if self.rng.random() < 0.4:
+            lower = self.rng.choice([0, 0, 1])
+            upper = lower + self.rng.choice([0, 1, 2, 3, 5])
+            new = self.carry_update(shape, ["0.1 * i"])
+            self.bind(f"F.fori_loop({lower}, {upper}, lambda i, c: {new}, {a.name})", shape)
+            return True
+        length = self.rng.choice([1, 2, 3, "N"])
+        row = tuple(1 if self.rng.random() < 0.3 else d for d in shape)
+        if row and self.rng.random() < 0.3:
+            row = row[self.rng.randint(1, len(row)) :]
+        xs = self.choose_or_new((length, *row))
+        new = self.carry_update(shape, ["s"])
+        reverse = ", reverse=True" if self.rng.random() < 0.3 else ""
+        r = self.rng.random()
+        if r < 0.3:
+            self.bind(f"F.scan(lambda c, s: ({new}, None), {a.name}, {xs}{reverse})[0]", shape)
+            return True
+        y = self.rng.choice(UNARY).format(x="(c * s)")
+        y_shape = shape
+        if r < 0.5:
+            y, y_shape = f"F.sum({y})", ()
+        index = self.rng.choice([0, 1, 1])
+        text = f"F.scan(lambda c, s: ({new}, {y}), {a.name}, {xs}{reverse})[{index}]"
+        self.bind(text, shape if index == 0 else (length, *y_shape))
+        return True
+
+    def carry_update(self, shape: Shape, extras: list[str]) -> str:
+        """A new value of the carry `c` of `shape`, bounded (a squashing function of an
+        elementwise expression) so that loops neither blow up nor overflow."""
+        fits = [v.name for v in self.values if broadcast(shape, v.shape) == shape]
+        operands = ["c", *extras, *fits, repr(self.rng.choice([0.5, -1.5, 2.0]))]
+        if self.rng.random() < 0.1:  # a loop in the loop
+            operands.append("F.fori_loop(0, 2, lambda j, d: F.tanh(d * c + 0.1 * j), c)")
+        carry = "c" if self.rng.random() < 0.5 else self.rng.choice(UNARY).format(x="c")
+        other = self.rng.choice(operands)
+        inner = self.rng.choice(BINARY).format(a=carry, b=other)
+        if not _is_name(other) and other[0].isdigit() or other.startswith("-"):
+            inner = f"{carry} * {other}"  # a literal goes after the array
+        wrap = self.rng.choice(
+            ["F.tanh({})", "F.sin({})", "NP.cos({})", "F.sigmoid({})", "F.arctan({})", "0.5 * ({})"]
+        )
+        return wrap.format(inner)
+
     def choose_or_new(self, shape: Shape) -> str:
         fits = [v for v in self.values if v.shape == shape]
         if fits and self.rng.random() < 0.5:
@@ -481,6 +530,8 @@ class Generator:
             for kind in ("jvp", "jacobian", "hessian", "hvp")
             if rng.random() < 0.3 and (scalar or kind in ("jvp", "jacobian"))
         ]
+        if any("F.scan(" in text or "F.fori_loop(" in text for _, text in self.steps):
+            emit = ["grad"]  # forward mode does not enter loops yet
         dtype = "float32" if rng.random() < 0.2 else "float64"
         kinds = SCALAR_KINDS if dtype == "float64" else SCALAR_KINDS[1:]  # a Python float is 64-bit
         scalars = {v.name: rng.choice(kinds) for v in self.inputs if v.kind == "f" and v.ndim == 0}

@@ -1,0 +1,289 @@
+"""The loops users write: `gg.scan` and `gg.fori_loop`, with JAX's names and signatures.
+
+While tracing, each traces its body once, on tracers of the carry's shapes and of one
+slice of `xs`, into a graph of its own: one `scan` equation (`gradgen.ops.control`), so
+the generated code holds a real loop and its size does not depend on the trip count. A
+body may read the enclosing function's values (weights, data), which become the loop's
+consts, as in JAX. Outside a trace, on NumPy arrays, each runs as the Python loop it means.
+
+Carries, `xs` and `y`s are an array or a (nested) tuple or list of arrays; carries are
+float arrays or Python floats whose shapes the body keeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from gradgen.errors import GradgenError, SourceLocation
+from gradgen.graph_builder import Builder, Tracer, active_builder, building
+from gradgen.ir import Atom, DimSize, Graph, Lit, Var
+from gradgen.ops.control import scan_params
+from gradgen.shapes import Dim, dim_expr, dim_from_expr, format_shape
+
+Leaves = list[Any]
+Rebuild = Callable[[Leaves], Any]
+
+
+def scan(
+    f: Callable[[Any, Any], tuple[Any, Any]],
+    init: Any,
+    xs: Any = None,
+    length: int | str | None = None,
+    reverse: bool = False,
+) -> tuple[Any, Any]:
+    """Loop `f(carry, x) -> (carry, y)` over the leading axis of `xs` (or `length` times
+    with x None): returns the final carry and the `y`s stacked on a new leading axis (None
+    when every y is None). With `reverse`, the steps run from the last slice to the first,
+    and row t of the stacked ys is still step t's."""
+    builder = _builder_of(init, xs)
+    if builder is None:
+        return _eager_scan(f, init, xs, length, reverse)
+    return _traced_scan(
+        builder, lambda t, carry, x: f(carry, x), init, xs, length, reverse, "t", "gg.scan"
+    )
+
+
+def fori_loop(
+    lower: int | str, upper: int | str, body_fun: Callable[[Any, Any], Any], init_val: Any
+) -> Any:
+    """`val = body_fun(i, val)` for i from `lower` up to `upper` (exclusive); returns the
+    final val. The bounds are ints, named dims ("T") or expressions of them ("T - 1")."""
+    builder = _builder_of(init_val)
+    if builder is None and isinstance(lower, int) and isinstance(upper, int):
+        value = init_val
+        for i in range(lower, upper):
+            value = body_fun(i, value)
+        return value
+    if builder is None:
+        raise GradgenError(
+            "gg.fori_loop with named bounds runs only inside a @gg.function.",
+            hint="give int bounds to run it on NumPy arrays.",
+        )
+    length = dim_from_expr(dim_expr(upper) - dim_expr(lower))
+    if isinstance(length, int) and length < 0:
+        length = 0
+    counter = _parameter_name(body_fun, 0, "i")
+
+    def step(t: Tracer, carry: Any, x: Any) -> tuple[Any, None]:
+        i = t if lower == 0 else t + (DimSize(lower) if isinstance(lower, str) else lower)
+        return body_fun(i, carry), None
+
+    # the step counter is the user's i when the loop starts at 0 (else i = t + lower)
+    name = counter if lower == 0 else "t"
+    carry, _ = _traced_scan(builder, step, init_val, None, length, False, name, "gg.fori_loop")
+    return carry
+
+
+def _traced_scan(
+    builder: Builder,
+    f: Callable[[Tracer, Any, Any], Any],
+    init: Any,
+    xs: Any,
+    length: Dim | None,
+    reverse: bool,
+    counter_name: str,
+    what: str,
+) -> tuple[Any, Any]:
+    """Trace `f(t, carry, x)` once into a body graph and record the scan equation and its
+    results in `builder`."""
+    where = builder.location()
+    init_leaves, rebuild_carry = _flatten(init)
+    init_atoms = [_carry_atom(builder, leaf, k, what, where) for k, leaf in enumerate(init_leaves)]
+    xs_leaves, rebuild_xs = _flatten(xs) if xs is not None else ([], None)
+    xs_atoms = [_sliced_atom(builder, leaf, what, where) for leaf in xs_leaves]
+    length = _length(xs_atoms, length, what, where)
+
+    body = Builder(builder.user_files, builder)
+    counter = body.new_var((), integer=True)
+    body.hints[counter] = counter_name
+    carries = [body.new_var(_shape(a)) for a in init_atoms]
+    slices = [body.new_var(x.shape[1:], x.integer) for x in xs_atoms]
+    with building(body):
+        result = f(
+            Tracer(counter, body),
+            rebuild_carry([Tracer(c, body) for c in carries]),
+            rebuild_xs([Tracer(s, body) for s in slices]) if rebuild_xs is not None else None,
+        )
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise GradgenError(
+            f"the function of {what} returns {_kind(result)}, not a pair (carry, y).",
+            where,
+            "return (new_carry, y); y may be None.",
+        )
+    new_carry, ys = result
+    new_leaves, _ = _flatten(new_carry)
+    if len(new_leaves) != len(carries):
+        raise GradgenError(
+            f"the function of {what} returns a carry of {len(new_leaves)} arrays, but the "
+            f"initial carry has {len(carries)}.",
+            where,
+            "return a carry of the same structure as the initial one.",
+        )
+    new_vars = [_body_value(body, leaf, what, where, "carry") for leaf in new_leaves]
+    for k, (before, after) in enumerate(zip(carries, new_vars)):
+        if before.shape != after.shape or after.integer:
+            kind = "integer data" if after.integer else f"shape {format_shape(after.shape)}"
+            raise GradgenError(
+                f"carry {k} of {what} has shape {format_shape(before.shape)} on entry and "
+                f"{kind} after a step.",
+                where,
+                "a loop's carry keeps its shape and dtype from step to step.",
+            )
+    y_leaves, rebuild_ys = _flatten(ys) if ys is not None else ([], None)
+    y_vars = [_body_value(body, leaf, what, where, "y") for leaf in y_leaves]
+    outer = list(body.captured)
+    inputs = (counter, *(body.captured[v] for v in outer), *carries, *slices)
+    values = set(inputs) | {eq.out for eq in body.equations}
+    graph = Graph(
+        inputs,
+        tuple(body.equations),
+        (*new_vars, *y_vars),
+        {v: h for v, h in body.hints.items() if v in values},
+    )
+    params = scan_params(graph, length, len(outer), len(carries), reverse)
+    token = builder.emit("scan", [*outer, *init_atoms, *xs_atoms], params)
+    builder.hints[token] = "loop"  # (a token: the printed code never names it)
+    shapes = [v.shape for v in new_vars] + [(length, *v.shape) for v in y_vars]
+    results = [
+        Tracer(builder.emit("scan_output", [token], {"result": k, "result_shape": s}), builder)
+        for k, s in enumerate(shapes)
+    ]
+    final = rebuild_carry(results[: len(carries)])
+    stacked = rebuild_ys(results[len(carries) :]) if rebuild_ys is not None else None
+    return final, stacked
+
+
+def _builder_of(*values: Any) -> Builder | None:
+    """The builder of the innermost traced value among `values`' leaves, else the
+    active one (a loop over Python floats inside a trace), else None (eager)."""
+    builders = [leaf.builder for v in values for leaf in _flatten(v)[0] if isinstance(leaf, Tracer)]
+    if builders:
+        return max(builders, key=lambda b: b.depth)
+    return active_builder()
+
+
+def _flatten(value: Any) -> tuple[Leaves, Rebuild]:
+    """The leaves of a (nested) tuple or list, and how to build the same structure again."""
+    if isinstance(value, (tuple, list)):
+        parts = [_flatten(item) for item in value]
+        sizes = [len(leaves) for leaves, _ in parts]
+        kind = type(value)
+
+        def rebuild(leaves: Leaves) -> Any:
+            items, start = [], 0
+            for (_, rebuild_part), size in zip(parts, sizes):
+                items.append(rebuild_part(leaves[start : start + size]))
+                start += size
+            return kind(items)
+
+        return [leaf for leaves, _ in parts for leaf in leaves], rebuild
+    return [value], lambda leaves: leaves[0]
+
+
+def _carry_atom(
+    builder: Builder, leaf: Any, k: int, what: str, where: SourceLocation | None
+) -> Atom:
+    if isinstance(leaf, (int, float, np.integer, np.floating)) and not isinstance(leaf, bool):
+        return Lit(float(leaf))  # a carry is float data
+    atom = builder.atom(leaf)
+    if isinstance(atom, Var) and atom.integer:
+        raise GradgenError(
+            f"carry {k} of {what} is integer data; carries are float arrays.",
+            where,
+            "loop over integer data with the step counter, or carry a float array.",
+        )
+    return atom
+
+
+def _sliced_atom(builder: Builder, leaf: Any, what: str, where: SourceLocation | None) -> Var:
+    atom = builder.atom(leaf)
+    if not isinstance(atom, Var) or atom.ndim == 0:
+        raise GradgenError(
+            f"xs of {what} must be arrays with a leading axis to loop over, not {_kind(leaf)}.",
+            where,
+            "pass xs=None with length=... to loop without slicing an array.",
+        )
+    return atom
+
+
+def _length(xs: list[Var], length: Dim | None, what: str, where: SourceLocation | None) -> Dim:
+    leading = {x.shape[0] for x in xs}
+    if len(leading) > 1:
+        raise GradgenError(
+            f"the xs of {what} have leading axes of different sizes: "
+            f"{', '.join(str(d) for d in sorted(leading, key=str))}.",
+            where,
+            "every array in xs is sliced along its first axis, one slice per step.",
+        )
+    if length is None and not leading:
+        raise GradgenError(f"{what} needs xs or length.", where, "pass length=... when xs is None.")
+    if length is not None and leading and leading != {length}:
+        raise GradgenError(
+            f"{what} has length={length}, but xs have a leading axis of {leading.pop()}.",
+            where,
+        )
+    return length if length is not None else leading.pop()
+
+
+def _body_value(
+    body: Builder, leaf: Any, what: str, where: SourceLocation | None, role: str
+) -> Var:
+    """The body's var for one leaf of what its function returned."""
+    if isinstance(leaf, Tracer):
+        atom = body.atom(leaf)
+        if isinstance(atom, Var):
+            return atom
+    raise GradgenError(
+        f"the function of {what} returns {_kind(leaf)} as a {role}, not an array computed "
+        "in the loop.",
+        where,
+        "return arrays (a constant carry can be computed from the arguments).",
+    )
+
+
+def _shape(atom: Atom) -> tuple[Dim, ...]:
+    return atom.shape if isinstance(atom, Var) else ()
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)}"
+    return "None" if value is None else type(value).__name__
+
+
+def _parameter_name(fn: Callable[..., Any], index: int, default: str) -> str:
+    code = getattr(fn, "__code__", None)
+    if code is not None and code.co_argcount > index:
+        return str(code.co_varnames[index])
+    return default
+
+
+def _eager_scan(
+    f: Callable[[Any, Any], tuple[Any, Any]],
+    init: Any,
+    xs: Any,
+    length: int | str | None,
+    reverse: bool,
+) -> tuple[Any, Any]:
+    """scan on NumPy arrays: the Python loop."""
+    leaves, rebuild = _flatten(xs) if xs is not None else ([], None)
+    count = int(length) if length is not None else len(leaves[0])
+    carry, ys = init, []
+    steps = range(count - 1, -1, -1) if reverse else range(count)
+    for t in steps:
+        x = rebuild([leaf[t] for leaf in leaves]) if rebuild is not None else None
+        carry, y = f(carry, x)
+        ys.append(y)
+    if reverse:
+        ys.reverse()
+    if not ys or ys[0] is None:
+        return carry, None
+    y_leaves = [_flatten(y)[0] for y in ys]
+    _, rebuild_y = _flatten(ys[0])
+    return carry, rebuild_y([np.stack(column) for column in zip(*y_leaves)])
+
+
+__all__ = ["fori_loop", "scan"]

@@ -1,0 +1,133 @@
+"""Loops: the `scan` equation and the `scan_output` projections of its results.
+
+A scan runs its body graph `length` times (JAX's `lax.scan`):
+
+    loop:i[] = scan[length=T n_consts=2 n_carry=1 reverse=False body=...] w b h0 xs
+    h:f[N,H] = scan_output[result=0] loop
+    hs:f[T,N,H] = scan_output[result=1] loop
+
+Its operands are the consts (read by every step: weights, data), the initial carries and
+the `xs` (arrays whose leading axis of size `length` is sliced, one slice per step). The
+body's inputs are the step counter `t` (an integer scalar), the consts, the carries and
+the slices; its outputs are the new carries, then the `y`s of one step. The results are
+the final carries, then each `y` stacked on a new leading axis. With `reverse`, the steps
+run from t = length - 1 down to 0 (slice t and stacked row t still belong to step t).
+
+The scan's own var is a token (an integer scalar that holds no data): every result is a
+`scan_output` of it, so each equation keeps one result and every pass that follows data
+dependencies (dead code, partitioning) sees the loop as one step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from gradgen.ir import Atom, Body, Equation, Graph, Var
+from gradgen.ops.registry import UNKNOWN, Op, register
+from gradgen.shapes import Dim, Shape
+
+
+@dataclass(frozen=True)
+class ScanParts:
+    """A scan equation's operands and its body's inputs and outputs, by role."""
+
+    consts: tuple[Atom, ...]  # operands every step reads
+    carries: tuple[Atom, ...]  # the initial carries
+    xs: tuple[Atom, ...]  # the sliced operands
+    body: Graph
+    length: Dim
+    reverse: bool
+
+    @property
+    def counter(self) -> Var:
+        return self.body.inputs[0]
+
+    @property
+    def body_consts(self) -> tuple[Var, ...]:
+        return self.body.inputs[1 : 1 + len(self.consts)]
+
+    @property
+    def body_carries(self) -> tuple[Var, ...]:
+        start = 1 + len(self.consts)
+        return self.body.inputs[start : start + len(self.carries)]
+
+    @property
+    def body_slices(self) -> tuple[Var, ...]:
+        return self.body.inputs[1 + len(self.consts) + len(self.carries) :]
+
+    @property
+    def new_carries(self) -> tuple[Var, ...]:
+        return self.body.outputs[: len(self.carries)]
+
+    @property
+    def ys(self) -> tuple[Var, ...]:
+        return self.body.outputs[len(self.carries) :]
+
+    def result_shapes(self) -> list[Shape]:
+        """The shapes of the results, in order: the carries', then each y stacked."""
+        return [v.shape for v in self.new_carries] + [(self.length, *v.shape) for v in self.ys]
+
+
+def scan_parts(eq: Equation) -> ScanParts:
+    """The roles of a scan equation's operands and body values."""
+    body = eq.param("body")
+    assert isinstance(body, Body), eq.op
+    n_consts, n_carry = int(eq.param("n_consts")), int(eq.param("n_carry"))  # type: ignore[arg-type]
+    return ScanParts(
+        eq.inputs[:n_consts],
+        eq.inputs[n_consts : n_consts + n_carry],
+        eq.inputs[n_consts + n_carry :],
+        body.graph,
+        eq.param("length"),  # type: ignore[arg-type]
+        bool(eq.param("reverse", False)),
+    )
+
+
+def with_loop_results(equations: Iterable[Equation], values: set[Var]) -> set[Var]:
+    """`values` and every result of a loop whose token is among them: a loop computes all
+    its results where it runs (the residuals for a backward too)."""
+    return values | {
+        eq.out for eq in equations if eq.op == "scan_output" and eq.inputs[0] in values
+    }
+
+
+def scan_params(body: Graph, length: Dim, n_consts: int, n_carry: int, reverse: bool) -> dict:
+    """The params of a scan equation (sorted into the equation by `Builder.emit`)."""
+    return {
+        "body": Body(body),
+        "length": length,
+        "n_consts": n_consts,
+        "n_carry": n_carry,
+        "reverse": reverse,
+    }
+
+
+def _scan_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
+    return (), params  # the token; `verify` checks the body against the operands
+
+
+def _output_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
+    return tuple(params["result_shape"]), params
+
+
+def _no_eager(*args: Any, **params: Any) -> Any:
+    raise TypeError("a scan equation has no eager meaning: gg.scan runs eagerly itself")
+
+
+register(
+    Op("scan", -1, _scan_rule, _no_eager, lambda flags: True, memory=UNKNOWN, multiple_results=True)
+)
+# The result of a loop may be its initial carry (no step ran): memory it does not own.
+register(
+    Op(
+        "scan_output",
+        1,
+        _output_rule,
+        _no_eager,
+        lambda flags: False,
+        memory=UNKNOWN,
+        differentiable=False,  # its gradient flows through the scan's own rule
+    )
+)

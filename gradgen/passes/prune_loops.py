@@ -1,0 +1,82 @@
+"""Loops compute only what is read: a scan's results nobody reads are dropped with the
+body equations only they need, and so are the consts and slices the body no longer reads.
+A carry stays while a kept value of a step depends on it (the final carry itself need not
+be read). The results left are numbered again, in order."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gradgen.ir import Equation, Graph, Var, live_vars
+from gradgen.ops.control import scan_params, scan_parts
+
+
+def run(graph: Graph) -> Graph:
+    if not any(eq.op == "scan" for eq in graph.equations):
+        return graph
+    read: dict[Var, set[int]] = {}  # a loop's token -> the indices of its results in use
+    for eq in graph.equations:
+        if eq.op == "scan_output":
+            read.setdefault(eq.inputs[0], set()).add(eq.param("result"))  # type: ignore
+    renumbered: dict[Var, dict[int, int]] = {}
+    equations: list[Equation] = []
+    for eq in graph.equations:
+        if eq.op == "scan" and eq.out in read:
+            pruned, numbers = pruned_scan(eq, read[eq.out])
+            if pruned is not eq:
+                renumbered[eq.out] = numbers
+            eq = pruned
+        elif eq.op == "scan_output" and eq.inputs[0] in renumbered:
+            index = renumbered[eq.inputs[0]][eq.param("result")]  # type: ignore[index]
+            params = dict(eq.params)
+            params["result"] = index
+            eq = replace(eq, params=tuple(sorted(params.items())))
+        equations.append(eq)
+    return graph.replace(equations=tuple(equations))
+
+
+def pruned_scan(eq: Equation, used: set[int]) -> tuple[Equation, dict[int, int]]:
+    """The scan without its results not in `used` (indices) and the operands it then no
+    longer reads, and each kept result's new index by its old one ({} when nothing is
+    dropped: the scan itself)."""
+    parts = scan_parts(eq)
+    body = parts.body
+    n_carry = len(parts.carries)
+    kept_carries = {k for k in range(n_carry) if k in used}
+    kept_ys = [j for j in range(len(parts.ys)) if n_carry + j in used]
+    while True:
+        targets = [parts.new_carries[k] for k in sorted(kept_carries)]
+        targets += [parts.ys[j] for j in kept_ys]
+        live = live_vars(body.equations, targets)
+        more = {k for k, v in enumerate(parts.body_carries) if v in live} - kept_carries
+        if not more:
+            break
+        kept_carries |= more
+    carries = sorted(kept_carries)
+    consts = [k for k, v in enumerate(parts.body_consts) if v in live]
+    slices = [k for k, v in enumerate(parts.body_slices) if v in live]
+    if (
+        len(carries) == n_carry
+        and len(kept_ys) == len(parts.ys)
+        and len(consts) == len(parts.consts)
+        and len(slices) == len(parts.xs)
+    ):
+        return eq, {}
+    inputs = (
+        parts.counter,
+        *(parts.body_consts[k] for k in consts),
+        *(parts.body_carries[k] for k in carries),
+        *(parts.body_slices[k] for k in slices),
+    )
+    outputs = (*(parts.new_carries[k] for k in carries), *(parts.ys[j] for j in kept_ys))
+    equations = tuple(e for e in body.equations if e.out in live)
+    pruned_body = Graph(inputs, equations, outputs, body.hints)
+    operands = (
+        *(parts.consts[k] for k in consts),
+        *(parts.carries[k] for k in carries),
+        *(parts.xs[k] for k in slices),
+    )
+    params = scan_params(pruned_body, parts.length, len(consts), len(carries), parts.reverse)
+    numbers = {k: i for i, k in enumerate(carries)}
+    numbers |= {n_carry + j: len(carries) + i for i, j in enumerate(kept_ys)}
+    return replace(eq, inputs=operands, params=tuple(sorted(params.items()))), numbers
