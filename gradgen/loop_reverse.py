@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from gradgen.graph_builder import Builder
 from gradgen.ir import Atom, Equation, Graph, Lit, Var, live_vars
 from gradgen.naming import GradHint, NameHint
+from gradgen.ops import OPS
 from gradgen.ops.control import ScanParts, scan_params, scan_parts, with_loop_results
 
 # backpropagate(builder, equations, contributions, needs_grad) -> contributions
@@ -101,18 +102,26 @@ def reverse_scan(
     backward_outputs = [*d_carries, *sums, *d_slices]
     needed = live_vars(inner.equations, backward_outputs)
     backward_eqs = [e for e in inner.equations if e.out in needed and e.out not in forward_live]
-    read = {v for e in backward_eqs for v in e.vars()} | set(backward_outputs)
-    made_in_backward = {e.out for e in backward_eqs}
     given = {*d_new_carries, *d_ys.values(), *accumulators}
     ys_reused = {v: j for j, v in reversed(list(enumerate(parts.ys)))}
+    defined = [*parts.body_carries, *(e.out for e in forward_eqs)]
+    producers = {e.out: e for e in forward_eqs}
+    while True:
+        read = {v for e in backward_eqs for v in e.vars()} | set(backward_outputs)
+        made_in_backward = {e.out for e in backward_eqs}
+        residuals = [
+            v
+            for v in dict.fromkeys(defined)
+            if v in read and v not in made_in_backward and v not in given and v not in ys_reused
+        ]
+        # a view NumPy makes for free (`y[0]`, `w.T`) is made again, its source stacked
+        views = [producers[v] for v in residuals if v in producers and OPS[producers[v].op].view]
+        if not views:
+            break
+        order = {e: k for k, e in enumerate(inner.equations)}
+        backward_eqs = sorted([*views, *backward_eqs], key=order.__getitem__)
     consts_read = [v for v in parts.body_consts if v in read]
     slices_read = [v for v in parts.body_slices if v in read]
-    defined = [*parts.body_carries, *(e.out for e in forward_eqs)]
-    residuals = [
-        v
-        for v in dict.fromkeys(defined)
-        if v in read and v not in made_in_backward and v not in given and v not in ys_reused
-    ]
     reused = [v for v in dict.fromkeys(defined) if v in read and v in ys_reused]
 
     # 3. The forward scan, stacking the residuals too.

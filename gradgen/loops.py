@@ -19,7 +19,7 @@ import numpy as np
 
 from gradgen.errors import GradgenError, SourceLocation
 from gradgen.graph_builder import Builder, Tracer, active_builder, building
-from gradgen.ir import Atom, DimSize, Graph, Lit, Var
+from gradgen.ir import Atom, DimSize, Equation, Graph, Lit, Var
 from gradgen.ops.control import scan_params
 from gradgen.shapes import Dim, dim_expr, dim_from_expr, format_shape
 
@@ -96,6 +96,7 @@ def _traced_scan(
     xs_atoms = [_sliced_atom(builder, leaf, what, where) for leaf in xs_leaves]
     length = _length(xs_atoms, length, what, where)
 
+    hoisted_from = len(builder.equations)  # what the body computes from outer values only
     body = Builder(builder.user_files, builder)
     counter = body.new_var((), integer=True)
     body.hints[counter] = counter_name
@@ -134,7 +135,7 @@ def _traced_scan(
             )
     y_leaves, rebuild_ys = _flatten(ys) if ys is not None else ([], None)
     y_vars = [_body_value(body, leaf, what, where, "y") for leaf in y_leaves]
-    outer = list(body.captured)
+    outer, repeated = _distinct_consts(body.captured, builder.equations[hoisted_from:])
     inputs = (counter, *(body.captured[v] for v in outer), *carries, *slices)
     values = set(inputs) | {eq.out for eq in body.equations}
     graph = Graph(
@@ -142,7 +143,7 @@ def _traced_scan(
         tuple(body.equations),
         (*new_vars, *y_vars),
         {v: h for v, h in body.hints.items() if v in values},
-    )
+    ).substitute(repeated)
     params = scan_params(graph, length, len(outer), len(carries), reverse)
     token = builder.emit("scan", [*outer, *init_atoms, *xs_atoms], params)
     builder.hints[token] = "loop"  # (a token: the printed code never names it)
@@ -154,6 +155,37 @@ def _traced_scan(
     final = rebuild_carry(results[: len(carries)])
     stacked = rebuild_ys(results[len(carries) :]) if rebuild_ys is not None else None
     return final, stacked
+
+
+def _distinct_consts(
+    captured: dict[Var, Var], hoisted: list[Equation]
+) -> tuple[list[Var], dict[Var, Var]]:
+    """The outer values a body reads, one per distinct value, and for each body input
+    standing for a repeat, the input it reads instead. A value the body computes from outer
+    values only is computed outside the loop, once per time the body's code computes it
+    (`-k * gg.sin(a)` in a function called four times): repeats among these `hoisted`
+    equations (same op, operands and params) are one value, with one const and, in reverse
+    mode, one cotangent summed over the steps."""
+    same: dict[Var, Var] = {}
+    seen: dict[tuple[object, ...], Var] = {}
+    for eq in hoisted:
+        key = (eq.op, tuple(same.get(a, a) if isinstance(a, Var) else a for a in eq.inputs))
+        key += (eq.params,)
+        if key in seen:
+            same[eq.out] = seen[key]
+        else:
+            seen[key] = eq.out
+    outer: list[Var] = []
+    first: dict[Var, Var] = {}
+    repeated: dict[Var, Var] = {}
+    for v, inner in captured.items():
+        value = same.get(v, v)
+        if value in first:
+            repeated[inner] = first[value]
+        else:
+            first[value] = inner
+            outer.append(v)
+    return outer, repeated
 
 
 def _builder_of(*values: Any) -> Builder | None:

@@ -115,6 +115,36 @@ ORACLES.update(
 )
 
 
+def _rnn_loss(w_x, w_h, b, w_y, b_y, h0, xs, targets):
+    """The recurrence as a Python loop (autograd records every step)."""
+    h, predictions = h0, []
+    for t in range(xs.shape[0]):
+        h = anp.tanh(anp.dot(xs[t], w_x) + anp.dot(h, w_h) + b)
+        predictions.append(anp.dot(h, w_y) + b_y)
+    return anp.mean((anp.stack(predictions) - targets) ** 2)
+
+
+def _ode_final_miss(log_stiffness, log_damping, y0, target, steps=1000, dt=0.01):
+    """RK4 on the pendulum's angle and velocity as two scalars (autograd is fastest so)."""
+    stiffness, damping = anp.exp(log_stiffness), anp.exp(log_damping)
+
+    def field(angle, velocity):
+        return velocity, -stiffness * anp.sin(angle) - damping * velocity
+
+    angle, velocity = y0[0], y0[1]
+    for _ in range(steps):
+        a1, v1 = field(angle, velocity)
+        a2, v2 = field(angle + 0.5 * dt * a1, velocity + 0.5 * dt * v1)
+        a3, v3 = field(angle + 0.5 * dt * a2, velocity + 0.5 * dt * v2)
+        a4, v4 = field(angle + dt * a3, velocity + dt * v3)
+        angle = angle + dt / 6.0 * (a1 + 2.0 * a2 + 2.0 * a3 + a4)
+        velocity = velocity + dt / 6.0 * (v1 + 2.0 * v2 + 2.0 * v3 + v4)
+    return (angle - target[0]) ** 2 + (velocity - target[1]) ** 2
+
+
+ORACLES.update({("rnn", "loss"): _rnn_loss, ("ode", "final_miss"): _ode_final_miss})
+
+
 def _classifier_aux(w, b, x, y):
     z = x @ w + b
     return {"accuracy": anp.mean((z > 0) == (y > 0.5)), "positive_rate": anp.mean(z > 0)}

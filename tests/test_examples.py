@@ -28,6 +28,10 @@ CASES = [
     for f in load_functions(path)  # every @gg.function of every example
 ]
 TOLERANCE = 1e-7
+# Examples whose autograd VJP is too slow for the suite (about 4 s per parameter through
+# the ODE's 1,000 RK4 steps): checked here against finite differences of the oracle, and
+# against autograd over 50 steps in test_loops.py.
+FINITE_DIFFERENCES_ONLY = {("ode", "final_miss")}
 
 
 def test_examples_exist_and_all_have_oracles() -> None:
@@ -72,10 +76,11 @@ def test_gradients_match_finite_differences_and_autograd(modules, path, name) ->
     for param, grad in zip(function.wrt, grads, strict=True):
         index = arg_names.index(param)
         assert np.shape(grad) == np.shape(args[index]), param
-        expected = oracle_vjp(oracle, args, index, head)
         numeric = numerical_vjp(oracle, args, index, head)
-        assert relative_error(grad, expected) < TOLERANCE, (param, args, grad, expected)
         assert relative_error(grad, numeric) < TOLERANCE, (param, args, grad, numeric)
+        if (path.stem, name) not in FINITE_DIFFERENCES_ONLY:
+            expected = oracle_vjp(oracle, args, index, head)
+            assert relative_error(grad, expected) < TOLERANCE, (param, args, grad, expected)
 
 
 @pytest.mark.parametrize(("path", "name"), CASES, ids=[f"{p.stem}.{n}" for p, n in CASES])

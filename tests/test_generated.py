@@ -106,6 +106,15 @@ def test_training_script_lowers_the_loss() -> None:
     assert all(later <= earlier for earlier, later in zip(losses, losses[1:]))
 
 
+def test_rnn_training_through_time_lowers_the_loss() -> None:
+    """The generated loop runs over sequences of 20 steps in training and of 60 after."""
+    output = _run_example_script("train_rnn.py")
+    losses = [float(line.split()[-1]) for line in output.splitlines()]
+    trained, first, longer, zeros = losses[-3], losses[0], losses[-2], losses[-1]
+    assert len(losses) == 9 and trained < 0.05 * first, output
+    assert longer < 0.05 * zeros, output
+
+
 def test_readme_shows_the_real_generated_backward() -> None:
     readme = (REPO / "README.md").read_text()
     header = "def loss_backward(saved, d_value=None, accumulate_into=None):\n"

@@ -9,11 +9,12 @@ import re
 import autograd.numpy as anp
 import numpy as np
 import pytest
-from support import compile_to_module, numerical_vjp, oracle_vjp, relative_error
+from oracles import ORACLES
+from support import REPO, compile_to_module, numerical_vjp, oracle_vjp, relative_error
 
 import gradgen as gg
 from gradgen import Array
-from gradgen.compiler import compile_function
+from gradgen.compiler import compile_function, load_functions
 from gradgen.errors import GradgenError
 from gradgen.verify import verify
 
@@ -115,12 +116,26 @@ def counted_oracle(theta, y0):
     return anp.sum(y)
 
 
+@gg.function(wrt=("log_stiffness", "log_damping", "y0"))
+def pendulum(log_stiffness: Array[()], log_damping: Array[()], y0: Array[2], target: Array[2]):
+    """examples/ode.py over 50 steps (autograd takes seconds through its 1,000)."""
+    from_example = load_functions(REPO / "examples" / "ode.py")[0].fn
+    namespace = dict(from_example.__globals__, STEPS=50)
+    rk4 = type(from_example)(from_example.__code__, namespace)
+    return rk4(log_stiffness, log_damping, y0, target)
+
+
+def pendulum_oracle(log_stiffness, log_damping, y0, target):
+    return ORACLES[("ode", "final_miss")](log_stiffness, log_damping, y0, target, steps=50)
+
+
 CASES = {
     "rnn": (rnn, rnn_oracle, {"T": 6, "N": 3, "D": 4, "H": 5}),
     "damped": (damped, damped_oracle, {"N": 4}),
     "two_carries_backwards": (two_carries_backwards, two_carries_oracle, {"T": 5, "N": 3}),
     "nested": (nested, nested_oracle, {"T": 4, "N": 3}),
     "counted": (counted, counted_oracle, {"N": 5}),
+    "pendulum": (pendulum, pendulum_oracle, {}),
 }
 
 

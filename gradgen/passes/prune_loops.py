@@ -1,14 +1,15 @@
 """Loops compute only what is read: a scan's results nobody reads are dropped with the
-body equations only they need, and so are the consts and slices the body no longer reads.
-A carry stays while a kept value of a step depends on it (the final carry itself need not
-be read). The results left are numbered again, in order."""
+body equations only they need, and so are the consts and slices the body no longer reads
+(or reads twice: two consts of one operand, after CSE, are one). A carry stays while a kept
+value of a step depends on it (the final carry itself need not be read). The results left
+are numbered again, in order."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from gradgen.ir import Equation, Graph, Var, live_vars
-from gradgen.ops.control import scan_params, scan_parts
+from gradgen.ops.control import ScanParts, scan_params, scan_parts
 
 
 def run(graph: Graph) -> Graph:
@@ -40,7 +41,9 @@ def pruned_scan(eq: Equation, used: set[int]) -> tuple[Equation, dict[int, int]]
     longer reads, and each kept result's new index by its old one ({} when nothing is
     dropped: the scan itself)."""
     parts = scan_parts(eq)
-    body = parts.body
+    body = _without_repeated_operands(parts)
+    if body is not parts.body:
+        parts = replace(parts, body=body)
     n_carry = len(parts.carries)
     kept_carries = {k for k in range(n_carry) if k in used}
     kept_ys = [j for j in range(len(parts.ys)) if n_carry + j in used]
@@ -80,3 +83,19 @@ def pruned_scan(eq: Equation, used: set[int]) -> tuple[Equation, dict[int, int]]
     numbers = {k: i for i, k in enumerate(carries)}
     numbers |= {n_carry + j: len(carries) + i for i, j in enumerate(kept_ys)}
     return replace(eq, inputs=operands, params=tuple(sorted(params.items()))), numbers
+
+
+def _without_repeated_operands(parts: ScanParts) -> Graph:
+    """The body reading each const operand (and each sliced one) through its first input
+    only: the others are then unread, and dropped."""
+    first: dict[object, Var] = {}
+    mapping: dict[Var, Var] = {}
+    for group, inputs in (("const", parts.body_consts), ("slice", parts.body_slices)):
+        operands = parts.consts if group == "const" else parts.xs
+        for operand, inner in zip(operands, inputs):
+            key = (group, operand.id if isinstance(operand, Var) else repr(operand))
+            if key in first:
+                mapping[inner] = first[key]
+            else:
+                first[key] = inner
+    return parts.body.substitute(mapping) if mapping else parts.body
