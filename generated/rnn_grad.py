@@ -65,7 +65,7 @@ def loss(w_x, w_h, b, w_y, b_y, h0, xs, targets):
 
 def loss_forward(w_x, w_h, b, w_y, b_y, h0, xs, targets):
     """Value of `loss` and the `saved` `loss_backward` needs."""
-    D, H = w_x.shape
+    H = w_x.shape[1]
     N = h0.shape[0]
     T = xs.shape[0]
     h = h0
@@ -85,7 +85,7 @@ def loss_forward(w_x, w_h, b, w_y, b_y, h0, xs, targets):
     predictions += b_y
     t0 = predictions - targets
     value = (t0**2).sum() / (N * T)
-    saved = (w_x, w_h, b, w_y, h0, xs, h_steps, hs, t0, value, D, H, N, T)
+    saved = (w_x, w_h, b, w_y, h0, xs, h_steps, hs, t0, value, N, T)
     return value, saved
 
 
@@ -97,7 +97,7 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     Given `accumulate_into` (arrays in wrt order), the gradients are added into
     them in place, and they are returned.
     """
-    w_x, w_h, b, w_y, h0, xs, h_steps, hs, t0, value, D, H, N, T = saved
+    w_x, w_h, b, w_y, h0, xs, h_steps, hs, t0, value, N, T = saved
     if d_value is None:
         d_value = np.ones_like(value)
     # return gg.mean((predictions - targets) ** 2)
@@ -140,7 +140,7 @@ def loss_value_and_grad(w_x, w_h, b, w_y, b_y, h0, xs, targets):
 
     The forward and backward passes in one function, the value's cotangent 1 folded in.
     """
-    D, H = w_x.shape
+    H = w_x.shape[1]
     N = h0.shape[0]
     T = xs.shape[0]
     h = h0

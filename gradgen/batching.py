@@ -304,7 +304,7 @@ def check_table() -> None:
     the batch as it is, the others are listed."""
     for name, op in OPS.items():
         if op.multiple_results or name == "scan_output":
-            continue  # loops: forward mode does not enter them yet (gradgen.forward)
+            continue  # loops: a batch of tangents goes through them whole (loop_forward)
         if not (op.elementwise or op.leading_batch) and name not in BATCH_RULES:
             raise RuntimeError(f"op {name!r} has no batching rule in gradgen.batching")
 

@@ -14,8 +14,10 @@ from collections.abc import Iterable
 from gradgen.batching import batch_equations, materialize
 from gradgen.derivatives import rule_for
 from gradgen.graph_builder import Builder, Tracer
-from gradgen.ir import Equation, Var
+from gradgen.ir import Equation, Var, dependency_order
+from gradgen.loop_forward import jvp_scan
 from gradgen.naming import TangentHint
+from gradgen.ops import OPS
 
 
 def push_tangents(
@@ -24,7 +26,12 @@ def push_tangents(
     """Emit into `builder` the tangents of every equation's output that depends on the
     seeded `dots` (var -> its tangent); returns `dots` with those added. With `batched`,
     every tangent has one more leading axis than its value: a batch of tangents."""
+    loops = False
     for eq in list(equations):
+        if OPS[eq.op].multiple_results:  # a loop: its results' tangents, computed with them
+            jvp_scan(builder, eq.out, dots, batched, push_tangents)
+            loops = True
+            continue
         operand_dots = [dots.get(a) if isinstance(a, Var) else None for a in eq.inputs]
         if eq.out.integer or all(d is None for d in operand_dots):
             continue
@@ -37,6 +44,8 @@ def push_tangents(
             dots[eq.out] = tangent
             builder.hints.setdefault(tangent, TangentHint(eq.out))
     builder.origin = builder.source = None
+    if loops:  # a loop extended where it stands may read tangents made after it
+        builder.equations[:] = dependency_order(builder.equations)
     return dots
 
 

@@ -9,8 +9,9 @@ equation.
 
 from __future__ import annotations
 
+import heapq
 import itertools
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from gradgen.errors import SourceLocation
@@ -155,6 +156,31 @@ class Graph:
                 lines += ["        " + line for line in str(body).split("\n")]
         lines.append("  in (" + ", ".join(show(v) for v in self.outputs) + ") }")
         return "\n".join(lines)
+
+
+def dependency_order(equations: Sequence[Equation]) -> list[Equation]:
+    """`equations` reordered so that each comes after the equations binding its operands,
+    keeping their order wherever that already holds (a stable topological sort)."""
+    producer = {eq.out: k for k, eq in enumerate(equations)}
+    waiting = [0] * len(equations)
+    readers: dict[int, list[int]] = {}
+    for k, eq in enumerate(equations):
+        for v in set(eq.vars()):
+            if v in producer:
+                waiting[k] += 1
+                readers.setdefault(producer[v], []).append(k)
+    ready = [k for k, count in enumerate(waiting) if count == 0]
+    heapq.heapify(ready)
+    ordered = []
+    while ready:
+        k = heapq.heappop(ready)
+        ordered.append(equations[k])
+        for reader in readers.get(k, ()):
+            waiting[reader] -= 1
+            if waiting[reader] == 0:
+                heapq.heappush(ready, reader)
+    assert len(ordered) == len(equations), "the equations depend on each other in a cycle"
+    return ordered
 
 
 def live_vars(equations: Iterable[Equation], targets: Iterable[Var]) -> set[Var]:

@@ -30,7 +30,7 @@ CASES = [
 TOLERANCE = 1e-7
 # Examples whose autograd VJP is too slow for the suite (about 4 s per parameter through
 # the ODE's 1,000 RK4 steps): checked here against finite differences of the oracle, and
-# against autograd over 50 steps in test_loops.py.
+# against autograd over 20 steps in test_loops.py.
 FINITE_DIFFERENCES_ONLY = {("ode", "final_miss")}
 
 

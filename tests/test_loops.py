@@ -118,15 +118,22 @@ def counted_oracle(theta, y0):
 
 @gg.function(wrt=("log_stiffness", "log_damping", "y0"))
 def pendulum(log_stiffness: Array[()], log_damping: Array[()], y0: Array[2], target: Array[2]):
-    """examples/ode.py over 50 steps (autograd takes seconds through its 1,000)."""
+    """examples/ode.py over 20 steps (autograd takes seconds through its 1,000)."""
     from_example = load_functions(REPO / "examples" / "ode.py")[0].fn
-    namespace = dict(from_example.__globals__, STEPS=50)
+    namespace = dict(from_example.__globals__, STEPS=20)
     rk4 = type(from_example)(from_example.__code__, namespace)
     return rk4(log_stiffness, log_damping, y0, target)
 
 
+@gg.function(wrt=("log_stiffness", "log_damping", "y0"), emit=("jvp", "hessian"))
+def pendulum_all_kinds(
+    log_stiffness: Array[()], log_damping: Array[()], y0: Array[2], target: Array[2]
+):
+    return pendulum.fn(log_stiffness, log_damping, y0, target)
+
+
 def pendulum_oracle(log_stiffness, log_damping, y0, target):
-    return ORACLES[("ode", "final_miss")](log_stiffness, log_damping, y0, target, steps=50)
+    return ORACLES[("ode", "final_miss")](log_stiffness, log_damping, y0, target, steps=20)
 
 
 CASES = {
@@ -260,3 +267,94 @@ def test_xs_of_different_lengths_are_refused() -> None:
         return gg.sum(carry)
 
     assert "leading axes of different sizes" in str(_trace_error(f))
+
+
+@gg.function(wrt=("w", "x0"), emit=("grad", "jvp", "hvp", "hessian"))
+def scalar_loop(w: Array["N"], x0: Array["N"], xs: Array["T", "N"]):
+    def step(h, x):
+        h = gg.tanh(h * w + x)
+        return h, gg.sum(h * h)
+
+    h, ys = gg.scan(step, x0, xs)
+    return gg.sum(ys) + gg.sum(h * w)
+
+
+def scalar_loop_oracle(w, x0, xs):
+    h, ys = x0, []
+    for t in range(xs.shape[0]):
+        h = anp.tanh(h * w + xs[t])
+        ys.append(anp.sum(h * h))
+    return anp.sum(anp.stack(ys)) + anp.sum(h * w)
+
+
+@gg.function(wrt=("w", "x0"), emit=("jvp", "jacobian"))
+def vector_loop(w: Array["N"], x0: Array["N"], xs: Array["T", "N"]):
+    """A value of T elements: the Jacobian by forward mode for w and x0 (N > T is not
+    the case here) and by reverse mode when the value is smaller."""
+    _, ys = gg.scan(lambda h, x: (gg.sin(h * w) + x, gg.sum(h * w)), x0, xs, reverse=True)
+    return ys
+
+
+def vector_loop_oracle(w, x0, xs):
+    h, ys = x0, [None] * xs.shape[0]
+    for t in reversed(range(xs.shape[0])):
+        ys[t] = anp.sum(h * w)
+        h = anp.sin(h * w) + xs[t]
+    return anp.stack(ys)
+
+
+def test_the_ode_examples_derivatives_over_20_steps_match_autograd(tmp_path) -> None:
+    """examples/ode.py's jvp and Hessian (its emit kinds over 1,000 steps take autograd
+    too long for the suite)."""
+    import autograd
+
+    module = compile_to_module([pendulum_all_kinds], tmp_path)
+    rng = np.random.default_rng(7)
+    args = _inputs(pendulum_all_kinds, {}, rng)
+    z = np.array([args[0], args[1], *args[2]])
+
+    def joined(z):
+        return pendulum_oracle(z[0], z[1], z[2:], args[3])
+
+    v = rng.normal(size=4)
+    _, dot = module.pendulum_all_kinds_jvp(*args, v[0], v[1], v[2:])
+    np.testing.assert_allclose(dot, autograd.grad(joined)(z) @ v, rtol=1e-9)
+    blocks = module.pendulum_all_kinds_hessian(*args)
+    hessian = autograd.hessian(joined)(z)
+    np.testing.assert_allclose(blocks[0][0], hessian[0, 0], rtol=1e-8)
+    np.testing.assert_allclose(blocks[2][2], hessian[2:, 2:], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(blocks[0][2], hessian[0, 2:], rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("sizes", [{"T": 4, "N": 3}, {"T": 2, "N": 5}])
+def test_every_emit_kind_goes_through_loops(tmp_path, sizes) -> None:
+    import autograd
+
+    module = compile_to_module([scalar_loop, vector_loop], tmp_path)
+    rng = np.random.default_rng(sizes["N"])
+    w, x0, xs = _inputs(scalar_loop, sizes, rng)
+    v_w, v_x = rng.normal(size=w.shape), rng.normal(size=x0.shape)
+
+    def joined(f):
+        n = w.size
+        return lambda z: f(z[:n], z[n:], xs)
+
+    z, v = np.concatenate([w, x0]), np.concatenate([v_w, v_x])
+    for name, oracle in (("scalar_loop", scalar_loop_oracle), ("vector_loop", vector_loop_oracle)):
+        jacobian = autograd.jacobian(joined(oracle))(z)
+        value, dot = getattr(module, f"{name}_jvp")(w, x0, xs, v_w, v_x)
+        np.testing.assert_allclose(value, oracle(w, x0, xs), rtol=1e-12)
+        np.testing.assert_allclose(dot, jacobian @ v, rtol=1e-10, atol=1e-12)
+    hessian = autograd.hessian(joined(scalar_loop_oracle))(z)
+    n = w.size
+    products = module.scalar_loop_hvp(w, x0, xs, v_w, v_x)
+    np.testing.assert_allclose(np.concatenate(products), hessian @ v, rtol=1e-10, atol=1e-12)
+    blocks = module.scalar_loop_hessian(w, x0, xs)
+    for i in range(2):
+        for j in range(2):
+            expected = hessian[i * n : (i + 1) * n, j * n : (j + 1) * n]
+            np.testing.assert_allclose(blocks[i][j], expected, rtol=1e-10, atol=1e-12)
+    jacobian = autograd.jacobian(joined(vector_loop_oracle))(z)
+    d_w, d_x0 = module.vector_loop_jacobian(w, x0, xs)
+    np.testing.assert_allclose(d_w, jacobian[:, :n], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(d_x0, jacobian[:, n:], rtol=1e-10, atol=1e-12)

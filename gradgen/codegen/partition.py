@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from gradgen.codegen.printer import mean_count
 from gradgen.ir import Body, DimSize, Equation, Graph, Var, live_vars
-from gradgen.ops.control import with_loop_results
+from gradgen.ops.control import scan_parts, with_loop_results
 from gradgen.shapes import dim_names
 
 
@@ -59,11 +59,11 @@ def dims_used(equations: Iterable[Equation]) -> set[str]:
     """The dimension names the printed equations read (bound from argument shapes)."""
     dims: set[str] = set()
     for eq in equations:
-        body = eq.param("body")
-        if isinstance(body, Body):
+        if isinstance(eq.param("body"), Body):
             # the trip count, and the shapes of the arrays the loop stacks its values in
-            dims |= dims_used(body.graph.equations) | dim_names(eq.param("length"))  # type: ignore
-            dims |= {name for v in body.graph.outputs for d in v.shape for name in dim_names(d)}
+            parts = scan_parts(eq)
+            dims |= dims_used(parts.body.equations) | dim_names(parts.length)
+            dims |= {name for v in parts.ys for d in v.shape for name in dim_names(d)}
         for atom in eq.inputs:
             if isinstance(atom, DimSize):
                 dims |= dim_names(atom.name)

@@ -1,4 +1,4 @@
-"""The optimization pipeline: the passes in order, repeated until the printed IR stops
+"""The optimization pipeline: the passes in order, repeated until the program stops
 changing (a fixed point), then the lowering passes a NumPy target adds, with `verify`
 available after every pass. Every pass runs on loop bodies too (`in_bodies`): a body is
 optimized like any code."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from gradgen.ir import Body, Graph
+from gradgen.ir import Body, Graph, Var
 from gradgen.passes import (
     cse,
     dce,
@@ -77,14 +77,39 @@ def prepare(graph: Graph, check: Callable[[Graph], Graph] | None = None) -> Grap
 def optimize(graph: Graph, check: Callable[[Graph], Graph] | None = None) -> Graph:
     """Run PASSES until a fixed point; `check` (e.g. `verify`) runs after each pass."""
     for _ in range(MAX_ROUNDS):
-        before = str(graph)
+        before = fingerprint(graph)
         for _name, run in PASSES:
             graph = in_bodies(run)(graph)
             if check is not None:
                 check(graph)
-        if str(graph) == before:
+        if fingerprint(graph) == before:
             break
     return graph
+
+
+def fingerprint(graph: Graph) -> tuple[object, ...]:
+    """The graph's program, comparable (equal exactly when the printed IR is, up to the
+    names of values): far cheaper than printing it."""
+
+    def atom(a: object) -> object:
+        return a.id if isinstance(a, Var) else (type(a).__name__, a)
+
+    def param(value: object) -> object:
+        return fingerprint(value.graph) if isinstance(value, Body) else value
+
+    return (
+        tuple(v.id for v in graph.inputs),
+        tuple(
+            (
+                eq.op,
+                eq.out.id,
+                tuple(atom(a) for a in eq.inputs),
+                tuple((k, param(v)) for k, v in eq.params),
+            )
+            for eq in graph.equations
+        ),
+        tuple(v.id for v in graph.outputs),
+    )
 
 
 def optimize_and_lower(graph: Graph, check: Callable[[Graph], Graph] | None = None) -> Graph:

@@ -9,7 +9,7 @@ common and broadcasting everywhere; the same operand used twice; integer indices
 duplicates; float32 and float64; 0-d arguments passed as Python floats, NumPy scalars and
 0-d arrays; loops (`F.fori_loop` and `F.scan` over lambdas that close over earlier values,
 read the counter or the slice, run in reverse, and hold a loop of their own); every emit
-kind (a program with a loop asks for grad only: forward mode does not enter loops yet).
+kind.
 """
 
 from __future__ import annotations
@@ -530,8 +530,6 @@ class Generator:
             for kind in ("jvp", "jacobian", "hessian", "hvp")
             if rng.random() < 0.3 and (scalar or kind in ("jvp", "jacobian"))
         ]
-        if any("F.scan(" in text or "F.fori_loop(" in text for _, text in self.steps):
-            emit = ["grad"]  # forward mode does not enter loops yet
         dtype = "float32" if rng.random() < 0.2 else "float64"
         kinds = SCALAR_KINDS if dtype == "float64" else SCALAR_KINDS[1:]  # a Python float is 64-bit
         scalars = {v.name: rng.choice(kinds) for v in self.inputs if v.kind == "f" and v.ndim == 0}
