@@ -35,6 +35,14 @@ def rosenbrock(x):
     return anp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
 
 
+def rnn(w_x, w_h, b, w_y, b_y, h0, xs, targets):
+    h, states = h0, []
+    for t in range(xs.shape[0]):
+        h = anp.tanh(anp.dot(xs[t], w_x) + anp.dot(h, w_h) + b)
+        states.append(h)
+    return anp.mean((anp.dot(anp.stack(states), w_y) + b_y - targets) ** 2)
+
+
 def prepare(model: str, params: list, data: list):
     """A no-argument callable for one value-and-gradients call and a result converter."""
     argnum = tuple(range(len(params))) if len(params) > 1 else 0

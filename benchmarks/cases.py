@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 SEED = 20240601
-MODELS = ("linreg", "logreg", "mlp", "circuit", "elementwise", "rosenbrock")
+MODELS = ("linreg", "logreg", "mlp", "circuit", "elementwise", "rosenbrock", "rnn")
 
 _LINEAR = {"small": {"N": 32, "D": 10}, "medium": {"N": 10_000, "D": 100}}
 _LINEAR["large"] = {"N": 200_000, "D": 100}
@@ -27,6 +27,11 @@ SIZES: dict[str, dict[str, dict[str, int]]] = {
     "circuit": {"small": {}},
     "elementwise": _VECTOR,
     "rosenbrock": _VECTOR,
+    # an Elman RNN read out at each step (examples/rnn.py): H = 32, batch 16
+    "rnn": {
+        "small": {"T": 100, "N": 16, "D": 8, "H": 32},
+        "large": {"T": 1_000, "N": 16, "D": 8, "H": 32},
+    },
 }
 
 
@@ -98,6 +103,16 @@ def _rosenbrock(rng: np.random.Generator, n: int) -> tuple[list, list]:
     return [rng.uniform(-1.5, 1.5, n)], []
 
 
+def _rnn(rng: np.random.Generator, T: int, N: int, D: int, H: int) -> tuple[list, list]:
+    w_x = rng.standard_normal((D, H)) / np.sqrt(D)
+    w_h = 0.9 * rng.standard_normal((H, H)) / np.sqrt(H)
+    b = 0.1 * rng.standard_normal(H)
+    w_y = rng.standard_normal(H) / np.sqrt(H)
+    xs = rng.standard_normal((T, N, D))
+    targets = rng.standard_normal((T, N))
+    return [w_x, w_h, b, w_y, 0.1], [np.zeros((N, H)), xs, targets]
+
+
 _MAKERS = {
     "linreg": _linreg,
     "logreg": _logreg,
@@ -105,4 +120,5 @@ _MAKERS = {
     "circuit": _circuit,
     "elementwise": _elementwise,
     "rosenbrock": _rosenbrock,
+    "rnn": _rnn,
 }

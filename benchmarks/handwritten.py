@@ -102,3 +102,37 @@ def rosenbrock(x):
     g[-1] = 0.0
     g[1:] += t
     return value, g  # one parameter: one array, as gradgen's wrt="x" gives
+
+
+def rnn(w_x, w_h, b, w_y, b_y, h0, xs, targets):
+    """Backpropagation through time: the states kept in one preallocated array, the weight
+    gradients summed over the steps in place."""
+    T, N, _ = xs.shape
+    H = w_h.shape[0]
+    hs = np.empty((T + 1, N, H))
+    hs[0] = h0
+    for t in range(T):
+        z = xs[t] @ w_x
+        z += hs[t] @ w_h
+        z += b
+        np.tanh(z, out=hs[t + 1])
+    states = hs[1:]
+    err = states @ w_y + b_y - targets
+    value = np.mean(err**2)
+    d_pred = err * (2.0 / err.size)
+    d_w_y = np.tensordot(d_pred, states, axes=([0, 1], [0, 1]))
+    d_b_y = d_pred.sum()
+    d_w_x = np.zeros_like(w_x)
+    d_w_h = np.zeros_like(w_h)
+    d_b = np.zeros_like(b)
+    d_h = np.zeros((N, H))
+    for t in reversed(range(T)):
+        d_h += d_pred[t][:, None] * w_y
+        d_z = hs[t + 1] ** 2
+        np.subtract(1.0, d_z, out=d_z)
+        d_z *= d_h
+        d_w_x += xs[t].T @ d_z
+        d_w_h += hs[t].T @ d_z
+        d_b += d_z.sum(axis=0)
+        d_h = d_z @ w_h.T
+    return value, (d_w_x, d_w_h, d_b, d_w_y, d_b_y)

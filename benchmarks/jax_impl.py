@@ -40,6 +40,15 @@ def rosenbrock(x):
     return jnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
 
 
+def rnn(w_x, w_h, b, w_y, b_y, h0, xs, targets):
+    def step(h, x):
+        h = jnp.tanh(x @ w_x + h @ w_h + b)
+        return h, h
+
+    _, hs = jax.lax.scan(step, h0, xs)
+    return jnp.mean((hs @ w_y + b_y - targets) ** 2)
+
+
 def prepare(model: str, params: list, data: list):
     """A no-argument callable for one (blocking) call of the jitted value_and_grad, a
     converter of its result, and the seconds the first call took to trace and compile.

@@ -49,3 +49,22 @@ def elementwise(x: Array["N"], y: Array["N"]):
 @gg.function(wrt="x")
 def rosenbrock(x: Array["N"]):
     return gg.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+@gg.function(wrt=("w_x", "w_h", "b", "w_y", "b_y"))
+def rnn(
+    w_x: Array["D", "H"],
+    w_h: Array["H", "H"],
+    b: Array["H"],
+    w_y: Array["H"],
+    b_y: float,
+    h0: Array["N", "H"],
+    xs: Array["T", "N", "D"],
+    targets: Array["T", "N"],
+):
+    def step(h, x):
+        h = gg.tanh(x @ w_x + h @ w_h + b)
+        return h, h
+
+    _, hs = gg.scan(step, h0, xs)
+    return gg.mean((hs @ w_y + b_y - targets) ** 2)

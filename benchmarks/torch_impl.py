@@ -37,6 +37,14 @@ def rosenbrock(x):
     return torch.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
 
 
+def rnn(w_x, w_h, b, w_y, b_y, h0, xs, targets):
+    h, states = h0, []
+    for t in range(xs.shape[0]):
+        h = torch.tanh(xs[t] @ w_x + h @ w_h + b)
+        states.append(h)
+    return torch.mean((torch.stack(states) @ w_y + b_y - targets) ** 2)
+
+
 def prepare(model: str, params: list, data: list):
     """A no-argument callable for one value-and-gradients call, and a converter of its
     result to `(float, [ndarray])`. Arrays become tensors once (sharing memory); the

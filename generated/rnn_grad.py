@@ -6,14 +6,14 @@ f_backward(saved, d_value=None) -> gradients, f_value_and_grad(...) -> (value, g
 f_grad(...) -> gradients.
 
 loss(w_x: (D, H), w_h: (H, H), b: (H,), w_y: (H,), b_y: (), h0: (N, H), xs: (T, N, D), targets: (T, N)) with respect to w_x, w_h, b, w_y, b_y:
-(traced graph ef549d3df9e4)
-    _ = h0
+(traced graph 3d5f89588a42)
+    h = h0
     hs = empty((T, N, H), dtype=result_type(w_x, w_h, b, h0, xs))
     for t in range(T):
         x = xs[t]
-        h = tanh(x @ w_x + _ @ w_h + b)
-        hs[t] = h
-        _ = h
+        h_1 = tanh(x @ w_x + h @ w_h + b)
+        hs[t] = h_1
+        h = h_1
     predictions = hs @ w_y + b_y
     value = mean((predictions - targets)**2)
     return value
@@ -108,7 +108,7 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
     d_hs = t1 @ np.expand_dims(w_y, 1).T
     d_w_y = np.squeeze((np.transpose(hs, (0, 2, 1)) @ t1).sum(axis=0), 1)
     # _, hs = gg.scan(step, h0, xs)
-    t2 = np.zeros_like(h0)
+    d_h = np.zeros_like(h0)
     d_w_x = np.zeros_like(w_x)
     d_w_h = np.zeros_like(w_h)
     d_b = np.zeros_like(b)
@@ -116,20 +116,20 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
         h = h_steps[t]
         h_1 = hs[t]
         x = xs[t]
-        d_h = d_hs[t]
+        d_h_1 = d_hs[t]
         # the gradient of h_1, added up from its uses
-        d_h_1 = t2 + d_h
+        d_h_1_1 = d_h + d_h_1
         # h = gg.tanh(x @ w_x + h @ w_h + b)
         t3 = h_1**2
         np.subtract(1.0, t3, out=t3)
-        t3 *= d_h_1
+        t3 *= d_h_1_1
         d_h_2 = t3 @ w_h.T
         d_w_h_2 = h.T @ t3
         d_w_x_1 = x.T @ t3
         d_w_x_1 += d_w_x
         d_w_h_1 = d_w_h + d_w_h_2
         d_b_1 = d_b + t3.sum(axis=0)
-        t2, d_w_x, d_w_h, d_b = d_h_2, d_w_x_1, d_w_h_1, d_b_1
+        d_h, d_w_x, d_w_h, d_b = d_h_2, d_w_x_1, d_w_h_1, d_b_1
     if accumulate_into is not None:
         return _accumulate(accumulate_into, (d_w_x, d_w_h, d_b, d_w_y, d_b_y))
     return d_w_x, d_w_h, d_b, d_w_y, d_b_y
@@ -168,7 +168,7 @@ def loss_value_and_grad(w_x, w_h, b, w_y, b_y, h0, xs, targets):
     d_hs = t1 @ np.expand_dims(w_y, 1).T
     d_w_y = np.squeeze((np.transpose(hs, (0, 2, 1)) @ t1).sum(axis=0), 1)
     # _, hs = gg.scan(step, h0, xs)
-    t2 = np.zeros_like(h0)
+    d_h = np.zeros_like(h0)
     d_w_x = np.zeros_like(w_x)
     d_w_h = np.zeros_like(w_h)
     d_b = np.zeros_like(b)
@@ -176,20 +176,20 @@ def loss_value_and_grad(w_x, w_h, b, w_y, b_y, h0, xs, targets):
         h = h_steps[t]
         h_1 = hs[t]
         x = xs[t]
-        d_h = d_hs[t]
+        d_h_1 = d_hs[t]
         # the gradient of h_1, added up from its uses
-        d_h_1 = t2 + d_h
+        d_h_1_1 = d_h + d_h_1
         # h = gg.tanh(x @ w_x + h @ w_h + b)
         t3 = h_1**2
         np.subtract(1.0, t3, out=t3)
-        t3 *= d_h_1
+        t3 *= d_h_1_1
         d_h_2 = t3 @ w_h.T
         d_w_h_2 = h.T @ t3
         d_w_x_1 = x.T @ t3
         d_w_x_1 += d_w_x
         d_w_h_1 = d_w_h + d_w_h_2
         d_b_1 = d_b + t3.sum(axis=0)
-        t2, d_w_x, d_w_h, d_b = d_h_2, d_w_x_1, d_w_h_1, d_b_1
+        d_h, d_w_x, d_w_h, d_b = d_h_2, d_w_x_1, d_w_h_1, d_b_1
     return value, (d_w_x, d_w_h, d_b, d_w_y, d_b_y)
 
 

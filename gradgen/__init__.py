@@ -16,7 +16,7 @@ from gradgen import linalg
 from gradgen.api import Function, function
 from gradgen.errors import GradgenError
 from gradgen.functions import *  # noqa: F403  (the NumPy-like ops: gg.exp, gg.sum, ...)
-from gradgen.loops import fori_loop, scan
+from gradgen.loops import fori_loop, scan, while_loop
 from gradgen.shapes import Array, IntArray
 from gradgen.version import __version__
 
@@ -59,5 +59,6 @@ __all__ = [
     "linalg",
     "load",
     "scan",
+    "while_loop",
     *_functions.__all__,
 ]

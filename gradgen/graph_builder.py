@@ -83,6 +83,16 @@ class Builder:
         self.parent = parent
         self.captured: dict[Var, Var] = {}
         self.depth: int = parent.depth + 1 if parent is not None else 0
+        self.made_dims = 0  # (the root's) dims made by `fresh_dim`
+
+    def fresh_dim(self, base: str) -> str:
+        """A dim name no other in this trace has: `base`, then `base2`, `base3`... (the
+        number of steps a while loop runs)."""
+        root = self
+        while root.parent is not None:
+            root = root.parent
+        root.made_dims += 1
+        return base if root.made_dims == 1 else f"{base}{root.made_dims}"
 
     def encloses(self, other: Builder) -> bool:
         """Whether `other` is this builder or a loop body's builder inside it."""

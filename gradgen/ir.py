@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from gradgen.errors import SourceLocation
 from gradgen.naming import NameHint, assign_names
-from gradgen.shapes import Shape
+from gradgen.shapes import Shape, dim_names
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,6 +123,11 @@ class Graph:
         values.update(changes)
         return Graph(**values)  # type: ignore[arg-type]
 
+    def vars_read(self) -> set[Var]:
+        """The inputs its equations or outputs read."""
+        read = {v for eq in self.equations for v in eq.vars()} | set(self.outputs)
+        return read & set(self.inputs)
+
     def substitute(self, mapping: Mapping[Var, Var]) -> Graph:
         """The same program with every use of a key var replaced by its value var."""
         if not mapping:
@@ -147,13 +152,16 @@ class Graph:
 
         lines = ["{ lambda " + " ".join(typed(v) for v in self.inputs) + " ."]
         for eq in self.equations:
-            params = " ".join(f"{k}={show_param(v)}" for k, v in eq.params if k != "body")
+            params = " ".join(
+                f"{k}={show_param(v)}" for k, v in eq.params if not isinstance(v, Body)
+            )
             op = f"{eq.op}[{params}]" if params else eq.op
             args = " ".join(show(a) for a in eq.inputs)
             lines.append(f"    {typed(eq.out)} = {op} {args}".rstrip())
-            body = eq.param("body")
-            if isinstance(body, Body):
-                lines += ["        " + line for line in str(body).split("\n")]
+            for key, value in eq.params:
+                if isinstance(value, Body):  # the body unlabelled, a condition labelled
+                    lines += [f"      {key}:"] if key != "body" else []
+                    lines += ["        " + line for line in str(value).split("\n")]
         lines.append("  in (" + ", ".join(show(v) for v in self.outputs) + ") }")
         return "\n".join(lines)
 
@@ -184,12 +192,25 @@ def dependency_order(equations: Sequence[Equation]) -> list[Equation]:
 
 
 def live_vars(equations: Iterable[Equation], targets: Iterable[Var]) -> set[Var]:
-    """The vars `targets` depend on through `equations`, themselves included."""
+    """The vars `targets` depend on through `equations`, themselves included. A dim a
+    live equation reads (in its shape, or as its length) that an equation binds when it
+    runs (a while loop: the number of steps it ran) makes that equation live too."""
     live = set(targets)
+    dims: set[str] = set()
     for eq in reversed(list(equations)):
-        if eq.out in live:
+        binds = bound_dim(eq)
+        if eq.out in live or (binds is not None and binds in dims):
+            live.add(eq.out)
             live.update(eq.vars())
+            dims |= {n for d in eq.out.shape for n in dim_names(d)}
+            dims |= dim_names(eq.param("length"))  # type: ignore[arg-type]
     return live
+
+
+def bound_dim(eq: Equation) -> str | None:
+    """The dim `eq` binds when it runs: a while loop's length (the steps it ran)."""
+    length = eq.param("length")
+    return length if eq.param("cond") is not None and isinstance(length, str) else None
 
 
 def show_param(value: object, compact: bool = True) -> str:

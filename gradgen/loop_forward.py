@@ -122,6 +122,8 @@ def jvp_scan(
         n_consts + len(const_seeds),
         n_carry + len(carries_with),
         parts.reverse,
+        parts.cond,
+        parts.max_steps,
     )
     builder.equations[index] = Equation(
         "scan", operands, token, tuple(sorted(params.items())), eq.source, eq.origin

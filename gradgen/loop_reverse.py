@@ -8,7 +8,8 @@ reverse-mode loop `backpropagate` passed in) is split in two:
 - the forward step: the primal equations, which now also output the residuals, the
   values of one step the backward step reads. The forward scan stacks each residual on a
   leading axis (`h_steps[t] = h`), as it stacks the `y`s;
-- the backward step: the rest. A scan with `reverse` flipped runs it: its carries are the
+- the backward step: the rest. A scan with `reverse` flipped runs it (over the steps a
+  while loop ran, its length): its carries are the
   carries' cotangents and, for each const that needs one, the cotangent summed over the
   steps; its slices are the residuals, the slices and the `y`s it reads and the `y`s'
   cotangents; its `y`s are the slices' cotangents.
@@ -70,15 +71,17 @@ def reverse_scan(
     needs_grad = depends_on(body.equations, sources)
     contributions = backpropagate(inner, body.equations, seeds, needs_grad)
 
-    def cotangent_of(v: Var) -> Var:
+    def cotangent_of(v: Var, like: Var) -> Var:
+        """v's cotangent; zeros like `like` (a value of v's type the backward step has)
+        when it has none."""
         if v in contributions:
             return total(inner, v, contributions[v])
-        zero = inner.emit("zeros_like", [v])
+        zero = inner.emit("zeros_like", [like])
         _name_gradient(hints, zero, v)
         return zero
 
     step, inner.origin = inner.origin, None
-    d_carries = [cotangent_of(v) for v in parts.body_carries]
+    d_carries = [cotangent_of(v, d) for v, d in zip(parts.body_carries, d_new_carries)]
     accumulators, sums = [], []
     for v, w in zip(parts.body_consts, const_wanted):
         if w:
@@ -92,7 +95,7 @@ def reverse_scan(
             else:
                 summed = accumulator
             sums.append(summed)
-    d_slices = [cotangent_of(v) for v, w in zip(parts.body_slices, slice_wanted) if w]
+    d_slices = [cotangent_of(v, v) for v, w in zip(parts.body_slices, slice_wanted) if w]
     inner.origin = step
 
     # 2. The split: what the forward step computes, and what the backward step reads of it.
@@ -210,7 +213,15 @@ def depends_on(equations: Sequence[Equation], sources: set[Var]) -> set[Var]:
 
 def _replace_scan(builder: Builder, eq: Equation, parts: ScanParts, body: Graph) -> Equation:
     """Put a scan with `body` (same operands and token) in `eq`'s place in the builder."""
-    params = scan_params(body, parts.length, len(parts.consts), len(parts.carries), parts.reverse)
+    params = scan_params(
+        body,
+        parts.length,
+        len(parts.consts),
+        len(parts.carries),
+        parts.reverse,
+        parts.cond,
+        parts.max_steps,
+    )
     new = Equation(eq.op, eq.inputs, eq.out, tuple(sorted(params.items())), eq.source, eq.origin)
     index = next(i for i, e in enumerate(builder.equations) if e is eq)
     builder.equations[index] = new

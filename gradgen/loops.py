@@ -1,4 +1,5 @@
-"""The loops users write: `gg.scan` and `gg.fori_loop`, with JAX's names and signatures.
+"""The loops users write: `gg.scan`, `gg.fori_loop` and `gg.while_loop`, with JAX's names
+and signatures.
 
 While tracing, each traces its body once, on tracers of the carry's shapes and of one
 slice of `xs`, into a graph of its own: one `scan` equation (`gradgen.ops.control`), so
@@ -86,9 +87,12 @@ def _traced_scan(
     reverse: bool,
     counter_name: str,
     what: str,
+    cond: Callable[[Any], Any] | None = None,
+    max_steps: int | None = None,
 ) -> tuple[Any, Any]:
     """Trace `f(t, carry, x)` once into a body graph and record the scan equation and its
-    results in `builder`."""
+    results in `builder`; with `cond` (a while loop's test of the carry), trace it first,
+    into a graph over the same inputs."""
     where = builder.location()
     init_leaves, rebuild_carry = _flatten(init)
     init_atoms = [_carry_atom(builder, leaf, k, what, where) for k, leaf in enumerate(init_leaves)]
@@ -102,6 +106,12 @@ def _traced_scan(
     body.hints[counter] = counter_name
     carries = [body.new_var(_shape(a)) for a in init_atoms]
     slices = [body.new_var(x.shape[1:], x.integer) for x in xs_atoms]
+    test: Var | None = None
+    if cond is not None:
+        with building(body):
+            flag = cond(rebuild_carry([Tracer(c, body) for c in carries]))
+        test = _flag(body, flag, what, where)
+    tested = len(body.equations)  # the condition's equations come first
     with building(body):
         result = f(
             Tracer(counter, body),
@@ -138,13 +148,14 @@ def _traced_scan(
     outer, repeated = _distinct_consts(body.captured, builder.equations[hoisted_from:])
     inputs = (counter, *(body.captured[v] for v in outer), *carries, *slices)
     values = set(inputs) | {eq.out for eq in body.equations}
-    graph = Graph(
-        inputs,
-        tuple(body.equations),
-        (*new_vars, *y_vars),
-        {v: h for v, h in body.hints.items() if v in values},
-    ).substitute(repeated)
-    params = scan_params(graph, length, len(outer), len(carries), reverse)
+    hints = {v: h for v, h in body.hints.items() if v in values}
+    graph = Graph(inputs, tuple(body.equations[tested:]), (*new_vars, *y_vars), hints)
+    graph = graph.substitute(repeated)
+    condition = None
+    if test is not None:
+        condition = Graph(inputs, tuple(body.equations[:tested]), (test,), hints)
+        condition = condition.substitute(repeated)
+    params = scan_params(graph, length, len(outer), len(carries), reverse, condition, max_steps)
     token = builder.emit("scan", [*outer, *init_atoms, *xs_atoms], params)
     builder.hints[token] = "loop"  # (a token: the printed code never names it)
     shapes = [v.shape for v in new_vars] + [(length, *v.shape) for v in y_vars]
@@ -155,6 +166,57 @@ def _traced_scan(
     final = rebuild_carry(results[: len(carries)])
     stacked = rebuild_ys(results[len(carries) :]) if rebuild_ys is not None else None
     return final, stacked
+
+
+def while_loop(
+    cond_fun: Callable[[Any], Any],
+    body_fun: Callable[[Any], Any],
+    init_val: Any,
+    max_steps: int | None = None,
+) -> Any:
+    """`val = body_fun(val)` while `cond_fun(val)` (a traced scalar comparison) holds, and
+    at most `max_steps` times; returns the final val. Unlike JAX's, it can be
+    differentiated in reverse mode: the forward loop records how many steps it ran and
+    stacks what the backward reads, and the backward runs that many steps in reverse."""
+    builder = _builder_of(init_val)
+    if builder is None:
+        value, steps = init_val, 0
+        while (max_steps is None or steps < max_steps) and cond_fun(value):
+            value = body_fun(value)
+            steps += 1
+        return value
+    if max_steps is not None and not (isinstance(max_steps, int) and max_steps >= 0):
+        raise GradgenError(
+            f"max_steps of gg.while_loop must be a non-negative int, not {max_steps!r}.",
+            builder.location(),
+        )
+    carry, _ = _traced_scan(
+        builder,
+        lambda t, carry, x: (body_fun(carry), None),
+        init_val,
+        None,
+        builder.fresh_dim("steps"),
+        False,
+        "t",
+        "gg.while_loop",
+        cond_fun,
+        max_steps,
+    )
+    return carry
+
+
+def _flag(body: Builder, flag: Any, what: str, where: SourceLocation | None) -> Var:
+    """The var of a while loop's condition, checked: one boolean (a comparison)."""
+    var = flag.variable if isinstance(flag, Tracer) and flag.builder is body else None
+    if var is None or var.shape != () or not var.integer:
+        kind = f"shape {format_shape(var.shape)}" if var is not None and var.shape else None
+        kind = kind or ("float data" if var is not None else _kind(flag))
+        raise GradgenError(
+            f"the condition of {what} gives {kind}, not one boolean.",
+            where,
+            "compare scalars: gg.linalg.norm(b) < 1000, gg.sum(x) > 0.",
+        )
+    return var
 
 
 def _distinct_consts(
@@ -318,4 +380,4 @@ def _eager_scan(
     return carry, rebuild_y([np.stack(column) for column in zip(*y_leaves)])
 
 
-__all__ = ["fori_loop", "scan"]
+__all__ = ["fori_loop", "scan", "while_loop"]

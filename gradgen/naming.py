@@ -173,16 +173,21 @@ def dimension_names(graph: Program) -> set[str]:
 
 
 def assign_names(
-    graph: Program, skip: Collection[Hashable] = (), fixed: Mapping[Any, str] | None = None
+    graph: Program,
+    skip: Collection[Hashable] = (),
+    fixed: Mapping[Any, str] | None = None,
+    taken: Collection[str] = (),
 ) -> dict[Any, str]:
     """A unique Python identifier for every var of `graph` but those in `skip` (values the
     printer writes inline, which need no name). `fixed` names given elsewhere (the code's,
-    for the docstring's formula) are kept, and no other var takes one of them."""
+    for the docstring's formula) are kept, and no other var takes one of them, nor one of
+    the names `taken` (the code around a loop's body)."""
     hints = graph.hints
     ordered = list(graph.inputs) + [eq.out for eq in graph.equations]
     user_named = {v: hints[v] for v in ordered if isinstance(hints.get(v), str)}
     fixed = fixed or {}
-    space = _NameSpace((RESERVED - {"d_value"}) | dimension_names(graph) | set(fixed.values()))
+    reserved = (RESERVED - {"d_value"}) | dimension_names(graph) | set(fixed.values())
+    space = _NameSpace(reserved | set(taken))
     names: dict[Any, str] = {v: fixed[v] for v in ordered if v in fixed}
     # The cotangent argument is always `d_value`; then the user's names, so a temporary
     # never takes a name the user wrote.

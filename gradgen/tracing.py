@@ -32,6 +32,8 @@ class _NameRecorder:
     def on_event(self, frame: FrameType, event: str, arg: Any) -> Any:
         if event in ("line", "return"):
             for name, value in frame.f_locals.items():
+                if name == "_":  # a value the code throws away names nothing
+                    continue
                 if isinstance(value, Tracer) and value.variable not in self.hints:
                     self.hints[value.variable] = name
         return self.on_event

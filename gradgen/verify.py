@@ -74,6 +74,10 @@ def _verify_scan(eq: Equation) -> None:
     expected = 1 + len(parts.consts) + len(parts.carries) + len(parts.xs)
     if len(body.inputs) != expected or len(body.outputs) < len(parts.carries):
         raise IRError("a scan's body does not take its consts, carries and slices")
+    if parts.cond is not None:
+        cond = verify(parts.cond)
+        if cond.inputs != body.inputs or [v.type_str() for v in cond.outputs] != ["i[]"]:
+            raise IRError("a while loop's condition is not a flag of its body's inputs")
     counter = parts.counter
     if counter.shape != () or not counter.integer:
         raise IRError("a scan's step counter is not an integer scalar")

@@ -142,7 +142,24 @@ def _ode_final_miss(log_stiffness, log_damping, y0, target, steps=1000, dt=0.01)
     return (angle - target[0]) ** 2 + (velocity - target[1]) ** 2
 
 
-ORACLES.update({("rnn", "loss"): _rnn_loss, ("ode", "final_miss"): _ode_final_miss})
+def _eccentric_anomaly(mean_anomaly, eccentricity):
+    """Newton's method as a Python while loop (autograd records the steps it runs)."""
+    e = 0.9 / (1.0 + anp.exp(-eccentricity))
+    anomaly, step, steps = mean_anomaly, anp.ones_like(mean_anomaly), 0
+    while steps < 50 and anp.max(anp.abs(step)) > 1e-12:
+        step = (anomaly - e * anp.sin(anomaly) - mean_anomaly) / (1.0 - e * anp.cos(anomaly))
+        anomaly = anomaly - step
+        steps += 1
+    return anp.sum(anomaly)
+
+
+ORACLES.update(
+    {
+        ("rnn", "loss"): _rnn_loss,
+        ("ode", "final_miss"): _ode_final_miss,
+        ("kepler", "eccentric_anomaly"): _eccentric_anomaly,
+    }
+)
 
 
 def _classifier_aux(w, b, x, y):

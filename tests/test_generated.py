@@ -125,6 +125,17 @@ def test_readme_shows_the_real_generated_backward() -> None:
     assert body.startswith(snippet), "update the README's example of generated code"
 
 
+def test_readme_shows_the_real_generated_loops() -> None:
+    """The README's RNN loops are generated/rnn_grad.py's, the forward loop and the backward
+    loop each as one run of lines (the README elides what lies between them)."""
+    readme = (REPO / "README.md").read_text()
+    snippet = readme.split("    h = h0\n", 1)[1].split("```")[0]
+    forward, backward = snippet.split("    ...\n")
+    generated = (GENERATED / "rnn_grad.py").read_text()
+    assert "    h = h0\n" + forward in generated, "update the README's RNN forward loop"
+    assert backward in generated, "update the README's RNN backward loop"
+
+
 def test_mlp_training_raises_test_accuracy() -> None:
     output = _run_example_script("train_mlp.py")
     accuracies = [float(line.split()[-1]) for line in output.splitlines()[1:]]

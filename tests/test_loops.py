@@ -358,3 +358,63 @@ def test_every_emit_kind_goes_through_loops(tmp_path, sizes) -> None:
     d_w, d_x0 = module.vector_loop_jacobian(w, x0, xs)
     np.testing.assert_allclose(d_w, jacobian[:, :n], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(d_x0, jacobian[:, n:], rtol=1e-10, atol=1e-12)
+
+
+@gg.function(wrt=("a",), emit=("grad", "jvp", "hessian"))
+def cube_root(a: Array["N"], x0: Array["N"]):
+    """Newton's method for x**3 = a: a data-dependent number of steps, at most 30."""
+
+    def moving(state):
+        return gg.max(gg.abs(state[1])) > 1e-13
+
+    def newton(state):
+        x, _ = state
+        step = (x**3 - a) / (3.0 * x**2)
+        return x - step, step
+
+    x, _ = gg.while_loop(moving, newton, (x0, x0 * 0.0 + 1.0), max_steps=30)
+    return gg.sum(x)
+
+
+@gg.function(wrt=("x0",))
+def capped(x0: Array["N"]):
+    """A condition that always holds: max_steps ends the loop."""
+    return gg.sum(gg.while_loop(lambda x: gg.sum(x) > -1e9, lambda x: gg.sin(x) + 1.0, x0, 7))
+
+
+def capped_oracle(x0):
+    x = x0
+    for _ in range(7):
+        x = anp.sin(x) + 1.0
+    return anp.sum(x)
+
+
+def test_while_loops_differentiate_through_the_steps_they_ran(tmp_path) -> None:
+    module = compile_to_module([cube_root, capped], tmp_path)
+    a = np.array([2.0, 27.0, 0.5])
+    value, (d_a,) = module.cube_root_value_and_grad(a, np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(value, np.sum(np.cbrt(a)), rtol=1e-14)
+    np.testing.assert_allclose(d_a, a ** (-2 / 3) / 3, rtol=1e-12)  # the implicit derivative
+    _, dot = module.cube_root_jvp(a, np.array([1.0, 2.0, 3.0]), np.ones(3))
+    np.testing.assert_allclose(dot, np.sum(a ** (-2 / 3) / 3), rtol=1e-12)
+    ((hessian,),) = module.cube_root_hessian(a, np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(hessian, np.diag(-2 / 9 * a ** (-5 / 3)), rtol=1e-9)
+    # The start is the answer: one step runs (its step is 0), whose derivative is 1/(3 x0^2).
+    value, (d_a,) = module.cube_root_value_and_grad(np.array([8.0]), np.array([2.0]))
+    assert value == 2.0
+    np.testing.assert_allclose(d_a, [1 / 12], rtol=1e-14)
+    x0 = np.random.default_rng(0).normal(size=4)
+    value, (d_x0,) = module.capped_value_and_grad(x0)
+    np.testing.assert_allclose(value, capped_oracle(x0), rtol=1e-14)
+    np.testing.assert_allclose(d_x0, oracle_vjp(capped_oracle, [x0], 0, 1.0), rtol=1e-12)
+    assert "while steps < 7:" in _source(capped)
+
+
+def test_a_while_condition_must_be_one_boolean() -> None:
+    @gg.function(wrt=("x",))
+    def f(x: Array["N"]):
+        return gg.sum(gg.while_loop(lambda v: v > 0.0, lambda v: v - 1.0, x))
+
+    assert "the condition of gg.while_loop gives shape (N,), not one boolean" in str(
+        _trace_error(f)
+    )

@@ -20,20 +20,19 @@ from gradgen.ir import Equation, Graph, Var
 
 @dataclass(frozen=True)
 class LoweredLoop:
-    """A scan as a `for` loop over `counter`; every pair is (target name, value text)."""
+    """A scan as a `for` loop (a while loop as `while`): its lines as text around the
+    step's lowered programs."""
 
-    counter: str  # the step counter's name
-    length: str  # the trip count's text
-    reverse: bool  # `for t in reversed(range(T))`
-    inits: list[tuple[str, str]]  # before the loop: each carry's name = its initial value
-    stacks: list[tuple[str, str]]  # before the loop: each stacked result's allocation
-    slices: list[tuple[str, str]]  # first in a step: each slice's name = its operand
-    first: list[tuple[str, str]]  # then stores of step inputs: stack row t = name
+    before: list[str]  # the carries' initial values, the stacks, a while loop's counter
+    head: str  # `for t in range(T):`, `while steps < 50:`
+    condition: LoweredProgram | None  # a while loop's test, first in a step
+    test: str | None  # the name of the test's result: `if not test: break`
+    first: list[str]  # the slices, and the stores of a step's inputs (`h_steps[t] = h`)
     body: LoweredProgram  # the step's statements
-    last: list[tuple[str, str]]  # after them, stores of the step's values: row t = name
-    updates: list[tuple[str, str]]  # at the end of a step: each carry = its new value
-    after: list[tuple[str, str]]  # after the loop: results named apart from their carry
+    last: list[str]  # the stores of its values, the carries' updates, a counter's step
+    after: list[str]  # stacking a while loop's rows; results named apart from their carry
     graph: Graph  # the step's graph as printed (its lines head the statements)
+    cond_graph: Graph | None  # the test's graph as printed
 
 
 @dataclass(frozen=True)

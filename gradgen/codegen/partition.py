@@ -58,12 +58,22 @@ def partition(joint: Graph, wrt_count: int) -> Partition:
 def dims_used(equations: Iterable[Equation]) -> set[str]:
     """The dimension names the printed equations read (bound from argument shapes)."""
     dims: set[str] = set()
+    equations = list(equations)
+    stacked = {  # the loops' results these equations bind
+        (eq.inputs[0], eq.param("result")) for eq in equations if eq.op == "scan_output"
+    }
     for eq in equations:
         if isinstance(eq.param("body"), Body):
             # the trip count, and the shapes of the arrays the loop stacks its values in
             parts = scan_parts(eq)
-            dims |= dims_used(parts.body.equations) | dim_names(parts.length)
-            dims |= {name for v in parts.ys for d in v.shape for name in dim_names(d)}
+            own = dims_used(parts.body.equations) | dim_names(parts.length)
+            n_carry = len(parts.carries)
+            for j, y in enumerate(parts.ys):
+                if (eq.out, n_carry + j) in stacked:
+                    own |= {name for d in y.shape for name in dim_names(d)}
+            if parts.cond is not None:  # a while loop binds its length itself
+                own = (own | dims_used(parts.cond.equations)) - dim_names(parts.length)
+            dims |= own
         for atom in eq.inputs:
             if isinstance(atom, DimSize):
                 dims |= dim_names(atom.name)

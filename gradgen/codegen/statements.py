@@ -24,7 +24,7 @@ from gradgen.naming import GradHint, NameHint, assign_names, is_named, says_noth
 from gradgen.ops import OPS
 from gradgen.ops.control import scan_parts
 from gradgen.passes.prune_loops import pruned_scan
-from gradgen.shapes import dim_expr
+from gradgen.shapes import dim_expr, dim_names
 from gradgen.source import statement_text
 from gradgen.symbolic import operand_occurrences
 
@@ -163,7 +163,7 @@ def _lowered(
         if eq.op == "scan":
             found = results.get(eq.out, {})
             carries = _carry_names(eq, found, lowered, equations, names, keep, hints)
-            loop = _lowered_loop(eq, found, names, printer, carries)
+            loop = _lowered_loop(eq, found, names, printer, carries, hints, keep)
             lowered.append(Lowered(eq, Code("", True), loop=loop))
             continue
         if eq in written_first:  # `d_x[1:] += d_t1`: the zeros and `d_x[:-1]` came first
@@ -205,12 +205,16 @@ def _lowered_loop(
     results: dict[int, Var],
     names: dict[Var, str],
     printer: NumPyCodePrinter,
-    carry_names: dict[int, str],
+    carry_names: dict[int, str | None],
+    hints: Mapping[Var, NameHint],
+    keep: set[Var],
 ) -> LoweredLoop:
     """A scan as a `for` loop computing the results bound here (`results`, by index):
     its body lowered as a program of its own, whose names are new but for the consts
     (their operands' names) and the carries (`carry_names`, else their final results'
-    names). An initial carry already bound under its carry's name is not assigned again."""
+    names when the user gave one or the code prints it elsewhere; else a result takes its
+    carry's name). An initial carry already bound under its carry's name is not assigned
+    again."""
     loop, numbers = pruned_scan(eq, set(results))
     results = {numbers.get(k, k): v for k, v in results.items()}
     carry_names = {
@@ -223,12 +227,33 @@ def _lowered_loop(
     for inner, outer in zip(parts.body_consts, parts.consts):
         fixed[inner] = atom_code(outer, names).text
     for k, inner in enumerate(parts.body_carries):
-        if k in carry_names:
-            fixed[inner] = carry_names[k]
-        elif k in results:
-            fixed[inner] = names[results[k]]
+        if carry_names.get(k) is not None:
+            fixed[inner] = carry_names[k]  # type: ignore[assignment]
+        elif k in results and (isinstance(hints.get(results[k]), str) or results[k] in keep):
+            fixed[inner] = names[results[k]]  # the user's name for the result, or its own
+    taken = dim_names(parts.length)  # (a loop's length may be a dim the code binds)
+    while_loop = parts.cond is not None
+    if while_loop:  # the counter counts the steps: it is the loop's length once it ends
+        fixed[parts.counter] = str(parts.length)
+    condition, test, cond_names = None, None, {}
+    if parts.cond is not None:
+        cond = parts.cond
+        cond_inline = inlined(cond.equations, cond.outputs, cond.hints)
+        cond_names = assign_names(cond, skip=cond_inline, fixed=fixed, taken=taken)
+        condition = lower(
+            cond.equations,
+            {**names, **cond_names},
+            cond_inline,
+            printer,
+            cond.outputs,
+            cond.hints,
+            cond.inputs,
+        )
+        check_writes(condition, cond.equations, cond.outputs)
+        test = cond_names[cond.outputs[0]]
+        fixed = {**fixed, **cond_names}
     inline = inlined(body.equations, body.outputs, body.hints)
-    own = assign_names(body, skip=inline, fixed=fixed)
+    own = assign_names(body, skip=inline, fixed=fixed, taken=taken)
     body_names = {v: own[v] for v in (*body.inputs, *(e.out for e in body.equations)) if v in own}
     program = lower(
         body.equations,
@@ -240,51 +265,64 @@ def _lowered_loop(
         body.inputs,
     )
     check_writes(program, body.equations, body.outputs)
+    for k, (inner, start) in enumerate(zip(parts.body_carries, parts.carries)):
+        if k in results and inner not in fixed:  # a result with no name of its own: the carry's
+            names[results[k]] = body_names[inner]
+        if k in carry_names and carry_names[k] is None:  # a start computed for the loop alone
+            names[start] = body_names[inner]  # type: ignore[index]
     counter = body_names[parts.counter]
-    inits = [
-        (body_names[inner], atom_code(outer, names).text)
+    before = [
+        f"{body_names[inner]} = {atom_code(outer, names).text}"
         for inner, outer in zip(parts.body_carries, parts.carries)
+        if body_names[inner] != atom_code(outer, names).text
     ]
     stacked = [(k, v) for k, v in sorted(results.items()) if k >= n_carry]
     dtype = _stack_dtype(loop, names, printer)
-    stacks = [
-        (names[v], f"{printer.np('empty')}({printer.shape(v.shape)}, dtype={dtype})")
-        for _, v in stacked
-    ]
-    slices = [
-        (body_names[inner], f"{names[outer]}[{counter}]")  # type: ignore[index]
+    after: list[str] = []
+    if while_loop:  # rows appended, then stacked: the number of steps is known at the end
+        before += [f"{names[v]} = []" for _, v in stacked]
+        before.append(f"{counter} = 0")
+        stores = [f"{names[v]}.append({{}})" for _, v in stacked]
+        for _, v in stacked:
+            empty = f"{printer.np('empty')}({printer.shape((0, *v.shape[1:]))}, dtype={dtype})"
+            after.append(
+                f"{names[v]} = {printer.np('stack')}({names[v]}) if {counter} else {empty}"
+            )
+        cap = parts.max_steps
+        head = f"while {counter} < {cap}:" if cap is not None else "while True:"
+    else:
+        before += [
+            f"{names[v]} = {printer.np('empty')}({printer.shape(v.shape)}, dtype={dtype})"
+            for _, v in stacked
+        ]
+        stores = [f"{names[v]}[{counter}] = {{}}" for _, v in stacked]
+        length = parts.length
+        steps = f"range({length if isinstance(length, int) else printer.doprint(dim_expr(length))})"
+        head = f"for {counter} in {'reversed(' + steps + ')' if parts.reverse else steps}:"
+    inputs = set(body.inputs)
+    first = [
+        f"{body_names[inner]} = {names[outer]}[{counter}]"  # type: ignore[index]
         for inner, outer in zip(parts.body_slices, parts.xs)
     ]
-    inputs = set(body.inputs)
-    stores = [(f"{names[v]}[{counter}]", body_names[parts.ys[k - n_carry]]) for k, v in stacked]
-    first = [store for store, (k, _) in zip(stores, stacked) if parts.ys[k - n_carry] in inputs]
-    last = [store for store, (k, _) in zip(stores, stacked) if parts.ys[k - n_carry] not in inputs]
+    last = []
+    for store, (k, _) in zip(stores, stacked):
+        value = parts.ys[k - n_carry]
+        (first if value in inputs else last).append(store.format(body_names[value]))
     updates = [
         (body_names[inner], body_names[new])
         for inner, new in zip(parts.body_carries, parts.new_carries)
         if body_names[inner] != body_names[new]
     ]
-    after = [
-        (names[results[k]], body_names[inner])
+    if updates:  # at once: a carry's new value may be another carry's old one
+        last.append(f"{', '.join(n for n, _ in updates)} = {', '.join(v for _, v in updates)}")
+    if while_loop:
+        last.append(f"{counter} += 1")
+    after += [
+        f"{names[results[k]]} = {body_names[inner]}"
         for k, inner in enumerate(parts.body_carries)
         if k in results and names[results[k]] != body_names[inner]
     ]
-    length = parts.length
-    length_text = str(length) if isinstance(length, int) else printer.doprint(dim_expr(length))
-    return LoweredLoop(
-        counter,
-        length_text,
-        parts.reverse,
-        inits,
-        stacks,
-        slices,
-        first,
-        program,
-        last,
-        updates,
-        after,
-        body,
-    )
+    return LoweredLoop(before, head, condition, test, first, program, last, after, body, parts.cond)
 
 
 def _carry_names(
@@ -295,8 +333,9 @@ def _carry_names(
     names: dict[Var, str],
     keep: set[Var],
     hints: Mapping[Var, NameHint],
-) -> dict[int, str]:
-    """The name each carry of the loop `eq` has, by carry index, where one name can serve
+) -> dict[int, str | None]:
+    """The name each carry of the loop `eq` has, by carry index (None: the loop's own
+    name for it, which its initial value then takes too), where one name can serve
     the initial value, the carry and the final result. An initial carry computed just for
     the loop (by one plain statement, read by nothing else, kept for nothing) is bound
     under the carry's name: `d_w = np.zeros_like(w)`, and the loop adds into `d_w`. When
@@ -308,7 +347,7 @@ def _carry_names(
     for e in equations:
         for v in e.vars():
             reads[v] = reads.get(v, 0) + 1
-    chosen: dict[int, str] = {}
+    chosen: dict[int, str | None] = {}
     for k, operand in enumerate(scan_parts(eq).carries):
         statement = statements.get(operand) if isinstance(operand, Var) else None
         if (
@@ -324,6 +363,9 @@ def _carry_names(
         result = results.get(k)
         own = names[operand]  # type: ignore[index]
         printed_elsewhere = result in keep  # returned or saved by name
+        if result is None and says_nothing(own):
+            chosen[k] = None  # the loop's own name for the carry, given to its start too
+            continue
         if result is not None and (
             says_nothing(own) or isinstance(hints.get(result), str) or printed_elsewhere
         ):
@@ -346,25 +388,18 @@ def _stack_dtype(loop: Equation, names: Mapping[Var, str], printer: NumPyCodePri
 
 
 def _loop_lines(loop: LoweredLoop, printer: NumPyCodePrinter) -> list[Line]:
-    """A loop's statements: the carries' and stacks' setup, the `for` block, and the
-    results named apart from their carries."""
-    lines: list[Line] = [f"{name} = {value}" for name, value in loop.inits if name != value]
-    lines += [f"{name} = {value}" for name, value in loop.stacks]
-    steps = f"range({loop.length})"
-    head = f"for {loop.counter} in {'reversed(' + steps + ')' if loop.reverse else steps}:"
-    body: list[Line] = [f"{name} = {value}" for name, value in loop.slices]
-    body += [f"{target} = {value}" for target, value in loop.first]
+    """A loop's statements: the setup, the `for` or `while` block (a while loop's test
+    first in it), and what follows."""
+    body: list[Line] = []
+    if loop.condition is not None and loop.cond_graph is not None:
+        test = print_lowered(loop.condition, printer)
+        body += commented(test, loop.cond_graph.hints, loop.cond_graph, loop.condition.names)
+        body.append(Block(f"if not {loop.test}:", ["break"]))
+    body += loop.first
     statements_ = print_lowered(loop.body, printer)
     body += commented(statements_, loop.graph.hints, loop.graph, loop.body.names)
-    body += [f"{target} = {value}" for target, value in loop.last]
-    if len(loop.updates) == 1:
-        body.append(f"{loop.updates[0][0]} = {loop.updates[0][1]}")
-    elif loop.updates:  # at once: a carry's new value may be another carry's old one
-        targets = ", ".join(name for name, _ in loop.updates)
-        body.append(f"{targets} = {', '.join(value for _, value in loop.updates)}")
-    lines.append(Block(head, body or ["pass"]))
-    lines += [f"{name} = {value}" for name, value in loop.after]
-    return lines
+    body += loop.last
+    return [*loop.before, Block(loop.head, body or ["pass"]), *loop.after]
 
 
 def print_lowered(

@@ -13,6 +13,11 @@ the slices; its outputs are the new carries, then the `y`s of one step. The resu
 the final carries, then each `y` stacked on a new leading axis. With `reverse`, the steps
 run from t = length - 1 down to 0 (slice t and stacked row t still belong to step t).
 
+A while loop is a scan with a `cond` graph (JAX's `while_loop`): before each step it is
+computed from the step's inputs (the same inputs as the body's) and the loop stops when
+it is false, or after `max_steps` steps. Its `length` is then a dim of its own, the number
+of steps it ran (bound when it ends): the rows of anything it stacks for a backward.
+
 The scan's own var is a token (an integer scalar that holds no data): every result is a
 `scan_output` of it, so each equation keeps one result and every pass that follows data
 dependencies (dead code, partitioning) sees the loop as one step.
@@ -39,6 +44,8 @@ class ScanParts:
     body: Graph
     length: Dim
     reverse: bool
+    cond: Graph | None = None  # a while loop's condition, over the body's inputs
+    max_steps: int | None = None  # a while loop's cap on its steps
 
     @property
     def counter(self) -> Var:
@@ -75,6 +82,7 @@ def scan_parts(eq: Equation) -> ScanParts:
     body = eq.param("body")
     assert isinstance(body, Body), eq.op
     n_consts, n_carry = int(eq.param("n_consts")), int(eq.param("n_carry"))  # type: ignore[arg-type]
+    cond = eq.param("cond")
     return ScanParts(
         eq.inputs[:n_consts],
         eq.inputs[n_consts : n_consts + n_carry],
@@ -82,7 +90,18 @@ def scan_parts(eq: Equation) -> ScanParts:
         body.graph,
         eq.param("length"),  # type: ignore[arg-type]
         bool(eq.param("reverse", False)),
+        cond.graph if isinstance(cond, Body) else None,
+        eq.param("max_steps"),  # type: ignore[arg-type]
     )
+
+
+def cond_over(cond: Graph | None, body: Graph) -> Graph | None:
+    """A while loop's condition reading the inputs of `body` (a body with inputs added or
+    dropped; the condition's own inputs must be among them)."""
+    if cond is None:
+        return None
+    assert set(cond.vars_read()) <= set(body.inputs), "the condition lost an input"
+    return Graph(body.inputs, cond.equations, cond.outputs, cond.hints)
 
 
 def with_loop_results(equations: Iterable[Equation], values: set[Var]) -> set[Var]:
@@ -93,15 +112,28 @@ def with_loop_results(equations: Iterable[Equation], values: set[Var]) -> set[Va
     }
 
 
-def scan_params(body: Graph, length: Dim, n_consts: int, n_carry: int, reverse: bool) -> dict:
-    """The params of a scan equation (sorted into the equation by `Builder.emit`)."""
-    return {
+def scan_params(
+    body: Graph,
+    length: Dim,
+    n_consts: int,
+    n_carry: int,
+    reverse: bool,
+    cond: Graph | None = None,
+    max_steps: int | None = None,
+) -> dict:
+    """The params of a scan equation (sorted into the equation by `Builder.emit`); with
+    `cond`, a while loop's."""
+    params: dict[str, Any] = {
         "body": Body(body),
         "length": length,
         "n_consts": n_consts,
         "n_carry": n_carry,
         "reverse": reverse,
     }
+    if cond is not None:
+        params["cond"] = Body(cond_over(cond, body))  # type: ignore[arg-type]
+        params["max_steps"] = max_steps
+    return params
 
 
 def _scan_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:

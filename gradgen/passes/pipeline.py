@@ -33,12 +33,11 @@ def in_bodies(run: Pass) -> Pass:
             return graph
         equations = []
         for eq in graph.equations:
-            body = eq.param("body")
-            if isinstance(body, Body):
-                optimized = nested(body.graph)
-                if optimized is not body.graph:
-                    params = tuple((k, Body(optimized) if k == "body" else v) for k, v in eq.params)
-                    eq = replace(eq, params=params)
+            params = tuple(
+                (k, Body(nested(v.graph)) if isinstance(v, Body) else v) for k, v in eq.params
+            )
+            if any(new is not old for (_, new), (_, old) in zip(params, eq.params)):
+                eq = replace(eq, params=params)
             equations.append(eq)
         return graph.replace(equations=tuple(equations))
 

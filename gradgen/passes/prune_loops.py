@@ -47,10 +47,11 @@ def pruned_scan(eq: Equation, used: set[int]) -> tuple[Equation, dict[int, int]]
     n_carry = len(parts.carries)
     kept_carries = {k for k in range(n_carry) if k in used}
     kept_ys = [j for j in range(len(parts.ys)) if n_carry + j in used]
+    condition = parts.cond.vars_read() if parts.cond is not None else set()
     while True:
         targets = [parts.new_carries[k] for k in sorted(kept_carries)]
         targets += [parts.ys[j] for j in kept_ys]
-        live = live_vars(body.equations, targets)
+        live = live_vars(body.equations, targets) | condition  # a while loop's test reads
         more = {k for k, v in enumerate(parts.body_carries) if v in live} - kept_carries
         if not more:
             break
@@ -79,7 +80,15 @@ def pruned_scan(eq: Equation, used: set[int]) -> tuple[Equation, dict[int, int]]
         *(parts.carries[k] for k in carries),
         *(parts.xs[k] for k in slices),
     )
-    params = scan_params(pruned_body, parts.length, len(consts), len(carries), parts.reverse)
+    params = scan_params(
+        pruned_body,
+        parts.length,
+        len(consts),
+        len(carries),
+        parts.reverse,
+        parts.cond,
+        parts.max_steps,
+    )
     numbers = {k: i for i, k in enumerate(carries)}
     numbers |= {n_carry + j: len(carries) + i for i, j in enumerate(kept_ys)}
     return replace(eq, inputs=operands, params=tuple(sorted(params.items()))), numbers

@@ -258,3 +258,12 @@ def fori_loop(lower: int, upper: int, body: Any, init: Any) -> Any:
     for i in range(lower, upper):
         value = body(i, value)
     return value
+
+
+def while_loop(cond: Any, body: Any, init: Any, max_steps: Any = None) -> Any:
+    """gg.while_loop: the Python while loop."""
+    value, steps = init, 0
+    while (max_steps is None or steps < max_steps) and cond(value):
+        value = body(value)
+        steps += 1
+    return value

@@ -7,9 +7,9 @@ saved program is just that file. The generator covers the op set through both na
 (gradgen) and `NP.` (NumPy functions on traced values); ranks 0 to 3 with size-1 dims
 common and broadcasting everywhere; the same operand used twice; integer indices with
 duplicates; float32 and float64; 0-d arguments passed as Python floats, NumPy scalars and
-0-d arrays; loops (`F.fori_loop` and `F.scan` over lambdas that close over earlier values,
-read the counter or the slice, run in reverse, and hold a loop of their own); every emit
-kind.
+0-d arrays; loops (`F.fori_loop`, `F.scan` and `F.while_loop` over lambdas that close
+over earlier values, read the counter or the slice, run in reverse, stop at a test or at
+max_steps, and hold a loop of their own); every emit kind.
 """
 
 from __future__ import annotations
@@ -459,6 +459,15 @@ class Generator:
         """A fori_loop or a scan whose carry starts at `a`, written as a lambda over the
         carry `c` and the counter `i` or the slice `s`, closing over earlier values."""
         shape = a.shape
+        if self.rng.random() < 0.2:  # a while loop: a counted carry, and a test of the data
+            limit = self.rng.choice([0.0, 1.0, 2.5, 4.0])
+            new = self.carry_update(shape, [])
+            cap = self.rng.choice(["", ", max_steps=2", ", max_steps=9"])
+            test = f"s[1] + 0.0 * F.sum(s[0]) < {limit}"  # (reading the data too)
+            step = f"((lambda c: {new})(s[0]), s[1] + 1.0)"
+            text = f"F.while_loop(lambda s: {test}, lambda s: {step}, ({a.name}, 0.0){cap})[0]"
+            self.bind(text, shape)
+            return True
         if self.rng.random() < 0.4:
             lower = self.rng.choice([0, 0, 1])
             upper = lower + self.rng.choice([0, 1, 2, 3, 5])
