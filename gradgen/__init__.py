@@ -16,7 +16,7 @@ from gradgen import linalg
 from gradgen.api import Function, function
 from gradgen.errors import GradgenError
 from gradgen.functions import *  # noqa: F403  (the NumPy-like ops: gg.exp, gg.sum, ...)
-from gradgen.loops import fori_loop, scan, while_loop
+from gradgen.loops import cond, fori_loop, scan, while_loop
 from gradgen.shapes import Array, IntArray
 from gradgen.version import __version__
 
@@ -49,6 +49,7 @@ __all__ = [
     "Function",
     "GradgenError",
     "check",
+    "cond",
     "IntArray",
     "__version__",
     "compile_source",

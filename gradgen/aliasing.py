@@ -17,20 +17,29 @@ import sympy
 from gradgen.ir import Equation, Graph, Var, fresh_var
 from gradgen.naming import NameHint
 from gradgen.ops import OPS
-from gradgen.ops.control import scan_parts
+from gradgen.ops.control import cond_parts, scan_parts
 from gradgen.ops.registry import READ_ONLY_VIEW
 
 
 def view_source(eq: Equation, producers: Mapping[Var, Equation] | None = None) -> Var | None:
     """The operand whose memory `eq`'s NumPy result may be: a view's source, the operand
     an elementwise expression reduced to (`1 * x` prints as `x`), or, given the
-    `producers` of the vars, a loop's initial carry (its final carry when no step runs)."""
+    `producers` of the vars, a loop's initial carry (its final carry when no step runs)
+    or an operand a cond's branch gives back."""
     if eq.op == "scan_output" and producers is not None:
         loop = producers.get(eq.inputs[0])  # type: ignore[arg-type]
         if loop is None:
             return None
-        parts = scan_parts(loop)
         index = int(eq.param("result"))  # type: ignore[arg-type]
+        if loop.op == "cond":  # a branch may give back an operand
+            branches = cond_parts(loop)
+            operands = dict(zip(branches.inputs, branches.operands))
+            for graph in (branches.true, branches.false):
+                operand = operands.get(graph.outputs[index])
+                if isinstance(operand, Var):
+                    return operand
+            return None
+        parts = scan_parts(loop)
         carry = parts.carries[index] if index < len(parts.carries) else None
         return carry if isinstance(carry, Var) else None
     if OPS[eq.op].view and isinstance(eq.inputs[0], Var):

@@ -15,7 +15,7 @@ from gradgen.batching import batch_equations, materialize
 from gradgen.derivatives import rule_for
 from gradgen.graph_builder import Builder, Tracer
 from gradgen.ir import Equation, Var, dependency_order
-from gradgen.loop_forward import jvp_scan
+from gradgen.loop_forward import jvp_cond, jvp_scan
 from gradgen.naming import TangentHint
 from gradgen.ops import OPS
 
@@ -29,7 +29,8 @@ def push_tangents(
     loops = False
     for eq in list(equations):
         if OPS[eq.op].multiple_results:  # a loop: its results' tangents, computed with them
-            jvp_scan(builder, eq.out, dots, batched, push_tangents)
+            extend = jvp_cond if eq.op == "cond" else jvp_scan
+            extend(builder, eq.out, dots, batched, push_tangents)
             loops = True
             continue
         operand_dots = [dots.get(a) if isinstance(a, Var) else None for a in eq.inputs]

@@ -19,7 +19,7 @@ from dataclasses import replace
 from gradgen.graph_builder import Builder
 from gradgen.ir import Atom, Equation, Graph, Lit, Var
 from gradgen.naming import TangentHint
-from gradgen.ops.control import scan_params, scan_parts
+from gradgen.ops.control import cond_params, cond_parts, scan_params, scan_parts
 
 # push_tangents(builder, equations, dots, batched) -> dots
 PushTangents = Callable[[Builder, Sequence[Equation], dict[Var, Var], bool], dict[Var, Var]]
@@ -169,3 +169,71 @@ def _zero(builder: Builder, carry: Atom, batch: object) -> Atom:
 def _swap_leading(builder: Builder, v: Var) -> Var:
     axes = (1, 0, *range(2, v.ndim))
     return builder.emit("transpose", [v], {"axes": axes})
+
+
+def jvp_cond(
+    builder: Builder,
+    token: Var,
+    dots: dict[Var, Var],
+    batched: bool,
+    push_tangents: PushTangents,
+) -> None:
+    """Extend the cond binding `token` with the tangents of its results (as `jvp_scan`
+    does for a loop): tangent operands after the operands, and each branch giving the
+    tangents of the results after them (zeros where the branch makes none)."""
+    index = next(i for i, e in enumerate(builder.equations) if e.op == "cond" and e.out is token)
+    eq = builder.equations[index]
+    parts = cond_parts(eq)
+    operand_dots = [dots.get(a) if isinstance(a, Var) else None for a in parts.operands]
+    if all(d is None for d in operand_dots):
+        return
+    batch = next(d for d in operand_dots if d is not None).shape[0] if batched else None
+    seeds = {}
+    for v, d in zip(parts.inputs, operand_dots):
+        if d is not None:
+            seeds[v] = builder.new_var(((batch,) if batched else ()) + v.shape)
+            builder.hints[seeds[v]] = TangentHint(v)
+    pushed = []
+    for graph in (parts.true, parts.false):
+        inner = Builder(builder.user_files)
+        inner.equations = list(graph.equations)
+        inner.hints = builder.hints
+        pushed.append((inner, push_tangents(inner, graph.equations, dict(seeds), batched)))
+    with_tangent = [
+        k
+        for k in range(len(parts.true.outputs))
+        if any(
+            graph.outputs[k] in found
+            for graph, (_, found) in zip((parts.true, parts.false), pushed)
+        )
+    ]
+    inputs = (*parts.inputs, *seeds.values())
+    branches = []
+    for graph, (inner, found) in zip((parts.true, parts.false), pushed):
+        tangents = []
+        for k in with_tangent:
+            v = graph.outputs[k]
+            if v in found:
+                tangents.append(found[v])
+            elif batched:
+                tangents.append(inner.emit("zeros", [v], {"shape": (batch, *v.shape)}))
+            else:
+                tangents.append(inner.emit("zeros_like", [v]))
+        values = {*inputs, *(e.out for e in inner.equations)}
+        hints = {v: h for v, h in builder.hints.items() if v in values}
+        branches.append(Graph(inputs, tuple(inner.equations), (*graph.outputs, *tangents), hints))
+    operands = (parts.pred, *parts.operands, *(d for d in operand_dots if d is not None))
+    params = cond_params(*branches)
+    builder.equations[index] = Equation(
+        "cond", operands, token, tuple(sorted(params.items())), eq.source, eq.origin
+    )
+    projections = {
+        int(e.param("result")): e.out  # type: ignore[arg-type]
+        for e in builder.equations
+        if e.op == "scan_output" and e.inputs[0] is token
+    }
+    n = len(parts.true.outputs)
+    for position, k in enumerate(with_tangent):
+        if k in projections:
+            shape = branches[0].outputs[n + position].shape
+            dots[projections[k]] = _project(builder, token, n + position, shape)

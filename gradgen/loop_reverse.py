@@ -26,7 +26,14 @@ from gradgen.graph_builder import Builder
 from gradgen.ir import Atom, Equation, Graph, Lit, Var, live_vars
 from gradgen.naming import GradHint, NameHint
 from gradgen.ops import OPS
-from gradgen.ops.control import ScanParts, scan_params, scan_parts, with_loop_results
+from gradgen.ops.control import (
+    ScanParts,
+    cond_params,
+    cond_parts,
+    scan_params,
+    scan_parts,
+    with_loop_results,
+)
 
 # backpropagate(builder, equations, contributions, needs_grad) -> contributions
 Backpropagate = Callable[[Builder, Sequence[Equation], dict[Var, list[Var]], set[Var]], dict]
@@ -117,8 +124,13 @@ def reverse_scan(
             for v in dict.fromkeys(defined)
             if v in read and v not in made_in_backward and v not in given and v not in ys_reused
         ]
-        # a view NumPy makes for free (`y[0]`, `w.T`) is made again, its source stacked
-        views = [producers[v] for v in residuals if v in producers and OPS[producers[v].op].view]
+        # a view NumPy makes for free (`y[0]`, `w.T`) is made again, its source stacked,
+        # and so is integer data (a mask, the counter plus one), which no float stack holds
+        views = [
+            producers[v]
+            for v in residuals
+            if v in producers and (OPS[producers[v].op].view or v.integer)
+        ]
         if not views:
             break
         order = {e: k for k, e in enumerate(inner.equations)}
@@ -206,7 +218,9 @@ def depends_on(equations: Sequence[Equation], sources: set[Var]) -> set[Var]:
     token too, through which its results depend on its operands)."""
     reached = set(sources)
     for e in equations:
-        if (not e.out.integer or e.op == "scan") and any(v in reached for v in e.vars()):
+        if (not e.out.integer or OPS[e.op].multiple_results) and any(
+            v in reached for v in e.vars()
+        ):
             reached.add(e.out)
     return reached
 
@@ -267,3 +281,110 @@ def _name_gradient(hints: dict[Var, NameHint], d: Var, of: Var) -> None:
 def _steps_name(hints: dict[Var, NameHint], v: Var) -> NameHint | None:
     hint = hints.get(v)
     return f"{hint}_steps" if isinstance(hint, str) else None
+
+
+def reverse_cond(
+    builder: Builder,
+    eq: Equation,
+    cotangents: dict[int, Var],
+    wanted: Sequence[bool],
+    backpropagate: Backpropagate,
+    total: Total,
+) -> list[Var | None]:
+    """Emit into `builder` the reverse of the cond `eq` (as `reverse_scan` does for a
+    loop): each branch differentiated and split; the forward cond now also gives each
+    branch's residuals (zeros from the branch not taken), and a backward cond on the same
+    predicate runs the taken branch's backward part. One cotangent per operand (the
+    predicate's is None)."""
+    parts = cond_parts(eq)
+    hints = builder.hints
+    inputs = parts.inputs
+    wanted_inputs = [w for w in wanted[1:]]
+    seeds_of = {k: builder.new_var(parts.true.outputs[k].shape) for k in sorted(cotangents)}
+    for k, d in seeds_of.items():
+        _name_gradient(hints, d, parts.true.outputs[k])
+    splits = []
+    for graph in (parts.true, parts.false):
+        inner = Builder(builder.user_files)
+        inner.equations = list(graph.equations)
+        inner.hints = hints
+        seeds: dict[Var, list[Var]] = {}
+        for k, d in seeds_of.items():
+            seeds.setdefault(graph.outputs[k], []).append(d)
+        sources = {v for v, w in zip(inputs, wanted_inputs) if w}
+        contributions = backpropagate(
+            inner, graph.equations, seeds, depends_on(graph.equations, sources)
+        )
+        step, inner.origin = inner.origin, None
+        grads = []
+        for v, w in zip(inputs, wanted_inputs):
+            if not w:
+                continue
+            if v in contributions:
+                grads.append(total(inner, v, contributions[v]))
+            else:
+                grads.append(inner.emit("zeros_like", [v]))
+        inner.origin = step
+        primal = list(graph.outputs)
+        live = with_loop_results(inner.equations, live_vars(inner.equations, primal))
+        forward_eqs = [e for e in inner.equations if e.out in live]
+        needed = live_vars(inner.equations, grads)
+        backward_eqs = [e for e in inner.equations if e.out in needed and e.out not in live]
+        producers = {e.out: e for e in forward_eqs}
+        order = {e: k for k, e in enumerate(inner.equations)}
+        while True:
+            read = {v for e in backward_eqs for v in e.vars()} | set(grads)
+            made = {e.out for e in backward_eqs}
+            residuals = [e.out for e in forward_eqs if e.out in read and e.out not in made]
+            again = [producers[v] for v in residuals if v.integer]  # (masks: made again)
+            if not again:
+                break
+            backward_eqs = sorted([*again, *backward_eqs], key=order.__getitem__)
+        splits.append((inner, forward_eqs, backward_eqs, residuals, grads, read))
+
+    # The forward cond: each branch gives its results, then every residual slot.
+    (t_inner, t_fwd, _, t_res, _, _), (f_inner, f_fwd, _, f_res, _, _) = splits
+    slots = [*t_res, *f_res]
+    branches = []
+    for inner, forward_eqs, own in ((t_inner, t_fwd, t_res), (f_inner, f_fwd, f_res)):
+        graph = parts.true if inner is t_inner else parts.false
+        start = len(inner.equations)
+        like = next(v for v in (*graph.outputs, *inputs) if not v.integer)
+        filled = [v if v in own else inner.emit("zeros", [like], {"shape": v.shape}) for v in slots]
+        zeros = inner.equations[start:]
+        branches.append(_graph(inputs, [*forward_eqs, *zeros], (*graph.outputs, *filled), hints))
+    params = cond_params(*branches)
+    new = Equation(eq.op, eq.inputs, eq.out, tuple(sorted(params.items())), eq.source, eq.origin)
+    index = next(i for i, e in enumerate(builder.equations) if e is eq)
+    builder.equations[index] = new
+    n_results = len(parts.true.outputs)
+    stacks = [
+        _result(
+            builder,
+            new,
+            n_results + k,
+            v.shape,
+            hints.get(v) if isinstance(hints.get(v), str) else None,
+        )
+        for k, v in enumerate(slots)
+    ]
+
+    # The backward cond: the operands and residuals either backward part reads, and the
+    # results' cotangents.
+    read_any = splits[0][5] | splits[1][5]
+    inputs_read = [v for v in inputs if v in read_any]
+    operand_of = dict(zip(inputs, parts.operands))
+    backward_inputs = (*inputs_read, *slots, *seeds_of.values())
+    backward_branches = [
+        _graph(backward_inputs, backward_eqs, grads, hints)
+        for _, _, backward_eqs, _, grads, _ in splits
+    ]
+    operands = [parts.pred, *(operand_of[v] for v in inputs_read), *stacks]
+    operands += [cotangents[k] for k in seeds_of]
+    token = builder.emit("cond", operands, cond_params(*backward_branches))
+    hints[token] = "branch"
+    found = iter(
+        builder.emit("scan_output", [token], {"result": k, "result_shape": v.shape})
+        for k, v in enumerate(splits[0][4])
+    )
+    return [None, *(next(found) if w else None for w in wanted_inputs)]

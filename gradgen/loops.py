@@ -1,5 +1,5 @@
-"""The loops users write: `gg.scan`, `gg.fori_loop` and `gg.while_loop`, with JAX's names
-and signatures.
+"""The loops and branches users write: `gg.scan`, `gg.fori_loop`, `gg.while_loop` and
+`gg.cond`, with JAX's names and signatures.
 
 While tracing, each traces its body once, on tracers of the carry's shapes and of one
 slice of `xs`, into a graph of its own: one `scan` equation (`gradgen.ops.control`), so
@@ -21,7 +21,7 @@ import numpy as np
 from gradgen.errors import GradgenError, SourceLocation
 from gradgen.graph_builder import Builder, Tracer, active_builder, building
 from gradgen.ir import Atom, DimSize, Equation, Graph, Lit, Var
-from gradgen.ops.control import scan_params
+from gradgen.ops.control import cond_params, scan_params
 from gradgen.shapes import Dim, dim_expr, dim_from_expr, format_shape
 
 Leaves = list[Any]
@@ -205,14 +205,84 @@ def while_loop(
     return carry
 
 
-def _flag(body: Builder, flag: Any, what: str, where: SourceLocation | None) -> Var:
+def cond(
+    pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any], *operands: Any
+) -> Any:
+    """`true_fun(*operands)` if `pred` (a traced scalar comparison) holds, else
+    `false_fun(*operands)`. Both branches are traced; the generated code runs only the
+    one taken (an `if`). Their results (an array or a tuple of arrays) have the same
+    shapes; they may read the enclosing function's values, as loop bodies do."""
+    builder = _builder_of(pred, *operands)
+    if builder is None or not isinstance(pred, Tracer):  # NumPy, or a Python bool
+        return true_fun(*operands) if pred else false_fun(*operands)
+    where = builder.location()
+    test = _flag(builder, pred, "gg.cond", where, "predicate")
+    leaves, rebuild = _flatten(list(operands))
+    atoms = [
+        (
+            Lit(float(leaf))
+            if isinstance(leaf, (int, float)) and not isinstance(leaf, bool)
+            else builder.atom(leaf)
+        )
+        for leaf in leaves
+    ]
+    hoisted_from = len(builder.equations)
+    body = Builder(builder.user_files, builder)
+    inputs = [
+        body.new_var(a.shape if isinstance(a, Var) else (), isinstance(a, Var) and a.integer)
+        for a in atoms
+    ]
+    for v, atom in zip(inputs, atoms):
+        if isinstance(atom, Var) and atom in builder.hints:
+            body.hints[v] = builder.hints[atom]
+    branches = []
+    for fn in (true_fun, false_fun):
+        start = len(body.equations)
+        with building(body):
+            result = fn(*rebuild([Tracer(v, body) for v in inputs]))
+        result_leaves, rebuild_result = _flatten(result)
+        outputs = [_body_value(body, leaf, "gg.cond", where, "result") for leaf in result_leaves]
+        branches.append((start, len(body.equations), outputs, rebuild_result))
+    (_, _, true_out, rebuild_result), (_, _, false_out, _) = branches
+    kinds = [v.type_str() for v in true_out]
+    if kinds != [v.type_str() for v in false_out] or any(v.integer for v in true_out):
+        raise GradgenError(
+            "the branches of gg.cond give results of different shapes or kinds: "
+            f"{', '.join(kinds)} and {', '.join(v.type_str() for v in false_out)}.",
+            where,
+            "both branches return float arrays of the same structure and shapes.",
+        )
+    outer, repeated = _distinct_consts(body.captured, builder.equations[hoisted_from:])
+    branch_inputs = (*inputs, *(body.captured[v] for v in outer))
+    values = set(branch_inputs) | {eq.out for eq in body.equations}
+    hints = {v: h for v, h in body.hints.items() if v in values}
+    graphs = [
+        Graph(branch_inputs, tuple(body.equations[start:end]), tuple(outputs), hints).substitute(
+            repeated
+        )
+        for start, end, outputs, _ in branches
+    ]
+    token = builder.emit("cond", [test, *atoms, *outer], cond_params(*graphs))
+    builder.hints[token] = "branch"
+    results = [
+        Tracer(
+            builder.emit("scan_output", [token], {"result": k, "result_shape": v.shape}), builder
+        )
+        for k, v in enumerate(true_out)
+    ]
+    return rebuild_result(results)
+
+
+def _flag(
+    body: Builder, flag: Any, what: str, where: SourceLocation | None, role: str = "condition"
+) -> Var:
     """The var of a while loop's condition, checked: one boolean (a comparison)."""
     var = flag.variable if isinstance(flag, Tracer) and flag.builder is body else None
     if var is None or var.shape != () or not var.integer:
         kind = f"shape {format_shape(var.shape)}" if var is not None and var.shape else None
         kind = kind or ("float data" if var is not None else _kind(flag))
         raise GradgenError(
-            f"the condition of {what} gives {kind}, not one boolean.",
+            f"the {role} of {what} gives {kind}, not one boolean.",
             where,
             "compare scalars: gg.linalg.norm(b) < 1000, gg.sum(x) > 0.",
         )
@@ -380,4 +450,4 @@ def _eager_scan(
     return carry, rebuild_y([np.stack(column) for column in zip(*y_leaves)])
 
 
-__all__ = ["fori_loop", "scan", "while_loop"]
+__all__ = ["cond", "fori_loop", "scan", "while_loop"]

@@ -15,7 +15,7 @@ from gradgen.aliasing import own_outputs
 from gradgen.derivatives import rule_for
 from gradgen.graph_builder import Builder, Tracer
 from gradgen.ir import Equation, Graph, Var
-from gradgen.loop_reverse import depends_on, reverse_scan
+from gradgen.loop_reverse import depends_on, reverse_cond, reverse_scan
 from gradgen.naming import GradHint, is_named
 from gradgen.ops import OPS
 
@@ -91,7 +91,8 @@ def _reverse_loop(
     }
     if cotangents:
         wanted = [isinstance(a, Var) and a in needs_grad for a in eq.inputs]
-        found = reverse_scan(builder, eq, cotangents, wanted, backpropagate, _total)
+        reverse = reverse_cond if eq.op == "cond" else reverse_scan
+        found = reverse(builder, eq, cotangents, wanted, backpropagate, _total)
         for atom, contribution in zip(eq.inputs, found):
             if isinstance(atom, Var) and contribution is not None:
                 contributions.setdefault(atom, []).append(contribution)

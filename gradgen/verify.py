@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from gradgen.ir import Equation, Graph, Lit, Var
 from gradgen.ops import OPS
-from gradgen.ops.control import scan_parts
+from gradgen.ops.control import cond_parts, result_shapes, scan_parts
 from gradgen.ops.elementwise import operand_symbols
 
 # Ops whose result kind is a param or the caller's choice rather than a rule of the inputs.
@@ -53,6 +53,8 @@ def verify(graph: Graph) -> Graph:
             raise IRError(f"{eq.op} gives {kind} data, the graph says {eq.out.type_str()}")
         if eq.op == "scan":
             _verify_scan(eq)
+        if eq.op == "cond":
+            _verify_cond(eq)
         if eq.op == "scan_output":
             _verify_scan_output(eq, producers)
         if eq.op == "ew":
@@ -103,9 +105,26 @@ def _verify_scan(eq: Equation) -> None:
 def _verify_scan_output(eq: Equation, producers: dict[Var, Equation]) -> None:
     token = eq.inputs[0]
     loop = producers.get(token) if isinstance(token, Var) else None
-    if loop is None or loop.op != "scan":
-        raise IRError("scan_output reads no scan")
-    shapes = scan_parts(loop).result_shapes()
+    if loop is None or loop.op not in ("scan", "cond"):
+        raise IRError("scan_output reads no scan or cond")
+    shapes = result_shapes(loop)
     index = int(eq.param("result"))  # type: ignore[arg-type]
     if not 0 <= index < len(shapes) or shapes[index] != eq.out.shape:
         raise IRError(f"scan_output {index} is not a result of its scan")
+
+
+def _verify_cond(eq: Equation) -> None:
+    """Both branches are well formed, take the operands' types and give the same types."""
+    parts = cond_parts(eq)
+    true, false = verify(parts.true), verify(parts.false)
+    pred = parts.pred
+    if not isinstance(pred, Var) or pred.shape != () or not pred.integer:
+        raise IRError("a cond's predicate is not one boolean")
+    if true.inputs != false.inputs or len(true.inputs) != len(parts.operands):
+        raise IRError("a cond's branches do not take its operands")
+    for operand, inner in zip(parts.operands, true.inputs):
+        shape = operand.shape if isinstance(operand, Var) else ()
+        if shape != inner.shape:
+            raise IRError(f"cond operand {inner.type_str()} stands for another type")
+    if [v.type_str() for v in true.outputs] != [v.type_str() for v in false.outputs]:
+        raise IRError("a cond's branches give results of different types")

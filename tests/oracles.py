@@ -153,8 +153,17 @@ def _eccentric_anomaly(mean_anomaly, eccentricity):
     return anp.sum(anomaly)
 
 
+def _control_flow(a):
+    """The D2L chapter's function, in Python with autograd."""
+    b = a * 2
+    while anp.sqrt(anp.sum(b * b)) < 1000:
+        b = b * 2
+    return b if anp.sum(b) > 0 else 100 * b
+
+
 ORACLES.update(
     {
+        ("control_flow", "f"): _control_flow,
         ("rnn", "loss"): _rnn_loss,
         ("ode", "final_miss"): _ode_final_miss,
         ("kepler", "eccentric_anomaly"): _eccentric_anomaly,

@@ -9,7 +9,7 @@ from benchmarks.verify import check_all
 
 def test_benchmark_contenders_agree_on_small_cases() -> None:
     agreement = check_all(quick=True)
-    assert len(agreement) == 6  # one small case per model
+    assert len(agreement) == 7  # one small case per model
     for label, row in agreement.items():
         errors = {name: e for name, e in row.items() if not isinstance(e, str)}
         assert "gradgen" in errors, (label, row)  # torch, jax (and autograd without scipy) may skip

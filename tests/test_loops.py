@@ -418,3 +418,89 @@ def test_a_while_condition_must_be_one_boolean() -> None:
     assert "the condition of gg.while_loop gives shape (N,), not one boolean" in str(
         _trace_error(f)
     )
+
+
+@gg.function(wrt=("x", "w"), emit=("grad", "jvp", "hessian"))
+def branchy(x: Array["N"], w: Array["N"]):
+    y = x * w
+    z = gg.cond(gg.sum(y) > 0.0, lambda a: gg.exp(a) * w, lambda a: 3.0 * gg.sin(a), y)
+    return gg.sum(z * x)
+
+
+def branchy_oracle(x, w):
+    y = x * w
+    z = anp.exp(y) * w if anp.sum(y) > 0.0 else 3.0 * anp.sin(y)
+    return anp.sum(z * x)
+
+
+@gg.function(wrt=("w",))
+def branch_per_step(w: Array["N"], xs: Array["T", "N"]):
+    """A cond in a scan's body: each step takes the branch its data says."""
+
+    def step(h, x):
+        h = gg.cond(gg.sum(x * w) > 0.0, lambda v: gg.tanh(v * w + x), lambda v: v * 0.5, h)
+        return h, None
+
+    h, _ = gg.scan(step, w * 0.0 + 1.0, xs)
+    return gg.sum(h * h)
+
+
+def branch_per_step_oracle(w, xs):
+    h = anp.ones_like(w)
+    for t in range(xs.shape[0]):
+        h = anp.tanh(h * w + xs[t]) if anp.sum(xs[t] * w) > 0.0 else h * 0.5
+    return anp.sum(h * h)
+
+
+def test_conds_run_one_branch_and_differentiate_through_it(tmp_path) -> None:
+    import autograd
+
+    module = compile_to_module([branchy, branch_per_step], tmp_path)
+    rng = np.random.default_rng(11)
+    taken = set()
+    for _ in range(6):
+        x, w = rng.normal(size=3), rng.normal(size=3)
+        taken.add(bool(np.sum(x * w) > 0))
+        value, grads = module.branchy_value_and_grad(x, w)
+        np.testing.assert_allclose(value, branchy_oracle(x, w), rtol=1e-13)
+        for k, grad in enumerate(grads):
+            np.testing.assert_allclose(grad, oracle_vjp(branchy_oracle, [x, w], k, 1.0), rtol=1e-12)
+        v = rng.normal(size=(2, 3))
+        _, dot = module.branchy_jvp(x, w, v[0], v[1])
+        expected = sum(oracle_vjp(branchy_oracle, [x, w], k, 1.0) @ v[k] for k in range(2))
+        np.testing.assert_allclose(dot, expected, rtol=1e-11)
+        blocks = module.branchy_hessian(x, w)
+        hessian = autograd.hessian(lambda z: branchy_oracle(z[:3], z[3:]))(np.concatenate([x, w]))
+        full = np.block([list(row) for row in blocks])
+        np.testing.assert_allclose(full, hessian, rtol=1e-10, atol=1e-12)
+    assert taken == {True, False}
+    w, xs = rng.normal(size=3), rng.normal(size=(6, 3))
+    value, (d_w,) = module.branch_per_step_value_and_grad(w, xs)
+    np.testing.assert_allclose(value, branch_per_step_oracle(w, xs), rtol=1e-13)
+    expected = oracle_vjp(branch_per_step_oracle, [w, xs], 0, 1.0)
+    np.testing.assert_allclose(d_w, expected, rtol=1e-12)
+    source = _source(branchy)
+    assert source.count("    if t0:") >= 2 and "else:" in source  # forward and backward
+
+
+def test_cond_branches_must_agree_and_the_predicate_be_one_boolean() -> None:
+    @gg.function(wrt=("x",))
+    def shapes(x: Array["N"]):
+        return gg.sum(gg.cond(gg.sum(x) > 0.0, lambda v: v, lambda v: gg.sum(v), x))
+
+    @gg.function(wrt=("x",))
+    def predicate(x: Array["N"]):
+        return gg.sum(gg.cond(x > 0.0, lambda v: v, lambda v: -v, x))
+
+    assert "the branches of gg.cond give results of different shapes" in str(_trace_error(shapes))
+    assert "the predicate of gg.cond gives shape (N,), not one boolean" in str(
+        _trace_error(predicate)
+    )
+
+
+def test_readme_shows_the_control_flow_example_as_it_is() -> None:
+    readme = (REPO / "README.md").read_text()
+    block = readme.split('@gg.function(wrt="a")\n', 1)[1].split("```")[0]
+    example = (REPO / "examples" / "control_flow.py").read_text()
+    code = [line.split("  #")[0].rstrip() for line in block.splitlines()]
+    assert "\n".join(code) in example, "update the README's control_flow example"

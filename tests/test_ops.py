@@ -446,7 +446,8 @@ MADE_BY_COMPILER = {
     "ones": None,  # the cotangent 1 in Hessians: see test_forward.py
     "custom_vjp": None,  # user rules: see test_autodiff_controls.py
     "custom_jvp": None,
-    "scan": None,  # loops: see test_loops.py
+    "scan": None,  # loops and branches: see test_loops.py
+    "cond": None,
     "scan_output": None,
 }
 

@@ -36,6 +36,24 @@ class LoweredLoop:
 
 
 @dataclass(frozen=True)
+class LoweredBranch:
+    """One side of a cond's `if`: its statements, then its results bound by name."""
+
+    body: LoweredProgram
+    graph: Graph  # the branch as printed (its lines head the statements)
+    results: list[str]  # `name = value` lines binding the results it did not compute so
+
+
+@dataclass(frozen=True)
+class LoweredCond:
+    """A cond as `if pred:` over its two branches."""
+
+    pred: str
+    true: LoweredBranch
+    false: LoweredBranch
+
+
+@dataclass(frozen=True)
 class Lowered:
     """One statement: the equation it computes and how."""
 
@@ -46,6 +64,7 @@ class Lowered:
     # a scatter whose first region was computed there already: its other operands' code
     rest: tuple[Code, ...] | None = None
     loop: LoweredLoop | None = None  # a scan, as a `for` loop
+    branch: LoweredCond | None = None  # a cond, as an `if`
 
 
 @dataclass(frozen=True)

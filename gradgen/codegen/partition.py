@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from gradgen.codegen.printer import mean_count
 from gradgen.ir import Body, DimSize, Equation, Graph, Var, live_vars
-from gradgen.ops.control import scan_parts, with_loop_results
+from gradgen.ops.control import cond_parts, scan_parts, with_loop_results
 from gradgen.shapes import dim_names
 
 
@@ -63,6 +63,9 @@ def dims_used(equations: Iterable[Equation]) -> set[str]:
         (eq.inputs[0], eq.param("result")) for eq in equations if eq.op == "scan_output"
     }
     for eq in equations:
+        if eq.op == "cond":
+            parts = cond_parts(eq)
+            dims |= dims_used(parts.true.equations) | dims_used(parts.false.equations)
         if isinstance(eq.param("body"), Body):
             # the trip count, and the shapes of the arrays the loop stacks its values in
             parts = scan_parts(eq)

@@ -326,26 +326,45 @@ class NumPyCodePrinter(NumPyPrinter):
     def _branch(self, condition: str, taken: str, otherwise: str) -> str:
         return f"{self.np('where')}({condition}, {taken}, {otherwise})"
 
+    def _argument(self, arg: sympy.Expr) -> str:
+        """A call's argument: an operand printed in parentheses (`(x @ x)`) needs none
+        here, between the call's own."""
+        text = self._print(arg)
+        if isinstance(arg, sympy.Symbol) and text.startswith("(") and text.endswith(")"):
+            depth = 0
+            for k, char in enumerate(text):
+                depth += {"(": 1, ")": -1}.get(char, 0)
+                if depth == 0 and k < len(text) - 1:
+                    return text  # `(a) @ (b)`: the first pair closes early
+            return text[1:-1]
+        return text
+
+    def _print_call(self, expr: sympy.Expr) -> str:
+        """A NumPy function SymPy knows (np.exp, np.sin, ...) of its arguments."""
+        known = self.known_functions[type(expr).__name__]
+        arguments = ", ".join(self._argument(a) for a in expr.args)
+        return f"{self._module_format(known)}({arguments})"
+
     def _print_SqrtOfSquares(self, expr: sympy.Expr) -> str:
-        return f"{self.np('sqrt')}({self._print(expr.args[0])})"
+        return f"{self.np('sqrt')}({self._argument(expr.args[0])})"
 
     def _print_Softplus(self, expr: sympy.Expr) -> str:
         # 0.0, not 0: NumPy converts a Python int operand of a float ufunc more slowly
-        return f"{self.np('logaddexp')}(0.0, {self._print(expr.args[0])})"
+        return f"{self.np('logaddexp')}(0.0, {self._argument(expr.args[0])})"
 
     def _print_erf(self, expr: sympy.Expr) -> str:
         self.helpers.add("_erf")
         self.uses_numpy = True
-        return f"_erf({self._print(expr.args[0])})"
+        return f"_erf({self._argument(expr.args[0])})"
 
     def _print_Relu(self, expr: sympy.Expr) -> str:
-        return f"{self.np('maximum')}({self._print(expr.args[0])}, 0)"
+        return f"{self.np('maximum')}({self._argument(expr.args[0])}, 0)"
 
     def _print_Clip(self, expr: sympy.Expr) -> str:
-        return f"{self.np('clip')}({', '.join(self._print(a) for a in expr.args)})"
+        return f"{self.np('clip')}({', '.join(self._argument(a) for a in expr.args)})"
 
     def _print_Abs(self, expr: sympy.Abs) -> str:
-        return f"{self.np('abs')}({self._print(expr.args[0])})"
+        return f"{self.np('abs')}({self._argument(expr.args[0])})"
 
     def ufunc_form(self, expr: sympy.Expr) -> tuple[str, tuple[sympy.Expr, ...]] | None:
         """The NumPy function a SymPy function node prints as one call of, and the call's
@@ -854,6 +873,11 @@ def atom_code(atom: Atom, names: Mapping[Var, str]) -> Code:
     if isinstance(atom, DimSize):
         return Code(atom.name, atom.name.isidentifier())  # a derived dim: (N - 1)
     return Code(repr(atom.value), atom.value >= 0)
+
+
+for _name in NumPyPrinter._kf:  # SymPy's known functions, but the printer's own methods
+    if f"_print_{_name}" not in vars(NumPyCodePrinter):
+        setattr(NumPyCodePrinter, f"_print_{_name}", NumPyCodePrinter._print_call)
 
 
 class PythonFloatPrinter(NumPyCodePrinter):

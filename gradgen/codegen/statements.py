@@ -16,14 +16,20 @@ from dataclasses import dataclass
 
 from gradgen.codegen.buffers import BufferPlan, plan_buffers
 from gradgen.codegen.inplace import InPlace, best_in_place, in_region
-from gradgen.codegen.lowered import Lowered, LoweredLoop, LoweredProgram
+from gradgen.codegen.lowered import (
+    Lowered,
+    LoweredBranch,
+    LoweredCond,
+    LoweredLoop,
+    LoweredProgram,
+)
 from gradgen.codegen.printer import Code, NumPyCodePrinter, atom_code
 from gradgen.codegen.writes import check_writes
 from gradgen.ir import Equation, Graph, Var
 from gradgen.naming import GradHint, NameHint, assign_names, is_named, says_nothing
 from gradgen.ops import OPS
-from gradgen.ops.control import scan_parts
-from gradgen.passes.prune_loops import pruned_scan
+from gradgen.ops.control import cond_parts, scan_parts
+from gradgen.passes.prune_loops import pruned_cond, pruned_scan
 from gradgen.shapes import dim_expr, dim_names
 from gradgen.source import statement_text
 from gradgen.symbolic import operand_occurrences
@@ -42,7 +48,7 @@ Line = str | Block
 
 _STATEMENT_OPS = frozenset({"scatter", "scatter_sum", "take_add", "along_axis_add"})
 # A loop and its results are statements of their own, and a loop reads its operands by name.
-_LOOP_OPS = frozenset({"scan", "scan_output"})
+_LOOP_OPS = frozenset({"scan", "cond", "scan_output"})
 
 
 def inlined(
@@ -160,6 +166,10 @@ def _lowered(
             codes[a] if isinstance(a, Var) and a in codes else atom_code(a, names)
             for a in eq.inputs
         ]
+        if eq.op == "cond":
+            branch = _lowered_cond(eq, results.get(eq.out, {}), names, printer)
+            lowered.append(Lowered(eq, Code("", True), branch=branch))
+            continue
         if eq.op == "scan":
             found = results.get(eq.out, {})
             carries = _carry_names(eq, found, lowered, equations, names, keep, hints)
@@ -325,6 +335,53 @@ def _lowered_loop(
     return LoweredLoop(before, head, condition, test, first, program, last, after, body, parts.cond)
 
 
+def _lowered_cond(
+    eq: Equation, results: dict[int, Var], names: dict[Var, str], printer: NumPyCodePrinter
+) -> LoweredCond:
+    """A cond as an `if` computing the results bound here: each branch lowered as a
+    program of its own, reading the operands by their names, and giving each result the
+    name it has after the `if` (computed under it where a statement computes it)."""
+    pruned, numbers = pruned_cond(eq, set(results))
+    results = {numbers.get(k, k): v for k, v in results.items()}
+    parts = cond_parts(pruned)
+    fixed = dict(names)  # every name outside the branches stays taken
+    for inner, operand in zip(parts.inputs, parts.operands):
+        fixed[inner] = atom_code(operand, names).text
+    sides = []
+    for graph in (parts.true, parts.false):
+        computed = {e.out for e in graph.equations}
+        own = dict(fixed)
+        for k, v in enumerate(graph.outputs):
+            if k in results and v in computed and graph.outputs.count(v) == 1:
+                own[v] = names[results[k]]  # (a new name: nothing in the branch reads it)
+        inline = inlined(graph.equations, graph.outputs, graph.hints)
+        branch_names = assign_names(graph, skip=inline, fixed=own)
+        program = lower(
+            graph.equations,
+            {**names, **branch_names},
+            inline,
+            printer,
+            graph.outputs,
+            graph.hints,
+            graph.inputs,
+        )
+        check_writes(program, graph.equations, graph.outputs)
+        bound = [
+            f"{names[results[k]]} = {branch_names[v]}"
+            for k, v in enumerate(graph.outputs)
+            if k in results and branch_names[v] != names[results[k]]
+        ]
+        sides.append(LoweredBranch(program, graph, bound))
+    return LoweredCond(atom_code(parts.pred, names).text, *sides)
+
+
+def _branch_lines(branch: LoweredBranch, printer: NumPyCodePrinter) -> list[Line]:
+    lines = commented(
+        print_lowered(branch.body, printer), branch.graph.hints, branch.graph, branch.body.names
+    )
+    return lines + branch.results or ["pass"]
+
+
 def _carry_names(
     eq: Equation,
     results: dict[int, Var],
@@ -412,6 +469,14 @@ def print_lowered(
         eq, code = statement.eq, statement.code
         if statement.loop is not None:
             lines.append((eq, _loop_lines(statement.loop, printer)))
+            continue
+        if statement.branch is not None:
+            branch = statement.branch
+            blocks: list[Line] = [
+                Block(f"if {branch.pred}:", _branch_lines(branch.true, printer)),
+                Block("else:", _branch_lines(branch.false, printer)),
+            ]
+            lines.append((eq, blocks))
             continue
         if statement.rest is not None:
             written = printer.scatter_rest(eq, [code, *statement.rest], names[eq.out])

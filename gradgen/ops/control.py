@@ -1,4 +1,5 @@
-"""Loops: the `scan` equation and the `scan_output` projections of its results.
+"""Loops and branches: the `scan` and `cond` equations, and the `scan_output` projections
+of their results.
 
 A scan runs its body graph `length` times (JAX's `lax.scan`):
 
@@ -21,6 +22,12 @@ of steps it ran (bound when it ends): the rows of anything it stacks for a backw
 The scan's own var is a token (an integer scalar that holds no data): every result is a
 `scan_output` of it, so each equation keeps one result and every pass that follows data
 dependencies (dead code, partitioning) sees the loop as one step.
+
+A cond (JAX's `lax.cond`) runs one of two branch graphs on its operands, as `pred` says;
+its results are projections too:
+
+    branch:i[] = cond[true=... false=...] pred x w
+    y:f[N] = scan_output[result=0 result_shape=(N,)] branch
 """
 
 from __future__ import annotations
@@ -136,6 +143,41 @@ def scan_params(
     return params
 
 
+@dataclass(frozen=True)
+class CondParts:
+    """A cond equation's operands and branches: `pred` chooses the branch run on the
+    operands (the user's, then the values the branches close over). Both branches take
+    the same input vars, one per operand, and give results of the same types."""
+
+    pred: Atom
+    operands: tuple[Atom, ...]
+    true: Graph
+    false: Graph
+
+    @property
+    def inputs(self) -> tuple[Var, ...]:
+        return self.true.inputs
+
+    def result_shapes(self) -> list[Shape]:
+        return [v.shape for v in self.true.outputs]
+
+
+def cond_parts(eq: Equation) -> CondParts:
+    """The roles of a cond equation's operands and branches."""
+    true, false = eq.param("true"), eq.param("false")
+    assert isinstance(true, Body) and isinstance(false, Body), eq.op
+    return CondParts(eq.inputs[0], eq.inputs[1:], true.graph, false.graph)
+
+
+def cond_params(true: Graph, false: Graph) -> dict:
+    return {"true": Body(true), "false": Body(false)}
+
+
+def result_shapes(eq: Equation) -> list[Shape]:
+    """The shapes of a loop's or a cond's results, in order."""
+    return cond_parts(eq).result_shapes() if eq.op == "cond" else scan_parts(eq).result_shapes()
+
+
 def _scan_rule(shapes: list[Shape], params: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
     return (), params  # the token; `verify` checks the body against the operands
 
@@ -150,6 +192,9 @@ def _no_eager(*args: Any, **params: Any) -> Any:
 
 register(
     Op("scan", -1, _scan_rule, _no_eager, lambda flags: True, memory=UNKNOWN, multiple_results=True)
+)
+register(
+    Op("cond", -1, _scan_rule, _no_eager, lambda flags: True, memory=UNKNOWN, multiple_results=True)
 )
 # The result of a loop may be its initial carry (no step ran): memory it does not own.
 register(

@@ -1,4 +1,5 @@
-"""Loops compute only what is read: a scan's results nobody reads are dropped with the
+"""Loops and branches compute only what is read (a cond's branches lose the same results
+and the operands neither reads): a scan's results nobody reads are dropped with the
 body equations only they need, and so are the consts and slices the body no longer reads
 (or reads twice: two consts of one operand, after CSE, are one). A carry stays while a kept
 value of a step depends on it (the final carry itself need not be read). The results left
@@ -9,11 +10,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gradgen.ir import Equation, Graph, Var, live_vars
-from gradgen.ops.control import ScanParts, scan_params, scan_parts
+from gradgen.ops.control import ScanParts, cond_params, cond_parts, scan_params, scan_parts
 
 
 def run(graph: Graph) -> Graph:
-    if not any(eq.op == "scan" for eq in graph.equations):
+    if not any(eq.op in ("scan", "cond") for eq in graph.equations):
         return graph
     read: dict[Var, set[int]] = {}  # a loop's token -> the indices of its results in use
     for eq in graph.equations:
@@ -22,8 +23,9 @@ def run(graph: Graph) -> Graph:
     renumbered: dict[Var, dict[int, int]] = {}
     equations: list[Equation] = []
     for eq in graph.equations:
-        if eq.op == "scan" and eq.out in read:
-            pruned, numbers = pruned_scan(eq, read[eq.out])
+        if eq.op in ("scan", "cond") and eq.out in read:
+            prune = pruned_cond if eq.op == "cond" else pruned_scan
+            pruned, numbers = prune(eq, read[eq.out])
             if pruned is not eq:
                 renumbered[eq.out] = numbers
             eq = pruned
@@ -108,3 +110,29 @@ def _without_repeated_operands(parts: ScanParts) -> Graph:
             else:
                 first[key] = inner
     return parts.body.substitute(mapping) if mapping else parts.body
+
+
+def pruned_cond(eq: Equation, used: set[int]) -> tuple[Equation, dict[int, int]]:
+    """The cond without its results not in `used` and the operands neither branch then
+    reads, and each kept result's new index by its old one ({}: the cond itself)."""
+    parts = cond_parts(eq)
+    kept = sorted(k for k in range(len(parts.true.outputs)) if k in used)
+    branches = [parts.true, parts.false]
+    lives = [live_vars(g.equations, [g.outputs[k] for k in kept]) for g in branches]
+    inputs = [k for k, v in enumerate(parts.inputs) if any(v in live for live in lives)]
+    if len(kept) == len(parts.true.outputs) and len(inputs) == len(parts.inputs):
+        return eq, {}
+    new_inputs = tuple(parts.inputs[k] for k in inputs)
+    graphs = [
+        Graph(
+            new_inputs,
+            tuple(e for e in g.equations if e.out in live),
+            tuple(g.outputs[k] for k in kept),
+            g.hints,
+        )
+        for g, live in zip(branches, lives)
+    ]
+    operands = (parts.pred, *(parts.operands[k] for k in inputs))
+    params = cond_params(*graphs)
+    numbers = {k: i for i, k in enumerate(kept)}
+    return replace(eq, inputs=operands, params=tuple(sorted(params.items()))), numbers

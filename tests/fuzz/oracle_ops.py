@@ -267,3 +267,8 @@ def while_loop(cond: Any, body: Any, init: Any, max_steps: Any = None) -> Any:
         value = body(value)
         steps += 1
     return value
+
+
+def cond(pred: Any, true_fun: Any, false_fun: Any, *operands: Any) -> Any:
+    """gg.cond: Python's if."""
+    return true_fun(*operands) if pred else false_fun(*operands)

@@ -9,7 +9,7 @@ common and broadcasting everywhere; the same operand used twice; integer indices
 duplicates; float32 and float64; 0-d arguments passed as Python floats, NumPy scalars and
 0-d arrays; loops (`F.fori_loop`, `F.scan` and `F.while_loop` over lambdas that close
 over earlier values, read the counter or the slice, run in reverse, stop at a test or at
-max_steps, and hold a loop of their own); every emit kind.
+max_steps, and hold a loop of their own) and branches (`F.cond`); every emit kind.
 """
 
 from __future__ import annotations
@@ -459,6 +459,11 @@ class Generator:
         """A fori_loop or a scan whose carry starts at `a`, written as a lambda over the
         carry `c` and the counter `i` or the slice `s`, closing over earlier values."""
         shape = a.shape
+        if self.rng.random() < 0.15:  # a branch on the data
+            taken, other = self.carry_update(shape, []), self.carry_update(shape, [])
+            test = f"F.sum({self.pick().name}) > {self.rng.choice([0.0, 0.5, -1.0])}"
+            self.bind(f"F.cond({test}, lambda c: {taken}, lambda c: {other}, {a.name})", shape)
+            return True
         if self.rng.random() < 0.2:  # a while loop: a counted carry, and a test of the data
             limit = self.rng.choice([0.0, 1.0, 2.5, 4.0])
             new = self.carry_update(shape, [])
