@@ -6,15 +6,17 @@ f_backward(saved, d_value=None) -> gradients, f_value_and_grad(...) -> (value, g
 f_grad(...) -> gradients.
 
 f(a: (1,)) with respect to a:
-(traced graph 76be1814fdb9)
-    b_1 = a*2
+(traced graph 28950bd0df67)
+    b = a*2
+    t4 = sqrt(sum(b**2)) < 1000
+    b_1 = b
     steps = 0
     while True:
-        t1 = sqrt(sum(b_1**2)) < 1000
-        if not t1:
+        t5 = sqrt(sum(b_1**2)) < 1000
+        if not t5:
             break
-        t2 = b_1*2
-        b_1 = t2
+        b_2 = b_1*2
+        b_1 = b_2
         steps += 1
     t0 = sum(b_1) > 0
     if t0:
@@ -54,8 +56,8 @@ def f(a):
         t1 = np.sqrt(b_1 @ b_1) < 1000
         if not t1:
             break
-        t2 = b_1 * 2.0
-        b_1 = t2
+        b = b_1 * 2.0
+        b_1 = b
         steps += 1
     t0 = b_1.sum() > 0
     if t0:
@@ -73,8 +75,8 @@ def f_forward(a):
         t1 = np.sqrt(b_1 @ b_1) < 1000
         if not t1:
             break
-        t2 = b_1 * 2.0
-        b_1 = t2
+        b = b_1 * 2.0
+        b_1 = b
         steps += 1
     t0 = b_1.sum() > 0
     if t0:
@@ -96,20 +98,20 @@ def f_backward(saved, d_value=None, accumulate_into=None):
     t0, c, steps = saved
     if d_value is None:
         d_value = np.ones_like(c)
-    # c = gg.cond(gg.sum(b) > 0, lambda b: b, lambda b: 100 * b, b)
+    # if gg.sum(b) > 0:
     if t0:
         d_b_1 = d_value
     else:
-        # c = gg.cond(gg.sum(b) > 0, lambda b: b, lambda b: 100 * b, b)
+        # c = 100 * b
         d_b_1 = 100.0 * d_value
-    # b = gg.while_loop(lambda b: gg.linalg.norm(b) < 1000, lambda b: b * 2, b)
-    t1 = d_b_1
+    # while gg.linalg.norm(b) < 1000:
+    d_b_2 = d_b_1
     for t in reversed(range(steps)):
-        # b = gg.while_loop(lambda b: gg.linalg.norm(b) < 1000, lambda b: b * 2, b)
-        t2 = 2.0 * t1
-        t1 = t2
+        # b = b * 2
+        t1 = 2.0 * d_b_2
+        d_b_2 = t1
     # b = a * 2
-    d_a = 2.0 * t1
+    d_a = 2.0 * d_b_2
     if accumulate_into is not None:
         return _accumulate((accumulate_into,), (d_a,))[0]
     return d_a
@@ -127,28 +129,28 @@ def f_value_and_grad(a):
         t1 = np.sqrt(b_1 @ b_1) < 1000
         if not t1:
             break
-        t2 = b_1 * 2.0
-        b_1 = t2
+        b = b_1 * 2.0
+        b_1 = b
         steps += 1
     t0 = b_1.sum() > 0
     if t0:
         c = b_1
     else:
         c = 100.0 * b_1
-    # c = gg.cond(gg.sum(b) > 0, lambda b: b, lambda b: 100 * b, b)
+    # if gg.sum(b) > 0:
     if t0:
         d_b_1 = d_value
     else:
-        # c = gg.cond(gg.sum(b) > 0, lambda b: b, lambda b: 100 * b, b)
+        # c = 100 * b
         d_b_1 = 100.0 * d_value
-    # b = gg.while_loop(lambda b: gg.linalg.norm(b) < 1000, lambda b: b * 2, b)
-    t1 = d_b_1
+    # while gg.linalg.norm(b) < 1000:
+    d_b_2 = d_b_1
     for t in reversed(range(steps)):
-        # b = gg.while_loop(lambda b: gg.linalg.norm(b) < 1000, lambda b: b * 2, b)
-        t2 = 2.0 * t1
-        t1 = t2
+        # b = b * 2
+        t1 = 2.0 * d_b_2
+        d_b_2 = t1
     # b = a * 2
-    d_a = 2.0 * t1
+    d_a = 2.0 * d_b_2
     return c, d_a
 
 

@@ -6,32 +6,28 @@ f_backward(saved, d_value=None) -> gradients, f_value_and_grad(...) -> (value, g
 f_grad(...) -> gradients.
 
 final_miss(log_stiffness: (), log_damping: (), y0: (2,), target: (2,)) with respect to log_stiffness, log_damping, y0:
-(traced graph 206c7623ab54)
+(traced graph 923e16b5c094)
     stiffness = exp(log_stiffness)
     damping = exp(log_damping)
-    t0 = -stiffness
-    t8 = -stiffness
-    t9 = -stiffness
-    t10 = -stiffness
     y = y0
     for i in range(1000):
         angle = y[0]
         velocity = y[1]
-        k1 = concatenate((expand_dims(velocity, 0), expand_dims(t0*sin(angle) - damping*velocity, 0),))
+        k1 = concatenate((expand_dims(velocity, 0), expand_dims(-stiffness*sin(angle) - damping*velocity, 0),))
         y_1 = y + 0.005*k1
         angle_1 = y_1[0]
         velocity_1 = y_1[1]
-        k2 = concatenate((expand_dims(velocity_1, 0), expand_dims(t0*sin(angle_1) - damping*velocity_1, 0),))
+        k2 = concatenate((expand_dims(velocity_1, 0), expand_dims(-stiffness*sin(angle_1) - damping*velocity_1, 0),))
         y_2 = y + 0.005*k2
         angle_2 = y_2[0]
         velocity_2 = y_2[1]
-        k3 = concatenate((expand_dims(velocity_2, 0), expand_dims(t0*sin(angle_2) - damping*velocity_2, 0),))
+        k3 = concatenate((expand_dims(velocity_2, 0), expand_dims(-stiffness*sin(angle_2) - damping*velocity_2, 0),))
         y_3 = y + 0.01*k3
         angle_3 = y_3[0]
         velocity_3 = y_3[1]
-        k4 = concatenate((expand_dims(velocity_3, 0), expand_dims(t0*sin(angle_3) - damping*velocity_3, 0),))
-        t1 = y + 0.0016666666666666668*(k1 + 2.0*k2 + 2.0*k3 + k4)
-        y = t1
+        k4 = concatenate((expand_dims(velocity_3, 0), expand_dims(-stiffness*sin(angle_3) - damping*velocity_3, 0),))
+        t0 = y + 0.0016666666666666668*(k1 + 2.0*k2 + 2.0*k3 + k4)
+        y = t0
     value = sum((y - target)**2)
     return value
 """
@@ -62,15 +58,15 @@ def final_miss(log_stiffness, log_damping, y0, target):
     """
     stiffness = np.exp(log_stiffness)
     damping = np.exp(log_damping)
-    t0 = -stiffness
     y = y0
     for i in range(1000):
         angle = y[0]
         velocity = y[1]
+        t11 = -stiffness
         k1 = np.concatenate(
             (
                 np.expand_dims(velocity, 0),
-                np.expand_dims(t0 * np.sin(angle) - damping * velocity, 0),
+                np.expand_dims(t11 * np.sin(angle) - damping * velocity, 0),
             )
         )
         y_1 = 0.005 * k1
@@ -80,7 +76,7 @@ def final_miss(log_stiffness, log_damping, y0, target):
         k2 = np.concatenate(
             (
                 np.expand_dims(velocity_1, 0),
-                np.expand_dims(t0 * np.sin(angle_1) - damping * velocity_1, 0),
+                np.expand_dims(t11 * np.sin(angle_1) - damping * velocity_1, 0),
             )
         )
         y_2 = 0.005 * k2
@@ -90,7 +86,7 @@ def final_miss(log_stiffness, log_damping, y0, target):
         k3 = np.concatenate(
             (
                 np.expand_dims(velocity_2, 0),
-                np.expand_dims(t0 * np.sin(angle_2) - damping * velocity_2, 0),
+                np.expand_dims(t11 * np.sin(angle_2) - damping * velocity_2, 0),
             )
         )
         y_3 = 0.01 * k3
@@ -100,19 +96,19 @@ def final_miss(log_stiffness, log_damping, y0, target):
         k4 = np.concatenate(
             (
                 np.expand_dims(velocity_3, 0),
-                np.expand_dims(t0 * np.sin(angle_3) - damping * velocity_3, 0),
+                np.expand_dims(t11 * np.sin(angle_3) - damping * velocity_3, 0),
             )
         )
-        # t8 = y + 0.0016666666666666668*(k1 + 2.0*k2 + 2.0*k3 + k4), in place:
-        t8 = 2.0 * k3
-        t8 += k1
-        t8 += 2.0 * k2
-        t8 += k4
-        t8 *= 0.0016666666666666668
-        t8 += y
-        y = t8
-    t5 = y - target
-    value = t5 @ t5
+        # t12 = y + 0.0016666666666666668*(k1 + 2.0*k2 + 2.0*k3 + k4), in place:
+        t12 = 2.0 * k3
+        t12 += k1
+        t12 += 2.0 * k2
+        t12 += k4
+        t12 *= 0.0016666666666666668
+        t12 += y
+        y = t12
+    t8 = y - target
+    value = t8 @ t8
     return value
 
 
@@ -120,25 +116,29 @@ def final_miss_forward(log_stiffness, log_damping, y0, target):
     """Value of `final_miss` and the `saved` `final_miss_backward` needs."""
     stiffness = np.exp(log_stiffness)
     damping = np.exp(log_damping)
-    t0 = -stiffness
     y = y0
-    y_steps_3 = np.empty((1000, 2), dtype=np.result_type(t0, damping, y0))
-    t4 = np.empty((1000,), dtype=np.result_type(t0, damping, y0))
-    y_steps_2 = np.empty((1000, 2), dtype=np.result_type(t0, damping, y0))
-    t3 = np.empty((1000,), dtype=np.result_type(t0, damping, y0))
-    y_steps_1 = np.empty((1000, 2), dtype=np.result_type(t0, damping, y0))
-    t2 = np.empty((1000,), dtype=np.result_type(t0, damping, y0))
-    y_steps = np.empty((1000, 2), dtype=np.result_type(t0, damping, y0))
-    t1 = np.empty((1000,), dtype=np.result_type(t0, damping, y0))
+    y_steps_3 = np.empty((1000, 2), dtype=np.result_type(stiffness, damping, y0))
+    t7 = np.empty((1000,), dtype=np.result_type(stiffness, damping, y0))
+    t6 = np.empty((1000,), dtype=np.result_type(stiffness, damping, y0))
+    y_steps_2 = np.empty((1000, 2), dtype=np.result_type(stiffness, damping, y0))
+    t5 = np.empty((1000,), dtype=np.result_type(stiffness, damping, y0))
+    t4 = np.empty((1000,), dtype=np.result_type(stiffness, damping, y0))
+    y_steps_1 = np.empty((1000, 2), dtype=np.result_type(stiffness, damping, y0))
+    t3 = np.empty((1000,), dtype=np.result_type(stiffness, damping, y0))
+    t2 = np.empty((1000,), dtype=np.result_type(stiffness, damping, y0))
+    y_steps = np.empty((1000, 2), dtype=np.result_type(stiffness, damping, y0))
+    t1 = np.empty((1000,), dtype=np.result_type(stiffness, damping, y0))
+    t0 = np.empty((1000,), dtype=np.result_type(stiffness, damping, y0))
     for i in range(1000):
         y_steps_3[i] = y
         angle = y[0]
         velocity = y[1]
+        t11 = -stiffness
         sin_angle = np.sin(angle)
         k1 = np.concatenate(
             (
                 np.expand_dims(velocity, 0),
-                np.expand_dims(t0 * sin_angle - damping * velocity, 0),
+                np.expand_dims(t11 * sin_angle - damping * velocity, 0),
             )
         )
         y_1 = 0.005 * k1
@@ -149,7 +149,7 @@ def final_miss_forward(log_stiffness, log_damping, y0, target):
         k2 = np.concatenate(
             (
                 np.expand_dims(velocity_1, 0),
-                np.expand_dims(t0 * sin_angle_1 - damping * velocity_1, 0),
+                np.expand_dims(t11 * sin_angle_1 - damping * velocity_1, 0),
             )
         )
         y_2 = 0.005 * k2
@@ -160,7 +160,7 @@ def final_miss_forward(log_stiffness, log_damping, y0, target):
         k3 = np.concatenate(
             (
                 np.expand_dims(velocity_2, 0),
-                np.expand_dims(t0 * sin_angle_2 - damping * velocity_2, 0),
+                np.expand_dims(t11 * sin_angle_2 - damping * velocity_2, 0),
             )
         )
         y_3 = 0.01 * k3
@@ -171,26 +171,30 @@ def final_miss_forward(log_stiffness, log_damping, y0, target):
         k4 = np.concatenate(
             (
                 np.expand_dims(velocity_3, 0),
-                np.expand_dims(t0 * sin_angle_3 - damping * velocity_3, 0),
+                np.expand_dims(t11 * sin_angle_3 - damping * velocity_3, 0),
             )
         )
-        # t8 = y + 0.0016666666666666668*(k1 + 2.0*k2 + 2.0*k3 + k4), in place:
-        t8 = 2.0 * k3
-        t8 += k1
-        t8 += 2.0 * k2
-        t8 += k4
-        t8 *= 0.0016666666666666668
-        t8 += y
-        t4[i] = sin_angle
+        # t12 = y + 0.0016666666666666668*(k1 + 2.0*k2 + 2.0*k3 + k4), in place:
+        t12 = 2.0 * k3
+        t12 += k1
+        t12 += 2.0 * k2
+        t12 += k4
+        t12 *= 0.0016666666666666668
+        t12 += y
+        t7[i] = t11
+        t6[i] = sin_angle
         y_steps_2[i] = y_1
-        t3[i] = sin_angle_1
+        t5[i] = t11
+        t4[i] = sin_angle_1
         y_steps_1[i] = y_2
+        t3[i] = t11
         t2[i] = sin_angle_2
         y_steps[i] = y_3
-        t1[i] = sin_angle_3
-        y = t8
-    t5 = y - target
-    value = t5 @ t5
+        t1[i] = t11
+        t0[i] = sin_angle_3
+        y = t12
+    t8 = y - target
+    value = t8 @ t8
     saved = (
         stiffness,
         damping,
@@ -198,12 +202,15 @@ def final_miss_forward(log_stiffness, log_damping, y0, target):
         t1,
         y_steps,
         t2,
-        y_steps_1,
         t3,
-        y_steps_2,
+        y_steps_1,
         t4,
-        y_steps_3,
         t5,
+        y_steps_2,
+        t6,
+        t7,
+        y_steps_3,
+        t8,
         value,
     )
     return value, saved
@@ -224,30 +231,37 @@ def final_miss_backward(saved, d_value=None, accumulate_into=None):
         t1,
         y_steps,
         t2,
-        y_steps_1,
         t3,
-        y_steps_2,
+        y_steps_1,
         t4,
-        y_steps_3,
         t5,
+        y_steps_2,
+        t6,
+        t7,
+        y_steps_3,
+        t8,
         value,
     ) = saved
     if d_value is None:
         d_value = np.ones_like(value)
     # return gg.sum((y - target) ** 2)
-    d_y0 = 2.0 * d_value * t5
+    d_y0 = 2.0 * d_value * t8
     # y = gg.fori_loop(0, STEPS, rk4_step, y0)
-    d_t0 = np.zeros_like(t0)
+    d_stiffness = np.zeros_like(stiffness)
     d_damping = np.zeros_like(damping)
     for i in reversed(range(1000)):
         y_1 = y_steps_3[i]
-        t6 = t4[i]
+        t9 = t7[i]
+        t10 = t6[i]
         y_2 = y_steps_2[i]
-        t7 = t3[i]
+        t11 = t5[i]
+        t12 = t4[i]
         y_3 = y_steps_1[i]
-        t8 = t2[i]
+        t13 = t3[i]
+        t14 = t2[i]
         y_4 = y_steps[i]
-        t9 = t1[i]
+        t15 = t1[i]
+        t16 = t0[i]
         angle = y_1[0]
         velocity = y_1[1]
         angle_1 = y_2[0]
@@ -257,61 +271,59 @@ def final_miss_backward(saved, d_value=None, accumulate_into=None):
         angle_3 = y_4[0]
         velocity_3 = y_4[1]
         # return y + DT / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-        t10 = 0.0016666666666666668 * d_y0
-        t11 = 2.0 * t10
+        t17 = 0.0016666666666666668 * d_y0
+        t18 = 2.0 * t17
         # return gg.stack([velocity, -stiffness * gg.sin(angle) - damping * velocity])
-        t12 = np.squeeze(t10[1:2], 0)
-        t13 = -t12
-        d_angle_3 = t12 * t0 * np.cos(angle_3)
+        t19 = np.squeeze(t17[1:2], 0)
+        t20 = -t19
+        d_angle_3 = t19 * t15 * np.cos(angle_3)
         # angle, velocity = y[0], y[1]
-        d_velocity_3 = np.squeeze(t10[:1], 0) + t13 * damping
+        d_velocity_3 = np.squeeze(t17[:1], 0) + t20 * damping
         d_y_4 = np.zeros((2,), np.result_type(d_velocity_3))
         d_y_4[1] = d_velocity_3
         d_y_4[0] += d_angle_3
-        t14 = 0.01 * d_y_4
-        t14 += t11
+        t21 = 0.01 * d_y_4
+        t21 += t18
         # return gg.stack([velocity, -stiffness * gg.sin(angle) - damping * velocity])
-        t15 = np.squeeze(t14[1:2], 0)
-        t16 = -t15
-        d_angle_2 = t15 * t0 * np.cos(angle_2)
+        t22 = np.squeeze(t21[1:2], 0)
+        t23 = -t22
+        d_angle_2 = t22 * t13 * np.cos(angle_2)
         # angle, velocity = y[0], y[1]
-        d_velocity_2 = np.squeeze(t14[:1], 0) + t16 * damping
+        d_velocity_2 = np.squeeze(t21[:1], 0) + t23 * damping
         d_y_3 = np.zeros((2,), np.result_type(d_velocity_2))
         d_y_3[1] = d_velocity_2
         d_y_3[0] += d_angle_2
-        t17 = np.add(t11, 0.005 * d_y_3, out=t11)
+        t24 = np.add(t18, 0.005 * d_y_3, out=t18)
         # return gg.stack([velocity, -stiffness * gg.sin(angle) - damping * velocity])
-        t18 = np.squeeze(t17[1:2], 0)
-        t19 = -t18
-        d_angle_1 = t18 * t0 * np.cos(angle_1)
+        t25 = np.squeeze(t24[1:2], 0)
+        t26 = -t25
+        d_angle_1 = t25 * t11 * np.cos(angle_1)
         # angle, velocity = y[0], y[1]
-        d_velocity_1 = np.squeeze(t17[:1], 0) + t19 * damping
+        d_velocity_1 = np.squeeze(t24[:1], 0) + t26 * damping
         d_y_2 = np.zeros((2,), np.result_type(d_velocity_1))
         d_y_2[1] = d_velocity_1
         d_y_2[0] += d_angle_1
-        t20 = 0.005 * d_y_2
-        t20 += t10
+        t27 = 0.005 * d_y_2
+        t27 += t17
         # return gg.stack([velocity, -stiffness * gg.sin(angle) - damping * velocity])
-        t21 = np.squeeze(t20[1:2], 0)
-        t22 = -t21
-        d_angle = t21 * t0 * np.cos(angle)
+        t28 = np.squeeze(t27[1:2], 0)
+        t29 = -t28
+        d_angle = t28 * t9 * np.cos(angle)
         # angle, velocity = y[0], y[1]
-        d_velocity = np.squeeze(t20[:1], 0) + t22 * damping
+        d_velocity = np.squeeze(t27[:1], 0) + t29 * damping
         d_y_1_1 = np.zeros((2,), np.result_type(d_velocity))
         d_y_1_1[1] = d_velocity
         d_y_1_2 = np.zeros((2,), np.result_type(d_angle))
         d_y_1_2[0] = d_angle
         # the gradient of y_1, added up from its uses
         d_y_1 = d_y0 + d_y_4 + d_y_3 + d_y_2 + d_y_1_1 + d_y_1_2
-        t23 = d_t0 + (t12 * t9 + t15 * t8 + t18 * t7 + t21 * t6)
+        d_stiffness_1 = d_stiffness + (-t19 * t16 - t22 * t14 - t25 * t12 - t28 * t10)
         # the gradient of damping, added up from its uses
         d_damping_2 = (
-            t13 * velocity_3 + t16 * velocity_2 + t19 * velocity_1 + t22 * velocity
+            t20 * velocity_3 + t23 * velocity_2 + t26 * velocity_1 + t29 * velocity
         )
         d_damping_1 = d_damping + d_damping_2
-        d_y0, d_t0, d_damping = d_y_1, t23, d_damping_1
-    # return gg.stack([velocity, -stiffness * gg.sin(angle) - damping * velocity])
-    d_stiffness = -d_t0
+        d_y0, d_stiffness, d_damping = d_y_1, d_stiffness_1, d_damping_1
     # stiffness, damping = gg.exp(log_stiffness), gg.exp(log_damping)
     d_log_damping = d_damping * damping
     d_log_stiffness = d_stiffness * stiffness
@@ -327,25 +339,29 @@ def final_miss_value_and_grad(log_stiffness, log_damping, y0, target):
     """
     stiffness = np.exp(log_stiffness)
     damping = np.exp(log_damping)
-    t0 = -stiffness
     y = y0
-    y_steps_3 = np.empty((1000, 2), dtype=np.result_type(t0, damping, y0))
-    t4 = np.empty((1000,), dtype=np.result_type(t0, damping, y0))
-    y_steps_2 = np.empty((1000, 2), dtype=np.result_type(t0, damping, y0))
-    t3 = np.empty((1000,), dtype=np.result_type(t0, damping, y0))
-    y_steps_1 = np.empty((1000, 2), dtype=np.result_type(t0, damping, y0))
-    t2 = np.empty((1000,), dtype=np.result_type(t0, damping, y0))
-    y_steps = np.empty((1000, 2), dtype=np.result_type(t0, damping, y0))
-    t1 = np.empty((1000,), dtype=np.result_type(t0, damping, y0))
+    y_steps_3 = np.empty((1000, 2), dtype=np.result_type(stiffness, damping, y0))
+    t7 = np.empty((1000,), dtype=np.result_type(stiffness, damping, y0))
+    t6 = np.empty((1000,), dtype=np.result_type(stiffness, damping, y0))
+    y_steps_2 = np.empty((1000, 2), dtype=np.result_type(stiffness, damping, y0))
+    t5 = np.empty((1000,), dtype=np.result_type(stiffness, damping, y0))
+    t4 = np.empty((1000,), dtype=np.result_type(stiffness, damping, y0))
+    y_steps_1 = np.empty((1000, 2), dtype=np.result_type(stiffness, damping, y0))
+    t3 = np.empty((1000,), dtype=np.result_type(stiffness, damping, y0))
+    t2 = np.empty((1000,), dtype=np.result_type(stiffness, damping, y0))
+    y_steps = np.empty((1000, 2), dtype=np.result_type(stiffness, damping, y0))
+    t1 = np.empty((1000,), dtype=np.result_type(stiffness, damping, y0))
+    t0 = np.empty((1000,), dtype=np.result_type(stiffness, damping, y0))
     for i in range(1000):
         y_steps_3[i] = y
         angle = y[0]
         velocity = y[1]
+        t11 = -stiffness
         sin_angle = np.sin(angle)
         k1 = np.concatenate(
             (
                 np.expand_dims(velocity, 0),
-                np.expand_dims(t0 * sin_angle - damping * velocity, 0),
+                np.expand_dims(t11 * sin_angle - damping * velocity, 0),
             )
         )
         y_1 = 0.005 * k1
@@ -356,7 +372,7 @@ def final_miss_value_and_grad(log_stiffness, log_damping, y0, target):
         k2 = np.concatenate(
             (
                 np.expand_dims(velocity_1, 0),
-                np.expand_dims(t0 * sin_angle_1 - damping * velocity_1, 0),
+                np.expand_dims(t11 * sin_angle_1 - damping * velocity_1, 0),
             )
         )
         y_2 = 0.005 * k2
@@ -367,7 +383,7 @@ def final_miss_value_and_grad(log_stiffness, log_damping, y0, target):
         k3 = np.concatenate(
             (
                 np.expand_dims(velocity_2, 0),
-                np.expand_dims(t0 * sin_angle_2 - damping * velocity_2, 0),
+                np.expand_dims(t11 * sin_angle_2 - damping * velocity_2, 0),
             )
         )
         y_3 = 0.01 * k3
@@ -378,41 +394,49 @@ def final_miss_value_and_grad(log_stiffness, log_damping, y0, target):
         k4 = np.concatenate(
             (
                 np.expand_dims(velocity_3, 0),
-                np.expand_dims(t0 * sin_angle_3 - damping * velocity_3, 0),
+                np.expand_dims(t11 * sin_angle_3 - damping * velocity_3, 0),
             )
         )
-        # t8 = y + 0.0016666666666666668*(k1 + 2.0*k2 + 2.0*k3 + k4), in place:
-        t8 = 2.0 * k3
-        t8 += k1
-        t8 += 2.0 * k2
-        t8 += k4
-        t8 *= 0.0016666666666666668
-        t8 += y
-        t4[i] = sin_angle
+        # t12 = y + 0.0016666666666666668*(k1 + 2.0*k2 + 2.0*k3 + k4), in place:
+        t12 = 2.0 * k3
+        t12 += k1
+        t12 += 2.0 * k2
+        t12 += k4
+        t12 *= 0.0016666666666666668
+        t12 += y
+        t7[i] = t11
+        t6[i] = sin_angle
         y_steps_2[i] = y_1
-        t3[i] = sin_angle_1
+        t5[i] = t11
+        t4[i] = sin_angle_1
         y_steps_1[i] = y_2
+        t3[i] = t11
         t2[i] = sin_angle_2
         y_steps[i] = y_3
-        t1[i] = sin_angle_3
-        y = t8
-    t5 = y - target
-    value = t5 @ t5
+        t1[i] = t11
+        t0[i] = sin_angle_3
+        y = t12
+    t8 = y - target
+    value = t8 @ t8
     # return gg.sum((y - target) ** 2)
-    d_y = np.multiply(t5, 2.0, out=t5)
+    d_y = np.multiply(t8, 2.0, out=t8)
     # y = gg.fori_loop(0, STEPS, rk4_step, y0)
-    d_t0 = np.zeros_like(t0)
+    d_stiffness = np.zeros_like(stiffness)
     d_damping = np.zeros_like(damping)
     d_y0 = d_y
     for i in reversed(range(1000)):
         y_1 = y_steps_3[i]
-        t6 = t4[i]
+        t9 = t7[i]
+        t10 = t6[i]
         y_2 = y_steps_2[i]
-        t7 = t3[i]
+        t11 = t5[i]
+        t12 = t4[i]
         y_3 = y_steps_1[i]
-        t8 = t2[i]
+        t13 = t3[i]
+        t14 = t2[i]
         y_4 = y_steps[i]
-        t9 = t1[i]
+        t15 = t1[i]
+        t16 = t0[i]
         angle = y_1[0]
         velocity = y_1[1]
         angle_1 = y_2[0]
@@ -422,61 +446,59 @@ def final_miss_value_and_grad(log_stiffness, log_damping, y0, target):
         angle_3 = y_4[0]
         velocity_3 = y_4[1]
         # return y + DT / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-        t10 = 0.0016666666666666668 * d_y0
-        t11 = 2.0 * t10
+        t17 = 0.0016666666666666668 * d_y0
+        t18 = 2.0 * t17
         # return gg.stack([velocity, -stiffness * gg.sin(angle) - damping * velocity])
-        t12 = np.squeeze(t10[1:2], 0)
-        t13 = -t12
-        d_angle_3 = t12 * t0 * np.cos(angle_3)
+        t19 = np.squeeze(t17[1:2], 0)
+        t20 = -t19
+        d_angle_3 = t19 * t15 * np.cos(angle_3)
         # angle, velocity = y[0], y[1]
-        d_velocity_3 = np.squeeze(t10[:1], 0) + t13 * damping
+        d_velocity_3 = np.squeeze(t17[:1], 0) + t20 * damping
         d_y_4 = np.zeros((2,), np.result_type(d_velocity_3))
         d_y_4[1] = d_velocity_3
         d_y_4[0] += d_angle_3
-        t14 = 0.01 * d_y_4
-        t14 += t11
+        t21 = 0.01 * d_y_4
+        t21 += t18
         # return gg.stack([velocity, -stiffness * gg.sin(angle) - damping * velocity])
-        t15 = np.squeeze(t14[1:2], 0)
-        t16 = -t15
-        d_angle_2 = t15 * t0 * np.cos(angle_2)
+        t22 = np.squeeze(t21[1:2], 0)
+        t23 = -t22
+        d_angle_2 = t22 * t13 * np.cos(angle_2)
         # angle, velocity = y[0], y[1]
-        d_velocity_2 = np.squeeze(t14[:1], 0) + t16 * damping
+        d_velocity_2 = np.squeeze(t21[:1], 0) + t23 * damping
         d_y_3 = np.zeros((2,), np.result_type(d_velocity_2))
         d_y_3[1] = d_velocity_2
         d_y_3[0] += d_angle_2
-        t17 = np.add(t11, 0.005 * d_y_3, out=t11)
+        t24 = np.add(t18, 0.005 * d_y_3, out=t18)
         # return gg.stack([velocity, -stiffness * gg.sin(angle) - damping * velocity])
-        t18 = np.squeeze(t17[1:2], 0)
-        t19 = -t18
-        d_angle_1 = t18 * t0 * np.cos(angle_1)
+        t25 = np.squeeze(t24[1:2], 0)
+        t26 = -t25
+        d_angle_1 = t25 * t11 * np.cos(angle_1)
         # angle, velocity = y[0], y[1]
-        d_velocity_1 = np.squeeze(t17[:1], 0) + t19 * damping
+        d_velocity_1 = np.squeeze(t24[:1], 0) + t26 * damping
         d_y_2 = np.zeros((2,), np.result_type(d_velocity_1))
         d_y_2[1] = d_velocity_1
         d_y_2[0] += d_angle_1
-        t20 = 0.005 * d_y_2
-        t20 += t10
+        t27 = 0.005 * d_y_2
+        t27 += t17
         # return gg.stack([velocity, -stiffness * gg.sin(angle) - damping * velocity])
-        t21 = np.squeeze(t20[1:2], 0)
-        t22 = -t21
-        d_angle = t21 * t0 * np.cos(angle)
+        t28 = np.squeeze(t27[1:2], 0)
+        t29 = -t28
+        d_angle = t28 * t9 * np.cos(angle)
         # angle, velocity = y[0], y[1]
-        d_velocity = np.squeeze(t20[:1], 0) + t22 * damping
+        d_velocity = np.squeeze(t27[:1], 0) + t29 * damping
         d_y_1_1 = np.zeros((2,), np.result_type(d_velocity))
         d_y_1_1[1] = d_velocity
         d_y_1_2 = np.zeros((2,), np.result_type(d_angle))
         d_y_1_2[0] = d_angle
         # the gradient of y_1, added up from its uses
         d_y_1 = d_y0 + d_y_4 + d_y_3 + d_y_2 + d_y_1_1 + d_y_1_2
-        t23 = d_t0 + (t12 * t9 + t15 * t8 + t18 * t7 + t21 * t6)
+        d_stiffness_1 = d_stiffness + (-t19 * t16 - t22 * t14 - t25 * t12 - t28 * t10)
         # the gradient of damping, added up from its uses
         d_damping_2 = (
-            t13 * velocity_3 + t16 * velocity_2 + t19 * velocity_1 + t22 * velocity
+            t20 * velocity_3 + t23 * velocity_2 + t26 * velocity_1 + t29 * velocity
         )
         d_damping_1 = d_damping + d_damping_2
-        d_y0, d_t0, d_damping = d_y_1, t23, d_damping_1
-    # return gg.stack([velocity, -stiffness * gg.sin(angle) - damping * velocity])
-    d_stiffness = -d_t0
+        d_y0, d_stiffness, d_damping = d_y_1, d_stiffness_1, d_damping_1
     # stiffness, damping = gg.exp(log_stiffness), gg.exp(log_damping)
     d_log_damping = d_damping * damping
     d_log_stiffness = d_stiffness * stiffness

@@ -43,10 +43,12 @@ OPERATOR_SYMBOLS = {
 }
 
 _BRANCH_HINT = (
-    "the value is only known when the generated code runs, so Python control flow cannot "
-    "depend on it. Write data-dependent choices with gg.where(condition, a, b) (or "
-    "gg.maximum, gg.minimum, gg.relu); `if` and `for` may depend only on shapes and Python "
-    "constants."
+    "the value is only known when the generated code runs. An `if`, `while` or `for i in "
+    "range(n)` statement on a traced value becomes gg.cond, gg.while_loop or "
+    "gg.fori_loop, unless its block has a return, break or continue (or the function "
+    "closes over an enclosing function's variables): move the return after the statement. "
+    "`and`, `or` and `not` on traced values are not converted; elementwise choices are "
+    "gg.where(condition, a, b)."
 )
 
 
@@ -225,6 +227,9 @@ def apply(op_name: str, *args: Any, **params: Any) -> Any:
     if not tracers:
         return OPS[op_name].eager(*args, **params)
     builder = max((t.builder for t in tracers), key=lambda b: b.depth)  # the innermost body
+    active = active_builder()
+    if active is not None and active.depth > builder.depth and builder.encloses(active):
+        builder = active  # a body's own step, even of values from outside it: it runs there
     atoms = [builder.atom(a) for a in args]
     return Tracer(builder.emit(op_name, atoms, params), builder)
 

@@ -5,7 +5,9 @@ While tracing, each traces its body once, on tracers of the carry's shapes and o
 slice of `xs`, into a graph of its own: one `scan` equation (`gradgen.ops.control`), so
 the generated code holds a real loop and its size does not depend on the trip count. A
 body may read the enclosing function's values (weights, data), which become the loop's
-consts, as in JAX. Outside a trace, on NumPy arrays, each runs as the Python loop it means.
+consts, as in JAX; what the body computes from them is computed in the body, at each step
+(a branch's only when it is taken). Outside a trace, on NumPy arrays, each runs as the
+Python loop it means.
 
 Carries, `xs` and `y`s are an array or a (nested) tuple or list of arrays; carries are
 float arrays or Python floats whose shapes the body keeps.
@@ -13,14 +15,14 @@ float arrays or Python floats whose shapes the body keeps.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from gradgen.errors import GradgenError, SourceLocation
 from gradgen.graph_builder import Builder, Tracer, active_builder, building
-from gradgen.ir import Atom, DimSize, Equation, Graph, Lit, Var
+from gradgen.ir import Atom, DimSize, Graph, Lit, Var
 from gradgen.ops.control import cond_params, scan_params
 from gradgen.shapes import Dim, dim_expr, dim_from_expr, format_shape
 
@@ -48,10 +50,18 @@ def scan(
 
 
 def fori_loop(
-    lower: int | str, upper: int | str, body_fun: Callable[[Any, Any], Any], init_val: Any
+    lower: int | str,
+    upper: int | str,
+    body_fun: Callable[[Any, Any], Any],
+    init_val: Any,
+    *,
+    counter_name: str | None = None,
+    carry_names: Sequence[str] | None = None,
 ) -> Any:
     """`val = body_fun(i, val)` for i from `lower` up to `upper` (exclusive); returns the
-    final val. The bounds are ints, named dims ("T") or expressions of them ("T - 1")."""
+    final val. The bounds are ints, named dims ("T") or expressions of them ("T - 1").
+    `counter_name` and `carry_names` name the counter and the carry's leaves in the code
+    and in messages (a Python `for` statement's variables, `gradgen.autograph`)."""
     builder = _builder_of(init_val)
     if builder is None and isinstance(lower, int) and isinstance(upper, int):
         value = init_val
@@ -66,7 +76,7 @@ def fori_loop(
     length = dim_from_expr(dim_expr(upper) - dim_expr(lower))
     if isinstance(length, int) and length < 0:
         length = 0
-    counter = _parameter_name(body_fun, 0, "i")
+    counter = counter_name or _parameter_name(body_fun, 0, "i")
 
     def step(t: Tracer, carry: Any, x: Any) -> tuple[Any, None]:
         i = t if lower == 0 else t + (DimSize(lower) if isinstance(lower, str) else lower)
@@ -74,7 +84,9 @@ def fori_loop(
 
     # the step counter is the user's i when the loop starts at 0 (else i = t + lower)
     name = counter if lower == 0 else "t"
-    carry, _ = _traced_scan(builder, step, init_val, None, length, False, name, "gg.fori_loop")
+    carry, _ = _traced_scan(
+        builder, step, init_val, None, length, False, name, "gg.fori_loop", None, None, carry_names
+    )
     return carry
 
 
@@ -89,6 +101,7 @@ def _traced_scan(
     what: str,
     cond: Callable[[Any], Any] | None = None,
     max_steps: int | None = None,
+    carry_names: Sequence[str] | None = None,
 ) -> tuple[Any, Any]:
     """Trace `f(t, carry, x)` once into a body graph and record the scan equation and its
     results in `builder`; with `cond` (a while loop's test of the carry), trace it first,
@@ -100,7 +113,6 @@ def _traced_scan(
     xs_atoms = [_sliced_atom(builder, leaf, what, where) for leaf in xs_leaves]
     length = _length(xs_atoms, length, what, where)
 
-    hoisted_from = len(builder.equations)  # what the body computes from outer values only
     body = Builder(builder.user_files, builder)
     counter = body.new_var((), integer=True)
     body.hints[counter] = counter_name
@@ -137,24 +149,23 @@ def _traced_scan(
     for k, (before, after) in enumerate(zip(carries, new_vars)):
         if before.shape != after.shape or after.integer:
             kind = "integer data" if after.integer else f"shape {format_shape(after.shape)}"
+            carry = carry_names[k] if carry_names is not None else f"carry {k}"
             raise GradgenError(
-                f"carry {k} of {what} has shape {format_shape(before.shape)} on entry and "
+                f"{carry} of {what} has shape {format_shape(before.shape)} on entry and "
                 f"{kind} after a step.",
                 where,
                 "a loop's carry keeps its shape and dtype from step to step.",
             )
     y_leaves, rebuild_ys = _flatten(ys) if ys is not None else ([], None)
     y_vars = [_body_value(body, leaf, what, where, "y") for leaf in y_leaves]
-    outer, repeated = _distinct_consts(body.captured, builder.equations[hoisted_from:])
+    outer = list(body.captured)
     inputs = (counter, *(body.captured[v] for v in outer), *carries, *slices)
     values = set(inputs) | {eq.out for eq in body.equations}
     hints = {v: h for v, h in body.hints.items() if v in values}
     graph = Graph(inputs, tuple(body.equations[tested:]), (*new_vars, *y_vars), hints)
-    graph = graph.substitute(repeated)
     condition = None
     if test is not None:
         condition = Graph(inputs, tuple(body.equations[:tested]), (test,), hints)
-        condition = condition.substitute(repeated)
     params = scan_params(graph, length, len(outer), len(carries), reverse, condition, max_steps)
     token = builder.emit("scan", [*outer, *init_atoms, *xs_atoms], params)
     builder.hints[token] = "loop"  # (a token: the printed code never names it)
@@ -173,11 +184,15 @@ def while_loop(
     body_fun: Callable[[Any], Any],
     init_val: Any,
     max_steps: int | None = None,
+    *,
+    carry_names: Sequence[str] | None = None,
 ) -> Any:
     """`val = body_fun(val)` while `cond_fun(val)` (a traced scalar comparison) holds, and
     at most `max_steps` times; returns the final val. Unlike JAX's, it can be
     differentiated in reverse mode: the forward loop records how many steps it ran and
-    stacks what the backward reads, and the backward runs that many steps in reverse."""
+    stacks what the backward reads, and the backward runs that many steps in reverse.
+    `carry_names` name the carry's leaves in messages (a Python `while` statement's
+    variables, `gradgen.autograph`)."""
     builder = _builder_of(init_val)
     if builder is None:
         value, steps = init_val, 0
@@ -201,6 +216,7 @@ def while_loop(
         "gg.while_loop",
         cond_fun,
         max_steps,
+        carry_names,
     )
     return carry
 
@@ -226,7 +242,6 @@ def cond(
         )
         for leaf in leaves
     ]
-    hoisted_from = len(builder.equations)
     body = Builder(builder.user_files, builder)
     inputs = [
         body.new_var(a.shape if isinstance(a, Var) else (), isinstance(a, Var) and a.integer)
@@ -252,14 +267,12 @@ def cond(
             where,
             "both branches return float arrays of the same structure and shapes.",
         )
-    outer, repeated = _distinct_consts(body.captured, builder.equations[hoisted_from:])
+    outer = list(body.captured)
     branch_inputs = (*inputs, *(body.captured[v] for v in outer))
     values = set(branch_inputs) | {eq.out for eq in body.equations}
     hints = {v: h for v, h in body.hints.items() if v in values}
     graphs = [
-        Graph(branch_inputs, tuple(body.equations[start:end]), tuple(outputs), hints).substitute(
-            repeated
-        )
+        Graph(branch_inputs, tuple(body.equations[start:end]), tuple(outputs), hints)
         for start, end, outputs, _ in branches
     ]
     token = builder.emit("cond", [test, *atoms, *outer], cond_params(*graphs))
@@ -287,37 +300,6 @@ def _flag(
             "compare scalars: gg.linalg.norm(b) < 1000, gg.sum(x) > 0.",
         )
     return var
-
-
-def _distinct_consts(
-    captured: dict[Var, Var], hoisted: list[Equation]
-) -> tuple[list[Var], dict[Var, Var]]:
-    """The outer values a body reads, one per distinct value, and for each body input
-    standing for a repeat, the input it reads instead. A value the body computes from outer
-    values only is computed outside the loop, once per time the body's code computes it
-    (`-k * gg.sin(a)` in a function called four times): repeats among these `hoisted`
-    equations (same op, operands and params) are one value, with one const and, in reverse
-    mode, one cotangent summed over the steps."""
-    same: dict[Var, Var] = {}
-    seen: dict[tuple[object, ...], Var] = {}
-    for eq in hoisted:
-        key = (eq.op, tuple(same.get(a, a) if isinstance(a, Var) else a for a in eq.inputs))
-        key += (eq.params,)
-        if key in seen:
-            same[eq.out] = seen[key]
-        else:
-            seen[key] = eq.out
-    outer: list[Var] = []
-    first: dict[Var, Var] = {}
-    repeated: dict[Var, Var] = {}
-    for v, inner in captured.items():
-        value = same.get(v, v)
-        if value in first:
-            repeated[inner] = first[value]
-        else:
-            first[value] = inner
-            outer.append(v)
-    return outer, repeated
 
 
 def _builder_of(*values: Any) -> Builder | None:

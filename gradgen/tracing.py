@@ -1,5 +1,8 @@
 """Tracing: run the user's function once on `Tracer` values that record its graph.
 
+Its `if`, `while` and `for i in range(...)` statements are first rewritten
+(`gradgen.autograph`), so that those on traced values become loops and branches.
+
 `trace` calls the model function on tracers of the annotated shapes (see
 `gradgen.graph_builder`) and returns the recorded `Graph`. The user's local variable names
 are captured as the code runs, so the generated code can use them.
@@ -12,6 +15,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from gradgen.autograph import converted
 from gradgen.errors import GradgenError, SourceLocation, innermost_location
 from gradgen.graph_builder import Builder, Tracer, building
 from gradgen.ir import Graph, Var
@@ -58,9 +62,10 @@ def trace(
     recorder = _NameRecorder(user_files, builder.hints)
     previous = sys.gettrace()
     sys.settrace(recorder.on_call)
+    run = converted(fn)  # Python's if, while and for on traced values become gg calls
     try:
         with building(builder):
-            result = fn(*(Tracer(v, builder) for v in inputs))
+            result = run(*(Tracer(v, builder) for v in inputs))
     except GradgenError:
         raise
     except Exception as error:
