@@ -8,17 +8,18 @@ f_grad(...) -> gradients.
 eccentric_anomaly(mean_anomaly: (N,), eccentricity: (N,)) with respect to mean_anomaly, eccentricity:
 (traced graph c20fa7a38d48)
     e = 0.9/(1 + exp(-eccentricity))
-    t8 = mean_anomaly*0.0 + 1.0
+    step = mean_anomaly*0.0 + 1.0
     anomaly = mean_anomaly
     steps = 0
     while steps < 50:
-        t0 = max(abs(t8)) > 1e-12
-        if not t0:
+        t1 = max(abs(step)) > 1e-12
+        if not t1:
             break
-        step = (anomaly - e*sin(anomaly) - mean_anomaly)/(1.0 - e*cos(anomaly))
-        t1 = anomaly - step
-        anomaly, t8 = t1, step
+        step_1 = (anomaly - e*sin(anomaly) - mean_anomaly)/(1.0 - e*cos(anomaly))
+        t2 = anomaly - step_1
+        anomaly, step = t2, step_1
         steps += 1
+    t8 = step
     value = sum(anomaly)
     return value
 """

@@ -417,6 +417,8 @@ class Tracer:
         raise _not_supported(self.builder, "iterating over a traced array")
 
     def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, Tracer) and index.shape == () and index.variable.integer:
+            return apply("take", self, index, axis=0)  # x[t] with a loop's counter
         if isinstance(index, Tracer) or (
             isinstance(index, tuple) and any(isinstance(i, Tracer) for i in index)
         ):

@@ -504,3 +504,26 @@ def test_readme_shows_the_control_flow_example_as_it_is() -> None:
     example = (REPO / "examples" / "control_flow.py").read_text()
     code = [line.split("  #")[0].rstrip() for line in block.splitlines()]
     assert "\n".join(code) in example, "update the README's control_flow example"
+
+
+@gg.function(wrt=("w", "xs"))
+def indexed(w: Array["N"], xs: Array["T", "N"]):
+    """A body indexing arrays with the traced counter (x[t], and x[t] of the gradient)."""
+    return gg.sum(gg.fori_loop(0, "T", lambda t, h: gg.tanh(h * w + xs[t] * 1.5), w * 0.0))
+
+
+def indexed_oracle(w, xs):
+    h = w * 0.0
+    for t in range(xs.shape[0]):
+        h = anp.tanh(h * w + xs[t] * 1.5)
+    return anp.sum(h)
+
+
+def test_bodies_index_arrays_with_the_traced_counter(tmp_path) -> None:
+    module = compile_to_module([indexed], tmp_path)
+    rng = np.random.default_rng(5)
+    w, xs = rng.normal(size=3), rng.normal(size=(5, 3))
+    value, (d_w, d_xs) = module.indexed_value_and_grad(w, xs)
+    np.testing.assert_allclose(value, indexed_oracle(w, xs), rtol=1e-14)
+    np.testing.assert_allclose(d_w, oracle_vjp(indexed_oracle, [w, xs], 0, 1.0), rtol=1e-12)
+    np.testing.assert_allclose(d_xs, oracle_vjp(indexed_oracle, [w, xs], 1, 1.0), rtol=1e-12)

@@ -420,7 +420,8 @@ def _carry_names(
         result = results.get(k)
         own = names[operand]  # type: ignore[index]
         printed_elsewhere = result in keep  # returned or saved by name
-        if result is None and says_nothing(own):
+        nameless = result is None or (says_nothing(names[result]) and result not in keep)
+        if says_nothing(own) and nameless:
             chosen[k] = None  # the loop's own name for the carry, given to its start too
             continue
         if result is not None and (
