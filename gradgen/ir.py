@@ -167,16 +167,19 @@ class Graph:
 
 
 def dependency_order(equations: Sequence[Equation]) -> list[Equation]:
-    """`equations` reordered so that each comes after the equations binding its operands,
-    keeping their order wherever that already holds (a stable topological sort)."""
+    """`equations` reordered so that each comes after the equations binding its operands
+    and the dims it reads (a while loop binds its length), keeping their order wherever
+    that already holds (a stable topological sort)."""
     producer = {eq.out: k for k, eq in enumerate(equations)}
+    binder = {bound_dim(eq): k for k, eq in enumerate(equations) if bound_dim(eq) is not None}
     waiting = [0] * len(equations)
     readers: dict[int, list[int]] = {}
     for k, eq in enumerate(equations):
-        for v in set(eq.vars()):
-            if v in producer:
-                waiting[k] += 1
-                readers.setdefault(producer[v], []).append(k)
+        sources = {producer[v] for v in eq.vars() if v in producer}
+        sources |= {binder[d] for d in _dims_read(eq) if d in binder and binder[d] != k}
+        for source in sources:
+            waiting[k] += 1
+            readers.setdefault(source, []).append(k)
     ready = [k for k, count in enumerate(waiting) if count == 0]
     heapq.heapify(ready)
     ordered = []
@@ -202,9 +205,14 @@ def live_vars(equations: Iterable[Equation], targets: Iterable[Var]) -> set[Var]
         if eq.out in live or (binds is not None and binds in dims):
             live.add(eq.out)
             live.update(eq.vars())
-            dims |= {n for d in eq.out.shape for n in dim_names(d)}
-            dims |= dim_names(eq.param("length"))  # type: ignore[arg-type]
+            dims |= _dims_read(eq)
     return live
+
+
+def _dims_read(eq: Equation) -> set[str]:
+    """The dims an equation's result or its length (a loop's) is made of."""
+    dims = {n for d in eq.out.shape for n in dim_names(d)}
+    return dims | dim_names(eq.param("length"))  # type: ignore[arg-type]
 
 
 def bound_dim(eq: Equation) -> str | None:

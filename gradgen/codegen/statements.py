@@ -114,6 +114,7 @@ def lower(
     keep: Iterable[Var],
     hints: Mapping[Var, NameHint],
     dtype_from: Sequence[Var] = (),
+    taken: set[str] | None = None,
 ) -> LoweredProgram:
     """How each equation not written inline is computed. Elementwise results are
     computed in place (`inplace.py`) in arrays the function owns and no longer needs
@@ -126,7 +127,7 @@ def lower(
     plan = plan_buffers(equations, inline, keep, hints) if printer.in_place else None
     while True:
         program, unwritten = _lowered(
-            equations, names, inline, printer, keep, hints, dtype_from, plan
+            equations, names, inline, printer, keep, hints, dtype_from, plan, taken
         )
         if plan is None or not unwritten:
             return program
@@ -144,10 +145,15 @@ def _lowered(
     hints: Mapping[Var, NameHint],
     dtype_from: Sequence[Var],
     plan: BufferPlan | None,
+    taken: set[str] | None = None,
 ) -> tuple[LoweredProgram, set[Var]]:
     """`lower` with the buffer plan `plan`, and the buffers it renamed whose statement has
     no in-place form after all."""
     names = dict(names)  # (a loop's initial carry may take its carry's name)
+    # every name the function's code binds, in this program and the bodies in it: a loop
+    # body's names are new ones (its start may take its carry's name after other loops ran)
+    taken = taken if taken is not None else set()
+    taken |= set(names.values())
     if plan is not None and plan.renamed:
         inline = inline - plan.materialize
         for eq, buffers in plan.reusable.items():
@@ -167,13 +173,13 @@ def _lowered(
             for a in eq.inputs
         ]
         if eq.op == "cond":
-            branch = _lowered_cond(eq, results.get(eq.out, {}), names, printer)
+            branch = _lowered_cond(eq, results.get(eq.out, {}), names, printer, taken)
             lowered.append(Lowered(eq, Code("", True), branch=branch))
             continue
         if eq.op == "scan":
             found = results.get(eq.out, {})
             carries = _carry_names(eq, found, lowered, equations, names, keep, hints)
-            loop = _lowered_loop(eq, found, names, printer, carries, hints, keep)
+            loop = _lowered_loop(eq, found, names, printer, carries, hints, keep, taken)
             lowered.append(Lowered(eq, Code("", True), loop=loop))
             continue
         if eq in written_first:  # `d_x[1:] += d_t1`: the zeros and `d_x[:-1]` came first
@@ -218,6 +224,7 @@ def _lowered_loop(
     carry_names: dict[int, str | None],
     hints: Mapping[Var, NameHint],
     keep: set[Var],
+    taken: set[str],
 ) -> LoweredLoop:
     """A scan as a `for` loop computing the results bound here (`results`, by index):
     its body lowered as a program of its own, whose names are new but for the consts
@@ -241,7 +248,7 @@ def _lowered_loop(
             fixed[inner] = carry_names[k]  # type: ignore[assignment]
         elif k in results and (isinstance(hints.get(results[k]), str) or results[k] in keep):
             fixed[inner] = names[results[k]]  # the user's name for the result, or its own
-    taken = dim_names(parts.length)  # (a loop's length may be a dim the code binds)
+    taken |= dim_names(parts.length)  # (a loop's length may be a dim the code binds)
     while_loop = parts.cond is not None
     if while_loop:  # the counter counts the steps: it is the loop's length once it ends
         fixed[parts.counter] = str(parts.length)
@@ -250,6 +257,7 @@ def _lowered_loop(
         cond = parts.cond
         cond_inline = inlined(cond.equations, cond.outputs, cond.hints)
         cond_names = assign_names(cond, skip=cond_inline, fixed=fixed, taken=taken)
+        taken |= set(cond_names.values())
         condition = lower(
             cond.equations,
             {**names, **cond_names},
@@ -258,6 +266,7 @@ def _lowered_loop(
             cond.outputs,
             cond.hints,
             cond.inputs,
+            taken,
         )
         check_writes(condition, cond.equations, cond.outputs)
         test = cond_names[cond.outputs[0]]
@@ -265,6 +274,7 @@ def _lowered_loop(
     inline = inlined(body.equations, body.outputs, body.hints)
     own = assign_names(body, skip=inline, fixed=fixed, taken=taken)
     body_names = {v: own[v] for v in (*body.inputs, *(e.out for e in body.equations)) if v in own}
+    taken |= set(body_names.values())
     program = lower(
         body.equations,
         {**names, **body_names},
@@ -273,6 +283,7 @@ def _lowered_loop(
         body.outputs,
         body.hints,
         body.inputs,
+        taken,
     )
     check_writes(program, body.equations, body.outputs)
     for k, (inner, start) in enumerate(zip(parts.body_carries, parts.carries)):
@@ -336,7 +347,11 @@ def _lowered_loop(
 
 
 def _lowered_cond(
-    eq: Equation, results: dict[int, Var], names: dict[Var, str], printer: NumPyCodePrinter
+    eq: Equation,
+    results: dict[int, Var],
+    names: dict[Var, str],
+    printer: NumPyCodePrinter,
+    taken: set[str],
 ) -> LoweredCond:
     """A cond as an `if` computing the results bound here: each branch lowered as a
     program of its own, reading the operands by their names, and giving each result the
@@ -355,7 +370,8 @@ def _lowered_cond(
             if k in results and v in computed and graph.outputs.count(v) == 1:
                 own[v] = names[results[k]]  # (a new name: nothing in the branch reads it)
         inline = inlined(graph.equations, graph.outputs, graph.hints)
-        branch_names = assign_names(graph, skip=inline, fixed=own)
+        branch_names = assign_names(graph, skip=inline, fixed=own, taken=taken)
+        taken |= set(branch_names.values())
         program = lower(
             graph.equations,
             {**names, **branch_names},
@@ -364,6 +380,7 @@ def _lowered_cond(
             graph.outputs,
             graph.hints,
             graph.inputs,
+            taken,
         )
         check_writes(program, graph.equations, graph.outputs)
         bound = [
