@@ -56,8 +56,8 @@ def f(a):
         t1 = np.sqrt(b_1 @ b_1) < 1000
         if not t1:
             break
-        b = b_1 * 2.0
-        b_1 = b
+        b_2 = b_1 * 2.0
+        b_1 = b_2
         steps += 1
     t0 = b_1.sum() > 0
     if t0:
@@ -75,8 +75,8 @@ def f_forward(a):
         t1 = np.sqrt(b_1 @ b_1) < 1000
         if not t1:
             break
-        b = b_1 * 2.0
-        b_1 = b
+        b_2 = b_1 * 2.0
+        b_1 = b_2
         steps += 1
     t0 = b_1.sum() > 0
     if t0:
@@ -129,8 +129,8 @@ def f_value_and_grad(a):
         t1 = np.sqrt(b_1 @ b_1) < 1000
         if not t1:
             break
-        b = b_1 * 2.0
-        b_1 = b
+        b_2 = b_1 * 2.0
+        b_1 = b_2
         steps += 1
     t0 = b_1.sum() > 0
     if t0:
@@ -147,8 +147,8 @@ def f_value_and_grad(a):
     d_b_2 = d_b_1
     for t in reversed(range(steps)):
         # b = b * 2
-        t1 = 2.0 * d_b_2
-        d_b_2 = t1
+        t2 = 2.0 * d_b_2
+        d_b_2 = t2
     # b = a * 2
     d_a = 2.0 * d_b_2
     return c, d_a

@@ -180,36 +180,35 @@ def eccentric_anomaly_backward(saved, d_value=None, accumulate_into=None):
     d_mean_anomaly_2 = np.zeros_like(mean_anomaly)
     for t in reversed(range(steps)):
         anomaly_1 = anomaly_steps[t]
-        t5 = t3[t]
-        t6 = t2[t]
-        t7 = t1[t]
+        t7 = t3[t]
+        t8 = t2[t]
+        t9 = t1[t]
         step = step_steps[t]
         # the gradient of step, added up from its uses
         d_step_2 = d_step - d_anomaly
         # step = (anomaly - e * gg.sin(anomaly) - mean_anomaly) / (1.0 - e * gg.cos(anomaly))
-        t8 = d_step_2 / t7
-        t9 = np.multiply(d_step_2, step, out=d_step_2)
-        t9 /= t7
-        t10 = -t8
+        t10 = d_step_2 / t9
+        t11 = np.multiply(d_step_2, step, out=d_step_2)
+        t11 /= t9
+        t12 = -t10
         # the gradient of anomaly_1, added up from its uses
-        # d_anomaly_1 = d_anomaly - t9*e*np.sin(anomaly_1) + t8 + t10*e*np.cos(anomaly_1), in place:
         d_anomaly_1 = np.sin(anomaly_1)
-        d_anomaly_1 *= t9
+        d_anomaly_1 *= t11
         d_anomaly_1 *= e
         np.subtract(d_anomaly, d_anomaly_1, out=d_anomaly_1)
-        d_anomaly_1 += t8
-        d_anomaly_1 += t10 * e * np.cos(anomaly_1)
+        d_anomaly_1 += t10
+        d_anomaly_1 += t12 * e * np.cos(anomaly_1)
         d_step_1 = np.zeros_like(d_step)
         # the gradient of e, added up from its uses
-        d_e_2 = np.multiply(t9, t6, out=t9)
-        d_e_2 += t10 * t5
+        d_e_2 = np.multiply(t11, t8, out=t11)
+        d_e_2 += t12 * t7
         d_e_1 = d_e + d_e_2
-        d_mean_anomaly_1 = np.add(t10, d_mean_anomaly_2, out=t10)
+        d_mean_anomaly_3 = np.add(t12, d_mean_anomaly_2, out=t12)
         d_anomaly, d_step, d_e, d_mean_anomaly_2 = (
             d_anomaly_1,
             d_step_1,
             d_e_1,
-            d_mean_anomaly_1,
+            d_mean_anomaly_3,
         )
     # e = 0.9 * gg.sigmoid(eccentricity)
     # d_eccentricity = 0.9*sigmoid_eccentricity*d_e*(1.0 - sigmoid_eccentricity), in place:
@@ -299,36 +298,35 @@ def eccentric_anomaly_value_and_grad(mean_anomaly, eccentricity):
     d_mean_anomaly_2 = np.zeros_like(mean_anomaly)
     for t in reversed(range(steps)):
         anomaly_1 = anomaly_steps[t]
-        t5 = t3[t]
-        t6 = t2[t]
-        t7 = t1[t]
-        step = step_steps[t]
-        # the gradient of step, added up from its uses
+        t10 = t3[t]
+        t11 = t2[t]
+        t12 = t1[t]
+        step_2 = step_steps[t]
+        # the gradient of step_2, added up from its uses
         d_step_2 = d_step - d_anomaly
         # step = (anomaly - e * gg.sin(anomaly) - mean_anomaly) / (1.0 - e * gg.cos(anomaly))
-        t8 = d_step_2 / t7
-        t9 = np.multiply(d_step_2, step, out=d_step_2)
-        t9 /= t7
-        t10 = -t8
+        t13 = d_step_2 / t12
+        t14 = np.multiply(d_step_2, step_2, out=d_step_2)
+        t14 /= t12
+        t15 = -t13
         # the gradient of anomaly_1, added up from its uses
-        # d_anomaly_1 = d_anomaly - t9*e*np.sin(anomaly_1) + t8 + t10*e*np.cos(anomaly_1), in place:
         d_anomaly_1 = np.sin(anomaly_1)
-        d_anomaly_1 *= t9
+        d_anomaly_1 *= t14
         d_anomaly_1 *= e
         np.subtract(d_anomaly, d_anomaly_1, out=d_anomaly_1)
-        d_anomaly_1 += t8
-        d_anomaly_1 += t10 * e * np.cos(anomaly_1)
+        d_anomaly_1 += t13
+        d_anomaly_1 += t15 * e * np.cos(anomaly_1)
         d_step_1 = np.zeros_like(d_step)
         # the gradient of e, added up from its uses
-        d_e_2 = np.multiply(t9, t6, out=t9)
-        d_e_2 += t10 * t5
+        d_e_2 = np.multiply(t14, t11, out=t14)
+        d_e_2 += t15 * t10
         d_e_1 = d_e + d_e_2
-        d_mean_anomaly_1 = np.add(t10, d_mean_anomaly_2, out=t10)
+        d_mean_anomaly_3 = np.add(t15, d_mean_anomaly_2, out=t15)
         d_anomaly, d_step, d_e, d_mean_anomaly_2 = (
             d_anomaly_1,
             d_step_1,
             d_e_1,
-            d_mean_anomaly_1,
+            d_mean_anomaly_3,
         )
     # e = 0.9 * gg.sigmoid(eccentricity)
     # d_eccentricity = 0.9*sigmoid_eccentricity*d_e*(1.0 - sigmoid_eccentricity), in place:

@@ -251,17 +251,17 @@ def final_miss_backward(saved, d_value=None, accumulate_into=None):
     d_damping = np.zeros_like(damping)
     for i in reversed(range(1000)):
         y_1 = y_steps_3[i]
-        t9 = t7[i]
-        t10 = t6[i]
+        t11 = t7[i]
+        t12 = t6[i]
         y_2 = y_steps_2[i]
-        t11 = t5[i]
-        t12 = t4[i]
+        t13 = t5[i]
+        t14 = t4[i]
         y_3 = y_steps_1[i]
-        t13 = t3[i]
-        t14 = t2[i]
+        t15 = t3[i]
+        t16 = t2[i]
         y_4 = y_steps[i]
-        t15 = t1[i]
-        t16 = t0[i]
+        t17 = t1[i]
+        t18 = t0[i]
         angle = y_1[0]
         velocity = y_1[1]
         angle_1 = y_2[0]
@@ -271,56 +271,56 @@ def final_miss_backward(saved, d_value=None, accumulate_into=None):
         angle_3 = y_4[0]
         velocity_3 = y_4[1]
         # return y + DT / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-        t17 = 0.0016666666666666668 * d_y0
-        t18 = 2.0 * t17
+        t19 = 0.0016666666666666668 * d_y0
+        t20 = 2.0 * t19
         # return gg.stack([velocity, -stiffness * gg.sin(angle) - damping * velocity])
-        t19 = np.squeeze(t17[1:2], 0)
-        t20 = -t19
-        d_angle_3 = t19 * t15 * np.cos(angle_3)
+        t21 = np.squeeze(t19[1:2], 0)
+        t22 = -t21
+        d_angle_3 = t21 * t17 * np.cos(angle_3)
         # angle, velocity = y[0], y[1]
-        d_velocity_3 = np.squeeze(t17[:1], 0) + t20 * damping
+        d_velocity_3 = np.squeeze(t19[:1], 0) + t22 * damping
         d_y_4 = np.zeros((2,), np.result_type(d_velocity_3))
         d_y_4[1] = d_velocity_3
         d_y_4[0] += d_angle_3
-        t21 = 0.01 * d_y_4
-        t21 += t18
+        t23 = 0.01 * d_y_4
+        t23 += t20
         # return gg.stack([velocity, -stiffness * gg.sin(angle) - damping * velocity])
-        t22 = np.squeeze(t21[1:2], 0)
-        t23 = -t22
-        d_angle_2 = t22 * t13 * np.cos(angle_2)
+        t24 = np.squeeze(t23[1:2], 0)
+        t25 = -t24
+        d_angle_2 = t24 * t15 * np.cos(angle_2)
         # angle, velocity = y[0], y[1]
-        d_velocity_2 = np.squeeze(t21[:1], 0) + t23 * damping
+        d_velocity_2 = np.squeeze(t23[:1], 0) + t25 * damping
         d_y_3 = np.zeros((2,), np.result_type(d_velocity_2))
         d_y_3[1] = d_velocity_2
         d_y_3[0] += d_angle_2
-        t24 = np.add(t18, 0.005 * d_y_3, out=t18)
+        t26 = np.add(t20, 0.005 * d_y_3, out=t20)
         # return gg.stack([velocity, -stiffness * gg.sin(angle) - damping * velocity])
-        t25 = np.squeeze(t24[1:2], 0)
-        t26 = -t25
-        d_angle_1 = t25 * t11 * np.cos(angle_1)
+        t27 = np.squeeze(t26[1:2], 0)
+        t28 = -t27
+        d_angle_1 = t27 * t13 * np.cos(angle_1)
         # angle, velocity = y[0], y[1]
-        d_velocity_1 = np.squeeze(t24[:1], 0) + t26 * damping
+        d_velocity_1 = np.squeeze(t26[:1], 0) + t28 * damping
         d_y_2 = np.zeros((2,), np.result_type(d_velocity_1))
         d_y_2[1] = d_velocity_1
         d_y_2[0] += d_angle_1
-        t27 = 0.005 * d_y_2
-        t27 += t17
+        t29 = 0.005 * d_y_2
+        t29 += t19
         # return gg.stack([velocity, -stiffness * gg.sin(angle) - damping * velocity])
-        t28 = np.squeeze(t27[1:2], 0)
-        t29 = -t28
-        d_angle = t28 * t9 * np.cos(angle)
+        t30 = np.squeeze(t29[1:2], 0)
+        t31 = -t30
+        d_angle = t30 * t11 * np.cos(angle)
         # angle, velocity = y[0], y[1]
-        d_velocity = np.squeeze(t27[:1], 0) + t29 * damping
+        d_velocity = np.squeeze(t29[:1], 0) + t31 * damping
         d_y_1_1 = np.zeros((2,), np.result_type(d_velocity))
         d_y_1_1[1] = d_velocity
         d_y_1_2 = np.zeros((2,), np.result_type(d_angle))
         d_y_1_2[0] = d_angle
         # the gradient of y_1, added up from its uses
         d_y_1 = d_y0 + d_y_4 + d_y_3 + d_y_2 + d_y_1_1 + d_y_1_2
-        d_stiffness_1 = d_stiffness + (-t19 * t16 - t22 * t14 - t25 * t12 - t28 * t10)
+        d_stiffness_1 = d_stiffness + (-t21 * t18 - t24 * t16 - t27 * t14 - t30 * t12)
         # the gradient of damping, added up from its uses
         d_damping_2 = (
-            t20 * velocity_3 + t23 * velocity_2 + t26 * velocity_1 + t29 * velocity
+            t22 * velocity_3 + t25 * velocity_2 + t28 * velocity_1 + t31 * velocity
         )
         d_damping_1 = d_damping + d_damping_2
         d_y0, d_stiffness, d_damping = d_y_1, d_stiffness_1, d_damping_1
@@ -424,81 +424,81 @@ def final_miss_value_and_grad(log_stiffness, log_damping, y0, target):
     d_stiffness = np.zeros_like(stiffness)
     d_damping = np.zeros_like(damping)
     d_y0 = d_y
-    for i in reversed(range(1000)):
-        y_1 = y_steps_3[i]
-        t9 = t7[i]
-        t10 = t6[i]
-        y_2 = y_steps_2[i]
-        t11 = t5[i]
-        t12 = t4[i]
-        y_3 = y_steps_1[i]
-        t13 = t3[i]
-        t14 = t2[i]
-        y_4 = y_steps[i]
-        t15 = t1[i]
-        t16 = t0[i]
-        angle = y_1[0]
-        velocity = y_1[1]
-        angle_1 = y_2[0]
-        velocity_1 = y_2[1]
-        angle_2 = y_3[0]
-        velocity_2 = y_3[1]
-        angle_3 = y_4[0]
-        velocity_3 = y_4[1]
+    for i_1 in reversed(range(1000)):
+        y_4 = y_steps_3[i_1]
+        t13 = t7[i_1]
+        t14 = t6[i_1]
+        y_5 = y_steps_2[i_1]
+        t15 = t5[i_1]
+        t16 = t4[i_1]
+        y_6 = y_steps_1[i_1]
+        t17 = t3[i_1]
+        t18 = t2[i_1]
+        y_7 = y_steps[i_1]
+        t19 = t1[i_1]
+        t20 = t0[i_1]
+        angle_4 = y_4[0]
+        velocity_4 = y_4[1]
+        angle_5 = y_5[0]
+        velocity_5 = y_5[1]
+        angle_6 = y_6[0]
+        velocity_6 = y_6[1]
+        angle_7 = y_7[0]
+        velocity_7 = y_7[1]
         # return y + DT / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-        t17 = 0.0016666666666666668 * d_y0
-        t18 = 2.0 * t17
+        t21 = 0.0016666666666666668 * d_y0
+        t22 = 2.0 * t21
         # return gg.stack([velocity, -stiffness * gg.sin(angle) - damping * velocity])
-        t19 = np.squeeze(t17[1:2], 0)
-        t20 = -t19
-        d_angle_3 = t19 * t15 * np.cos(angle_3)
+        t23 = np.squeeze(t21[1:2], 0)
+        t24 = -t23
+        d_angle_7 = t23 * t19 * np.cos(angle_7)
         # angle, velocity = y[0], y[1]
-        d_velocity_3 = np.squeeze(t17[:1], 0) + t20 * damping
-        d_y_4 = np.zeros((2,), np.result_type(d_velocity_3))
-        d_y_4[1] = d_velocity_3
-        d_y_4[0] += d_angle_3
-        t21 = 0.01 * d_y_4
-        t21 += t18
+        d_velocity_7 = np.squeeze(t21[:1], 0) + t24 * damping
+        d_y_7 = np.zeros((2,), np.result_type(d_velocity_7))
+        d_y_7[1] = d_velocity_7
+        d_y_7[0] += d_angle_7
+        t25 = 0.01 * d_y_7
+        t25 += t22
         # return gg.stack([velocity, -stiffness * gg.sin(angle) - damping * velocity])
-        t22 = np.squeeze(t21[1:2], 0)
-        t23 = -t22
-        d_angle_2 = t22 * t13 * np.cos(angle_2)
+        t26 = np.squeeze(t25[1:2], 0)
+        t27 = -t26
+        d_angle_6 = t26 * t17 * np.cos(angle_6)
         # angle, velocity = y[0], y[1]
-        d_velocity_2 = np.squeeze(t21[:1], 0) + t23 * damping
-        d_y_3 = np.zeros((2,), np.result_type(d_velocity_2))
-        d_y_3[1] = d_velocity_2
-        d_y_3[0] += d_angle_2
-        t24 = np.add(t18, 0.005 * d_y_3, out=t18)
+        d_velocity_6 = np.squeeze(t25[:1], 0) + t27 * damping
+        d_y_6 = np.zeros((2,), np.result_type(d_velocity_6))
+        d_y_6[1] = d_velocity_6
+        d_y_6[0] += d_angle_6
+        t28 = np.add(t22, 0.005 * d_y_6, out=t22)
         # return gg.stack([velocity, -stiffness * gg.sin(angle) - damping * velocity])
-        t25 = np.squeeze(t24[1:2], 0)
-        t26 = -t25
-        d_angle_1 = t25 * t11 * np.cos(angle_1)
+        t29 = np.squeeze(t28[1:2], 0)
+        t30 = -t29
+        d_angle_5 = t29 * t15 * np.cos(angle_5)
         # angle, velocity = y[0], y[1]
-        d_velocity_1 = np.squeeze(t24[:1], 0) + t26 * damping
-        d_y_2 = np.zeros((2,), np.result_type(d_velocity_1))
-        d_y_2[1] = d_velocity_1
-        d_y_2[0] += d_angle_1
-        t27 = 0.005 * d_y_2
-        t27 += t17
+        d_velocity_5 = np.squeeze(t28[:1], 0) + t30 * damping
+        d_y_5 = np.zeros((2,), np.result_type(d_velocity_5))
+        d_y_5[1] = d_velocity_5
+        d_y_5[0] += d_angle_5
+        t31 = 0.005 * d_y_5
+        t31 += t21
         # return gg.stack([velocity, -stiffness * gg.sin(angle) - damping * velocity])
-        t28 = np.squeeze(t27[1:2], 0)
-        t29 = -t28
-        d_angle = t28 * t9 * np.cos(angle)
+        t32 = np.squeeze(t31[1:2], 0)
+        t33 = -t32
+        d_angle_4 = t32 * t13 * np.cos(angle_4)
         # angle, velocity = y[0], y[1]
-        d_velocity = np.squeeze(t27[:1], 0) + t29 * damping
-        d_y_1_1 = np.zeros((2,), np.result_type(d_velocity))
-        d_y_1_1[1] = d_velocity
-        d_y_1_2 = np.zeros((2,), np.result_type(d_angle))
-        d_y_1_2[0] = d_angle
-        # the gradient of y_1, added up from its uses
-        d_y_1 = d_y0 + d_y_4 + d_y_3 + d_y_2 + d_y_1_1 + d_y_1_2
-        d_stiffness_1 = d_stiffness + (-t19 * t16 - t22 * t14 - t25 * t12 - t28 * t10)
+        d_velocity_4 = np.squeeze(t31[:1], 0) + t33 * damping
+        d_y_4_1 = np.zeros((2,), np.result_type(d_velocity_4))
+        d_y_4_1[1] = d_velocity_4
+        d_y_4_2 = np.zeros((2,), np.result_type(d_angle_4))
+        d_y_4_2[0] = d_angle_4
+        # the gradient of y_4, added up from its uses
+        d_y_4 = d_y0 + d_y_7 + d_y_6 + d_y_5 + d_y_4_1 + d_y_4_2
+        d_stiffness_1 = d_stiffness + (-t23 * t20 - t26 * t18 - t29 * t16 - t32 * t14)
         # the gradient of damping, added up from its uses
         d_damping_2 = (
-            t20 * velocity_3 + t23 * velocity_2 + t26 * velocity_1 + t29 * velocity
+            t24 * velocity_7 + t27 * velocity_6 + t30 * velocity_5 + t33 * velocity_4
         )
         d_damping_1 = d_damping + d_damping_2
-        d_y0, d_stiffness, d_damping = d_y_1, d_stiffness_1, d_damping_1
+        d_y0, d_stiffness, d_damping = d_y_4, d_stiffness_1, d_damping_1
     # stiffness, damping = gg.exp(log_stiffness), gg.exp(log_damping)
     d_log_damping = d_damping * damping
     d_log_stiffness = d_stiffness * stiffness

@@ -120,15 +120,15 @@ def loss_backward(saved, d_value=None, accumulate_into=None):
         # the gradient of h_1, added up from its uses
         d_h_1_1 = d_h + d_h_1
         # h = gg.tanh(x @ w_x + h @ w_h + b)
-        t3 = h_1**2
-        np.subtract(1.0, t3, out=t3)
-        t3 *= d_h_1_1
-        d_h_2 = t3 @ w_h.T
-        d_w_h_2 = h.T @ t3
-        d_w_x_1 = x.T @ t3
+        t6 = h_1**2
+        np.subtract(1.0, t6, out=t6)
+        t6 *= d_h_1_1
+        d_h_2 = t6 @ w_h.T
+        d_w_h_2 = h.T @ t6
+        d_w_x_1 = x.T @ t6
         d_w_x_1 += d_w_x
         d_w_h_1 = d_w_h + d_w_h_2
-        d_b_1 = d_b + t3.sum(axis=0)
+        d_b_1 = d_b + t6.sum(axis=0)
         d_h, d_w_x, d_w_h, d_b = d_h_2, d_w_x_1, d_w_h_1, d_b_1
     if accumulate_into is not None:
         return _accumulate(accumulate_into, (d_w_x, d_w_h, d_b, d_w_y, d_b_y))
@@ -172,23 +172,23 @@ def loss_value_and_grad(w_x, w_h, b, w_y, b_y, h0, xs, targets):
     d_w_x = np.zeros_like(w_x)
     d_w_h = np.zeros_like(w_h)
     d_b = np.zeros_like(b)
-    for t in reversed(range(T)):
-        h = h_steps[t]
-        h_1 = hs[t]
-        x = xs[t]
-        d_h_1 = d_hs[t]
-        # the gradient of h_1, added up from its uses
-        d_h_1_1 = d_h + d_h_1
+    for t_1 in reversed(range(T)):
+        h_2 = h_steps[t_1]
+        h_3 = hs[t_1]
+        x_1 = xs[t_1]
+        d_h_1 = d_hs[t_1]
+        # the gradient of h_3, added up from its uses
+        d_h_3 = d_h + d_h_1
         # h = gg.tanh(x @ w_x + h @ w_h + b)
-        t3 = h_1**2
-        np.subtract(1.0, t3, out=t3)
-        t3 *= d_h_1_1
-        d_h_2 = t3 @ w_h.T
-        d_w_h_2 = h.T @ t3
-        d_w_x_1 = x.T @ t3
+        t6 = h_3**2
+        np.subtract(1.0, t6, out=t6)
+        t6 *= d_h_3
+        d_h_2 = t6 @ w_h.T
+        d_w_h_2 = h_2.T @ t6
+        d_w_x_1 = x_1.T @ t6
         d_w_x_1 += d_w_x
         d_w_h_1 = d_w_h + d_w_h_2
-        d_b_1 = d_b + t3.sum(axis=0)
+        d_b_1 = d_b + t6.sum(axis=0)
         d_h, d_w_x, d_w_h, d_b = d_h_2, d_w_x_1, d_w_h_1, d_b_1
     return value, (d_w_x, d_w_h, d_b, d_w_y, d_b_y)
 

@@ -24,6 +24,7 @@ from gradgen.codegen.lowered import (
     LoweredProgram,
 )
 from gradgen.codegen.printer import Code, NumPyCodePrinter, atom_code
+from gradgen.codegen.symbols import MaskSymbol
 from gradgen.codegen.writes import check_writes
 from gradgen.ir import Equation, Graph, Var
 from gradgen.naming import GradHint, NameHint, assign_names, is_named, says_nothing
@@ -526,8 +527,10 @@ def _in_region(
     eq: Equation, code: Code, names: Mapping[Var, str], printer: NumPyCodePrinter
 ) -> InPlace | None:
     """The steps computing `eq`'s value in its region of the scatter that reads it."""
-    if code.expr is None or code.guarded or not code.leaf_shapes:
-        return None  # (no operand to take the dtype of)
+    if code.expr is None or code.guarded:
+        return None
+    if not any(not isinstance(s, MaskSymbol) for s, _ in code.leaf_shapes):
+        return None  # no float operand to take the dtype of (a mask's is bool)
     shapes = dict(code.leaf_shapes)
     return in_region(code.expr, names[eq.out], eq.out.shape, shapes, printer.ufunc_form)
 
