@@ -299,7 +299,7 @@ def reverse_cond(
     parts = cond_parts(eq)
     hints = builder.hints
     inputs = parts.inputs
-    wanted_inputs = [w for w in wanted[1:]]
+    wanted_inputs = list(wanted[1:])
     seeds_of = {k: builder.new_var(parts.true.outputs[k].shape) for k in sorted(cotangents)}
     for k, d in seeds_of.items():
         _name_gradient(hints, d, parts.true.outputs[k])

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gradgen.ir import Equation, Graph, Var, live_vars
+from gradgen.ops import OPS
 from gradgen.ops.control import ScanParts, cond_params, cond_parts, scan_params, scan_parts
 
 
 def run(graph: Graph) -> Graph:
-    if not any(eq.op in ("scan", "cond") for eq in graph.equations):
+    if not any(OPS[eq.op].multiple_results for eq in graph.equations):
         return graph
     read: dict[Var, set[int]] = {}  # a loop's token -> the indices of its results in use
     for eq in graph.equations:
@@ -23,7 +24,7 @@ def run(graph: Graph) -> Graph:
     renumbered: dict[Var, dict[int, int]] = {}
     equations: list[Equation] = []
     for eq in graph.equations:
-        if eq.op in ("scan", "cond") and eq.out in read:
+        if OPS[eq.op].multiple_results and eq.out in read:
             prune = pruned_cond if eq.op == "cond" else pruned_scan
             pruned, numbers = prune(eq, read[eq.out])
             if pruned is not eq:
