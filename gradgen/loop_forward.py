@@ -124,6 +124,7 @@ def jvp_scan(
         parts.reverse,
         parts.cond,
         parts.max_steps,
+        parts.remat,
     )
     builder.equations[index] = Equation(
         "scan", operands, token, tuple(sorted(params.items())), eq.source, eq.origin

@@ -14,8 +14,10 @@ reverse-mode loop `backpropagate` passed in) is split in two:
   steps; its slices are the residuals, the slices and the `y`s it reads and the `y`s'
   cotangents; its `y`s are the slices' cotangents.
 
-What the backward step reads is never recomputed: a const is read as a const, a slice
-from its operand again, a `y` from the stacked ys, and any other value from its stack.
+What the backward step reads is not computed again: a const is read as a const, a slice
+from its operand again, a `y` from the stacked ys, and any other value from its stack;
+but free views and integer data are made again, and a `remat` loop (a segment of a
+checkpointed scan) makes again every value of the step from its stacked carries.
 """
 
 from __future__ import annotations
@@ -125,11 +127,12 @@ def reverse_scan(
             if v in read and v not in made_in_backward and v not in given and v not in ys_reused
         ]
         # a view NumPy makes for free (`y[0]`, `w.T`) is made again, its source stacked,
-        # and so is integer data (a mask, the counter plus one), which no float stack holds
+        # and so is integer data (a mask, the counter plus one), which no float stack holds;
+        # a remat loop makes every value of the step again, from the carries it stacks
         views = [
             producers[v]
             for v in residuals
-            if v in producers and (OPS[producers[v].op].view or v.integer)
+            if v in producers and (parts.remat or OPS[producers[v].op].view or v.integer)
         ]
         if not views:
             break
@@ -143,7 +146,13 @@ def reverse_scan(
     forward_body = _graph(body.inputs, forward_eqs, (*primal, *residuals), hints)
     forward = _replace_scan(builder, eq, parts, forward_body)
     residual_stacks = [
-        _result(builder, forward, len(primal) + k, (parts.length, *v.shape), _steps_name(hints, v))
+        _result(
+            builder,
+            forward,
+            len(primal) + k,
+            (parts.length, *v.shape),
+            _steps_name(hints, v, "checkpoints" if parts.remat else "steps"),
+        )
         for k, v in enumerate(residuals)
     ]
     ys_stacks = [
@@ -235,6 +244,7 @@ def _replace_scan(builder: Builder, eq: Equation, parts: ScanParts, body: Graph)
         parts.reverse,
         parts.cond,
         parts.max_steps,
+        parts.remat,
     )
     new = Equation(eq.op, eq.inputs, eq.out, tuple(sorted(params.items())), eq.source, eq.origin)
     index = next(i for i, e in enumerate(builder.equations) if e is eq)
@@ -278,9 +288,9 @@ def _name_gradient(hints: dict[Var, NameHint], d: Var, of: Var) -> None:
         hints[d] = GradHint(of)
 
 
-def _steps_name(hints: dict[Var, NameHint], v: Var) -> NameHint | None:
+def _steps_name(hints: dict[Var, NameHint], v: Var, suffix: str = "steps") -> NameHint | None:
     hint = hints.get(v)
-    return f"{hint}_steps" if isinstance(hint, str) else None
+    return f"{hint}_{suffix}" if isinstance(hint, str) else None
 
 
 def reverse_cond(

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from gradgen.errors import GradgenError, SourceLocation
-from gradgen.graph_builder import Builder, Tracer, active_builder, building
+from gradgen.graph_builder import Builder, Tracer, active_builder, apply, building
 from gradgen.ir import Atom, DimSize, Graph, Lit, Var
 from gradgen.ops.control import cond_params, scan_params
 from gradgen.shapes import Dim, dim_expr, dim_from_expr, format_shape
@@ -36,17 +36,117 @@ def scan(
     xs: Any = None,
     length: int | str | None = None,
     reverse: bool = False,
+    *,
+    checkpoint_every: int | None = None,
 ) -> tuple[Any, Any]:
     """Loop `f(carry, x) -> (carry, y)` over the leading axis of `xs` (or `length` times
     with x None): returns the final carry and the `y`s stacked on a new leading axis (None
     when every y is None). With `reverse`, the steps run from the last slice to the first,
-    and row t of the stacked ys is still step t's."""
+    and row t of the stacked ys is still step t's.
+
+    With `checkpoint_every=k`, the reverse mode keeps the carry of every k-th step only,
+    and runs each segment of k steps again in the backward to get what it reads: memory
+    O(T/k + k) carries instead of O(T) residuals, for one more forward pass. The loop is
+    then a loop over the T // k segments of a loop of k steps (and a loop over the T % k
+    steps left); its values and gradients are those of the plain loop."""
     builder = _builder_of(init, xs)
     if builder is None:
         return _eager_scan(f, init, xs, length, reverse)
+    if checkpoint_every is not None:
+        return _checkpointed_scan(builder, f, init, xs, length, reverse, checkpoint_every)
     return _traced_scan(
         builder, lambda t, carry, x: f(carry, x), init, xs, length, reverse, "t", "gg.scan"
     )
+
+
+def _checkpointed_scan(
+    builder: Builder,
+    f: Callable[[Any, Any], tuple[Any, Any]],
+    init: Any,
+    xs: Any,
+    length: Dim | None,
+    reverse: bool,
+    every: int,
+) -> tuple[Any, Any]:
+    """scan with `checkpoint_every=every`: a remat scan over the segments of `every`
+    steps, each a scan of its own, then a plain scan over the steps left (first, with
+    `reverse`); the ys of both, stacked on one leading axis again."""
+    where = builder.location()
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise GradgenError(
+            f"checkpoint_every of gg.scan must be a positive int, not {every!r}.", where
+        )
+    leaves, rebuild_xs = _flatten(xs) if xs is not None else ([], None)
+    atoms = [_sliced_atom(builder, leaf, "gg.scan", where) for leaf in leaves]
+    total = _length(atoms, length, "gg.scan", where)
+    if isinstance(total, int) and total <= every:
+        return scan(f, init, xs, length=total, reverse=reverse)
+    segments = dim_from_expr(dim_expr(total) // every)
+    covered = dim_from_expr(dim_expr(segments) * every)
+    rest = dim_from_expr(dim_expr(total) - dim_expr(covered))
+
+    def rows(leaf: Any, start: Dim | None, stop: Dim | None) -> Any:
+        index = (("slice", start, stop, None),) + (("slice", None, None, None),) * (
+            len(leaf.shape) - 1
+        )
+        return apply("getitem", leaf, index=index)
+
+    def split(start: Dim | None, stop: Dim | None, shape: Callable[[Any], tuple]) -> Any:
+        if rebuild_xs is None:
+            return None
+        return rebuild_xs([apply("reshape", rows(x, start, stop), shape=shape(x)) for x in leaves])
+
+    segment_xs = split(None, covered, lambda x: (segments, every, *x.shape[1:]))
+    rest_xs = split(covered, None, lambda x: (rest, *x.shape[1:]))
+    carry_name = _parameter_name(f, 0, "carry")
+    xs_names = [_hint(builder, leaf, "xs") for leaf in leaves]
+    _name(builder, segment_xs, [f"{n}_segments" for n in xs_names])
+    _name(builder, rest_xs, [f"{n}_rest" for n in xs_names])
+
+    def segment(t: Tracer, carry: Any, x: Any) -> tuple[Any, Any]:
+        names = _leaf_names(carry, carry_name)
+        _name(_builder_of(carry) or builder, carry, names)
+        _name(_builder_of(carry) or builder, x, [f"{n}_segment" for n in xs_names])
+        carry, ys = scan(f, carry, x, length=every, reverse=reverse)
+        _name(_builder_of(carry) or builder, carry, names)
+        _name(_builder_of(carry) or builder, ys, _leaf_names(ys, "ys_segment"))
+        return carry, ys
+
+    def outer(carry: Any) -> tuple[Any, Any]:
+        return _traced_scan(
+            _builder_of(carry) or builder,
+            segment,
+            carry,
+            segment_xs,
+            segments,
+            reverse,
+            "segment",
+            "gg.scan",
+            remat=True,
+        )
+
+    def left(carry: Any) -> tuple[Any, Any]:
+        if rest == 0:
+            return carry, None
+        return scan(f, carry, rest_xs, length=rest, reverse=reverse)
+
+    if reverse:
+        carry, rest_ys = left(init)
+        carry, segment_ys = outer(carry)
+    else:
+        carry, segment_ys = outer(init)
+        carry, rest_ys = left(carry)
+    if segment_ys is None:
+        return carry, None
+    _name(builder, segment_ys, _leaf_names(segment_ys, "ys_segments"))
+    _name(builder, rest_ys, _leaf_names(rest_ys, "ys_rest"))
+    y_leaves, rebuild_ys = _flatten(segment_ys)
+    stacked = [apply("reshape", y, shape=(covered, *y.shape[2:])) for y in y_leaves]
+    if rest_ys is not None:
+        stacked = [
+            apply("concatenate", y, tail, axis=0) for y, tail in zip(stacked, _flatten(rest_ys)[0])
+        ]
+    return carry, rebuild_ys(stacked)
 
 
 def fori_loop(
@@ -102,6 +202,7 @@ def _traced_scan(
     cond: Callable[[Any], Any] | None = None,
     max_steps: int | None = None,
     carry_names: Sequence[str] | None = None,
+    remat: bool = False,
 ) -> tuple[Any, Any]:
     """Trace `f(t, carry, x)` once into a body graph and record the scan equation and its
     results in `builder`; with `cond` (a while loop's test of the carry), trace it first,
@@ -166,7 +267,9 @@ def _traced_scan(
     condition = None
     if test is not None:
         condition = Graph(inputs, tuple(body.equations[:tested]), (test,), hints)
-    params = scan_params(graph, length, len(outer), len(carries), reverse, condition, max_steps)
+    params = scan_params(
+        graph, length, len(outer), len(carries), reverse, condition, max_steps, remat
+    )
     token = builder.emit("scan", [*outer, *init_atoms, *xs_atoms], params)
     builder.hints[token] = "loop"  # (a token: the printed code never names it)
     shapes = [v.shape for v in new_vars] + [(length, *v.shape) for v in y_vars]
@@ -284,6 +387,28 @@ def cond(
         for k, v in enumerate(true_out)
     ]
     return rebuild_result(results)
+
+
+def _hint(builder: Builder, leaf: Any, default: str) -> str:
+    """The name a traced leaf has in the code (its user variable's), else `default`."""
+    hint = builder.hints.get(leaf.variable) if isinstance(leaf, Tracer) else None
+    return hint if isinstance(hint, str) else default
+
+
+def _leaf_names(value: Any, name: str) -> list[str]:
+    """`name` for a value of one leaf, `name_0`, `name_1`... for each leaf of a structure."""
+    count = len(_flatten(value)[0])
+    return [name] if count == 1 else [f"{name}_{k}" for k in range(count)]
+
+
+def _name(builder: Builder, value: Any, names: Sequence[str]) -> None:
+    """Name the traced leaves of `value` (of a loop gradgen made, not the user's) that
+    have no name in the code yet."""
+    if value is None:
+        return
+    for leaf, name in zip(_flatten(value)[0], names):
+        if isinstance(leaf, Tracer) and leaf.variable not in leaf.builder.hints:
+            leaf.builder.hints[leaf.variable] = name
 
 
 def _flag(

@@ -9,7 +9,7 @@ imports exactly that.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -634,12 +634,25 @@ class NumPyCodePrinter(NumPyPrinter):
         return "(" + ", ".join(dims) + ")"
 
     def _print_ceiling(self, expr: sympy.Expr) -> str:
-        numerator, denominator = sympy.fraction(sympy.together(expr.args[0]))
-        return f"-(-({self._print(numerator)}) // {self._print(denominator)})"  # exact ints
+        return f"-({self._floor_division(-expr.args[0])})"  # exact ints
 
     def _print_floor(self, expr: sympy.Expr) -> str:
-        numerator, denominator = sympy.fraction(sympy.together(expr.args[0]))
-        return f"({self._print(numerator)}) // {self._print(denominator)}"
+        return self._floor_division(expr.args[0])
+
+    def _floor_division(self, ratio: sympy.Expr) -> str:
+        """`n // d` for floor(n / d), the numerator in parentheses where it needs them."""
+        numerator, denominator = sympy.fraction(sympy.together(ratio))
+        mul = sympy.printing.precedence.PRECEDENCE["Mul"]
+        return f"{self.parenthesize(numerator, mul)} // {self.parenthesize(denominator, mul, True)}"
+
+    def parenthesize(self, item: Any, level: int, strict: bool = False) -> str:
+        """As SymPy's, but `floor`/`ceiling` (printed with `//`) are put in parentheses as
+        an operand of a product or power (`4 * (T // 4)`, not `4 * T // 4`)."""
+        if isinstance(item, (sympy.floor, sympy.ceiling)):
+            if level >= sympy.printing.precedence.PRECEDENCE["Add"]:  # (-4*x: 40)
+                return f"({self._print(item)})"
+            return self._print(item)
+        return str(super().parenthesize(item, level, strict))
 
     def _reduction(
         self, name: str, x: Code, axis: Any, keepdims: Any, method: bool = False
@@ -691,8 +704,12 @@ class NumPyCodePrinter(NumPyPrinter):
         a, like = operands
         return Code(f"{a.operand()}.astype({like.operand()}.dtype)", True)
 
+    def index(self, entries: tuple[tuple[Any, ...], ...]) -> str:
+        """NumPy index syntax for normalized entries, with dims printed as code."""
+        return index_text(entries, lambda d: d if isinstance(d, int) else self.doprint(dim_expr(d)))
+
     def _emit_getitem(self, operands: list[Code], index: Any) -> Code:
-        return Code(f"{operands[0].operand()}[{index_text(index)}]", True)
+        return Code(f"{operands[0].operand()}[{self.index(index)}]", True)
 
     def _zeros_then(self, values: Code, shape: Any, write: str) -> Code:
         """Two statements: zeros of `shape` in the values' dtype, then `write` into them."""
@@ -702,7 +719,7 @@ class NumPyCodePrinter(NumPyPrinter):
     def scatter_regions(self, eq: Equation) -> list[str]:
         """The index of each operand's region of a scatter's output: `[":-1", "1:"]`."""
         regions = [eq.param("index")] if eq.op == "scatter" else list(eq.param("indices"))
-        return [index_text(index) for index in regions]  # type: ignore[arg-type]
+        return [self.index(index) for index in regions]  # type: ignore[arg-type]
 
     def scatter_destination(self, eq: Equation, name: str, view: str, values: Code) -> list[str]:
         """The output `name` of scatter `eq` allocated before its first operand (`values`)
@@ -725,12 +742,12 @@ class NumPyCodePrinter(NumPyPrinter):
 
     def _emit_scatter(self, operands: list[Code], index: Any, shape: Any) -> Code:
         (values,) = operands
-        return self._zeros_then(values, shape, f"{{name}}[{index_text(index)}] = {values.text}")
+        return self._zeros_then(values, shape, f"{{name}}[{self.index(index)}] = {values.text}")
 
     def _emit_scatter_sum(self, operands: list[Code], indices: Any, shape: Any) -> Code:
         """zeros, the first part written, the others added: `d_x[1:] += d_t1`."""
         writes = [
-            f"{{name}}[{index_text(index)}] {'=' if k == 0 else '+='} {code.text}"
+            f"{{name}}[{self.index(index)}] {'=' if k == 0 else '+='} {code.text}"
             for k, (code, index) in enumerate(zip(operands, indices))
         ]
         return self._zeros_then(operands[0], shape, "\n".join(writes))
@@ -797,8 +814,9 @@ def mean_count(eq: Equation) -> sympy.Expr:
     return sympy.Mul(*(dim_expr(d) for d in reduced))
 
 
-def index_text(entries: tuple[tuple[Any, ...], ...]) -> str:
-    """NumPy index syntax for normalized entries, trailing full slices left out."""
+def index_text(entries: tuple[tuple[Any, ...], ...], dim: Callable[[Any], str] = str) -> str:
+    """NumPy index syntax for normalized entries, trailing full slices left out; `dim`
+    prints a bound (a dim such as "4*floor(T/4)" is printed as code)."""
     parts = []
     for entry in entries:
         if entry[0] == "new":
@@ -807,7 +825,7 @@ def index_text(entries: tuple[tuple[Any, ...], ...]) -> str:
             parts.append(str(entry[1]))
         else:
             start, stop, step = entry[1:]
-            text = f"{'' if start is None else start}:{'' if stop is None else stop}"
+            text = f"{'' if start is None else dim(start)}:{'' if stop is None else dim(stop)}"
             parts.append(text + (f":{step}" if step not in (None, 1) else ""))
     while parts and parts[-1] == ":":
         parts.pop()

@@ -19,6 +19,10 @@ computed from the step's inputs (the same inputs as the body's) and the loop sto
 it is false, or after `max_steps` steps. Its `length` is then a dim of its own, the number
 of steps it ran (bound when it ends): the rows of anything it stacks for a backward.
 
+A scan with `remat` (the segments of `gg.scan(..., checkpoint_every=k)`) is one whose
+reverse stacks only what each step starts from (its carries) and makes everything else
+its backward step reads again there, from them (JAX's `checkpoint` of a scan body).
+
 The scan's own var is a token (an integer scalar that holds no data): every result is a
 `scan_output` of it, so each equation keeps one result and every pass that follows data
 dependencies (dead code, partitioning) sees the loop as one step.
@@ -53,6 +57,7 @@ class ScanParts:
     reverse: bool
     cond: Graph | None = None  # a while loop's condition, over the body's inputs
     max_steps: int | None = None  # a while loop's cap on its steps
+    remat: bool = False  # its steps are made again in the backward, not stacked
 
     @property
     def counter(self) -> Var:
@@ -99,6 +104,7 @@ def scan_parts(eq: Equation) -> ScanParts:
         bool(eq.param("reverse", False)),
         cond.graph if isinstance(cond, Body) else None,
         eq.param("max_steps"),  # type: ignore[arg-type]
+        bool(eq.param("remat", False)),
     )
 
 
@@ -127,9 +133,11 @@ def scan_params(
     reverse: bool,
     cond: Graph | None = None,
     max_steps: int | None = None,
+    remat: bool = False,
 ) -> dict:
     """The params of a scan equation (sorted into the equation by `Builder.emit`); with
-    `cond`, a while loop's."""
+    `cond`, a while loop's; with `remat`, a loop whose reverse stacks only each step's
+    carries and makes the rest of the step again in the backward (`checkpoint_every`)."""
     params: dict[str, Any] = {
         "body": Body(body),
         "length": length,
@@ -140,6 +148,8 @@ def scan_params(
     if cond is not None:
         params["cond"] = Body(cond_over(cond, body))  # type: ignore[arg-type]
         params["max_steps"] = max_steps
+    if remat:
+        params["remat"] = True
     return params
 
 

@@ -91,6 +91,7 @@ def pruned_scan(eq: Equation, used: set[int]) -> tuple[Equation, dict[int, int]]
         parts.reverse,
         parts.cond,
         parts.max_steps,
+        parts.remat,
     )
     numbers = {k: i for i, k in enumerate(carries)}
     numbers |= {n_carry + j: len(carries) + i for i, j in enumerate(kept_ys)}
