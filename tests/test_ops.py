@@ -190,6 +190,18 @@ CASES = [
         ((N,), (N,)),
     ),
     Case(
+        "logical_and",
+        lambda a, b: gg.where(gg.logical_and(a > 0.1, b < 0.5), a * b, a - b),
+        lambda a, b: anp.where(anp.logical_and(a > 0.1, b < 0.5), a * b, a - b),
+        ((N,), (N,)),
+    ),
+    Case(
+        "logical_or",
+        lambda a: gg.where(gg.logical_or(a < -0.5, a > 0.5), gg.sin(a), a**2),
+        lambda a: anp.where(anp.logical_or(a < -0.5, a > 0.5), anp.sin(a), a**2),
+        ((N,),),
+    ),
+    Case(
         "less_equal",
         lambda a: gg.where(a <= 0.2, a, 2.0 * a),
         lambda a: anp.where(a <= 0.2, a, 2.0 * a),

@@ -20,7 +20,11 @@ class FloatStep(sympy.Function):
     comparison mask would be added, negated or returned instead of scaling a float."""
 
 
-_MASK_VALUED = (sympy.Heaviside, sympy.core.relational.Relational)
+_MASK_VALUED = (
+    sympy.Heaviside,
+    sympy.core.relational.Relational,
+    sympy.logic.boolalg.BooleanFunction,  # masks combined: And, Or
+)
 
 
 def _is_mask_step(expr: sympy.Expr) -> bool:

@@ -328,7 +328,15 @@ def _is_float(node: sympy.Expr) -> bool:
         return False  # a dim (an int) or integer data
     if isinstance(node, (sympy.Symbol, sympy.Float)):
         return True
-    if isinstance(node, (sympy.core.relational.Relational, sympy.Heaviside, sympy.Piecewise)):
+    if isinstance(
+        node,
+        (
+            sympy.core.relational.Relational,
+            sympy.logic.boolalg.BooleanFunction,
+            sympy.Heaviside,
+            sympy.Piecewise,
+        ),
+    ):
         return False
     if isinstance(node, sympy.Pow):
         return _is_float(node.base)  # (x > 0)**2 is int8

@@ -163,7 +163,12 @@ def float_constants(expr: sympy.Expr) -> sympy.Expr:
     )
 
 
-_COMPARISONS = (sympy.Heaviside, FloatStep, sympy.core.relational.Relational)
+_COMPARISONS = (
+    sympy.Heaviside,
+    FloatStep,
+    sympy.core.relational.Relational,
+    sympy.logic.boolalg.BooleanFunction,
+)
 
 
 def float_literals(expr: sympy.Expr) -> sympy.Expr:
@@ -172,7 +177,9 @@ def float_literals(expr: sympy.Expr) -> sympy.Expr:
     slowly, and a Python float never changes a float array's dtype. Only the terms of a
     sum and the factors of a product that read float data and no integer data (whose
     arithmetic stays integer); never an exponent, nor a product's sign (`-x`)."""
-    if not expr.args or isinstance(expr, sympy.core.relational.Relational):
+    if not expr.args or isinstance(
+        expr, (sympy.core.relational.Relational, sympy.logic.boolalg.BooleanFunction)
+    ):
         return expr
     if isinstance(expr, sympy.Pow):
         base = float_literals(expr.base)
@@ -394,9 +401,9 @@ class NumPyCodePrinter(NumPyPrinter):
     def _nested(self, name: str, args: tuple[sympy.Expr, ...]) -> str:
         if len(args) == 2 and args[0].is_Number and not args[1].is_Number:
             args = (args[1], args[0])  # np.maximum(x, 0), as people write it
-        text = self._print(args[0])
+        text = self._argument(args[0])
         for arg in args[1:]:
-            text = f"{self.np(name)}({text}, {self._print(arg)})"
+            text = f"{self.np(name)}({text}, {self._argument(arg)})"
         return text
 
     # -- one statement

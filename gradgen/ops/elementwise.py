@@ -206,6 +206,27 @@ for _name, _eager in (
         )
     )
 
+# Masks combined (also the test of a loop a `break` can end, `gradgen.autograph`): a mask.
+for _name, _eager, _word in (
+    ("logical_and", np.logical_and, "and"),
+    ("logical_or", np.logical_or, "or"),
+):
+    register(
+        Op(
+            name=_name,
+            arity=2,
+            shape_rule=broadcast_rule,
+            eager=_eager,
+            integer_result=lambda flags: True,
+            expr=_symbolic(_name),
+            numpy=_name,
+            memory=FRESH,
+            function=_name,
+            arguments=("a", "b"),
+            doc=f"Elementwise `{_word}` of two masks (comparisons), for gg.where: a mask.",
+        )
+    )
+
 # NOTE: where(c, a, b) sends the gradient to a where c holds and to b elsewhere; the passes
 # fuse each branch's own computation into it (guard_where), so a branch that is not taken
 # never turns the gradient into nan (the log(x) at x = 0 trap).

@@ -99,6 +99,15 @@ equal = _relation(sympy.Eq)
 not_equal = _relation(sympy.Ne)
 
 
+# Masks combined: logical_and(a, b) is a & b (printed as np.logical_and(a, b)).
+def logical_and(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
+    return sympy.And(a, b)
+
+
+def logical_or(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
+    return sympy.Or(a, b)
+
+
 def where(c: sympy.Expr, a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
     return sympy.Piecewise((a, sympy.Ne(c, 0)), (b, True))
 
