@@ -6,10 +6,17 @@ Each statement becomes a call of a runtime helper with its blocks as nested func
 over the variables they assign (`converted`). The helper runs plain Python when the test
 (or the bounds) are Python values, so static control flow still unrolls as before, and
 `gg.cond`, `gg.while_loop` or `gg.fori_loop` when they are traced values or named dims.
-A statement whose block has `return`, `break`, `continue` or `yield` is left as written
-(a traced test then fails at its line, saying so). A variable a traced `if` defines in one
-branch only is undefined after it: using it is an error naming it and the `if`'s line.
-Functions that close over variables of an enclosing function are not rewritten.
+A `break` in a `while` or `for` body (directly, or in `if`s there) becomes a float flag
+the loop carries, as AutoGraph does: `stopped = 0.0` before the loop, `stopped = 1.0` for
+the `break`, the statements after it guarded by `if not stopped:`, and the loop's test
+(a `for` loop's too, then a while loop) false once it is set. On Python values this runs
+as the loop did; on traced ones, the flag is traced data and the guards are `if`s.
+
+A statement whose block has `return`, `continue` or `yield`, or a `break` elsewhere (in a
+`with` or `try`) is left as written (a traced test then fails at its line, saying so). A
+variable a traced `if` defines in one branch only is undefined after it: using it is an
+error naming it and the `if`'s line. Functions that close over variables of an enclosing
+function are not rewritten.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from gradgen.errors import GradgenError, SourceLocation
-from gradgen.graph_builder import Tracer
+from gradgen.graph_builder import Tracer, apply
 from gradgen.loops import cond, fori_loop, while_loop
 from gradgen.shapes import dim_expr, dim_from_expr
 
@@ -70,7 +77,9 @@ def converted(fn: Callable[..., Any]) -> Callable[..., Any]:
     ):
         return fn
     definition.decorator_list = []
-    rewriter = _Rewriter(fn.__code__.co_filename, fn.__code__.co_firstlineno - 1)
+    taken = {node.id for node in ast.walk(definition) if isinstance(node, ast.Name)}
+    taken |= {node.arg for node in ast.walk(definition) if isinstance(node, ast.arg)}
+    rewriter = _Rewriter(fn.__code__.co_filename, fn.__code__.co_firstlineno - 1, taken)
     definition.body = rewriter.block(definition.body)
     if not rewriter.changed:
         return fn
@@ -160,7 +169,7 @@ def _while(
 
     final = while_loop(
         lambda carry: test_fn(*state(carry)),
-        lambda carry: tuple(body_fn(*state(carry))[k] for k in carried),
+        lambda carry: _pick(body_fn(*state(carry)), carried),
         tuple(values[k] for k in carried),
         carry_names=[names[k] for k in carried],
     )
@@ -174,10 +183,23 @@ def _for_range(
     names: tuple[str, ...],
     counter: str,
     where: tuple[str, int],
+    flag: str | None = None,
 ) -> tuple:
-    """A `for i in range(...)`: Python's over ints, a gg.fori_loop over named dims."""
+    """A `for i in range(...)`: Python's over ints, a gg.fori_loop over named dims. With
+    `flag`, the variable its `break` sets: over ints, the loop ends once it is set as a
+    Python value (traced, the steps left are guarded by it); over named dims, it is a
+    while loop that ends once it is set, of at most the range's steps."""
+    stop = names.index(flag) if flag is not None else None
     if all(isinstance(b, int) for b in bounds):
         for i in range(*bounds):
+            if stop is not None and isinstance(values[stop], Tracer):  # the step runs if not set
+                step = lambda *v, i=i: body_fn(i, *v)  # noqa: E731
+                skip = lambda *v: v  # noqa: E731
+                values = _if(_not_set(values[stop]), step, skip, values, names, names, where)
+                _name(values, names)
+                continue
+            if stop is not None and _is_set(values[stop]):
+                break
             values = body_fn(i, *values)
         return values
     if len(bounds) == 3 and bounds[2] != 1 or any(isinstance(b, Tracer) for b in bounds):
@@ -199,14 +221,19 @@ def _for_range(
         full = list(values)
         for k, v in zip(carried, carry):
             full[k] = v
-        return tuple(body_fn(i, *full)[k] for k in carried)
+        return _pick(body_fn(i, *full), carried)
 
     _ = dim_from_expr(dim_expr(upper) - dim_expr(lower))  # a dim expression, or an error
+    running = None
+    if stop is not None:
+        flag_index = carried.index(stop)
+        running = lambda carry: _not_set(carry[flag_index])  # noqa: E731
     final = fori_loop(
         lower,
         upper,
         step,
         tuple(values[k] for k in carried),
+        while_fun=running,
         counter_name=counter,
         carry_names=[names[k] for k in carried],
     )
@@ -214,6 +241,45 @@ def _for_range(
     for k, v in zip(carried, final):
         out[k] = v
     return tuple(out)
+
+
+def _name(values: tuple, names: Sequence[str]) -> None:
+    """Give traced values with no name in the code yet the variables' names they take."""
+    for value, name in zip(values, names):
+        if isinstance(value, Tracer) and value.variable not in value.builder.hints:
+            value.builder.hints[value.variable] = name
+
+
+def _pick(values: tuple, indices: Sequence[int]) -> tuple:
+    """The values at `indices` (of a body traced once: never call it per index)."""
+    return tuple(values[k] for k in indices)
+
+
+def _is_set(flag: Any) -> bool:
+    """Whether a loop's break flag is set as a Python value (a traced one may be)."""
+    return not isinstance(flag, Tracer) and bool(flag)
+
+
+def _set(flag: Any) -> Any:
+    """A loop's break flag, set: 1.0, or ones like it when it is traced (in a traced `if`
+    each branch gives an array)."""
+    return apply("ones_like", flag) if isinstance(flag, Tracer) else 1.0
+
+
+def _not_set(flag: Any) -> Any:
+    """`not flag`: a Python bool, or a traced comparison when the flag is traced."""
+    return flag == 0.0 if isinstance(flag, Tracer) else not flag
+
+
+def _unless(flag: Any, test: Callable[[], Any]) -> Any:
+    """A loop's test once a `break` may have set `flag`: `not flag and test()`, the test
+    left unevaluated when the flag is set as a Python value (as Python does)."""
+    if not isinstance(flag, Tracer):
+        return False if flag else test()
+    value = test()
+    if not isinstance(value, Tracer):
+        return flag == 0.0 if value else False
+    return apply("logical_and", flag == 0.0, value)
 
 
 def _lookup(scope: dict[str, Any], names: Sequence[str]) -> tuple:
@@ -226,6 +292,9 @@ _HELPERS: dict[str, Any] = {
     "__gg_while": _while,
     "__gg_for_range": _for_range,
     "__gg_lookup": _lookup,
+    "__gg_set": _set,
+    "__gg_not_set": _not_set,
+    "__gg_unless": _unless,
 }
 
 
@@ -248,15 +317,17 @@ def _assigned(nodes: Sequence[ast.stmt]) -> list[str]:
     return [n for n in found if not n.startswith("__gg")]
 
 
-def _escapes(nodes: Sequence[ast.stmt]) -> bool:
-    """Whether a block leaves the statement other than by its end (return, break...)."""
+def _escapes(nodes: Sequence[ast.stmt], loops: bool = True) -> bool:
+    """Whether a block leaves the statement other than by its end (return, break...);
+    without `loops`, a break or continue of the loop the block is the body of does not
+    count."""
 
     def visit(node: ast.AST, in_loop: bool) -> bool:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
             return False
         if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom, ast.Global, ast.Nonlocal)):
             return True
-        if isinstance(node, (ast.Break, ast.Continue)) and not in_loop:
+        if isinstance(node, (ast.Break, ast.Continue)) and not in_loop and loops:
             return True
         inner = in_loop or isinstance(node, (ast.For, ast.While))
         return any(visit(child, inner) for child in ast.iter_child_nodes(node))
@@ -264,14 +335,77 @@ def _escapes(nodes: Sequence[ast.stmt]) -> bool:
     return any(visit(node, False) for node in nodes)
 
 
+def _guardable(body: Sequence[ast.stmt]) -> bool:
+    """Whether a loop body's `break`s can become a flag: it has one, each only inside
+    `if`s of the body (not in a `with` or `try`), and no `continue`, `return` or
+    `yield`."""
+    if _escapes(body, loops=False) or any(isinstance(n, ast.Continue) for n in _shallow(body)):
+        return False  # (the loop is then left as written)
+
+    def reachable(statements: Sequence[ast.stmt]) -> int:
+        """The breaks reached through `if`s only; -1 when one is reached otherwise."""
+        count = 0
+        for statement in statements:
+            if isinstance(statement, ast.Break):
+                count += 1
+            elif isinstance(statement, ast.If):
+                inner = [reachable(statement.body), reachable(statement.orelse)]
+                if -1 in inner:
+                    return -1
+                count += sum(inner)
+            elif any(isinstance(n, ast.Break) for n in _shallow([statement])):
+                return -1
+        return count
+
+    breaks = sum(isinstance(n, ast.Break) for n in _shallow(body))
+    return breaks > 0 and reachable(body) == breaks
+
+
+def _guarded(statements: Sequence[ast.stmt], flag: str) -> list[ast.stmt]:
+    """The statements with each `break` setting `flag` instead, and the statements after
+    a statement that may set it run only if it is not set."""
+    out: list[ast.stmt] = []
+    for k, statement in enumerate(statements):
+        if isinstance(statement, ast.Break):
+            setting = ast.Call(ast.Name("__gg_set", ast.Load()), [ast.Name(flag, ast.Load())], [])
+            out.append(
+                ast.copy_location(ast.Assign([ast.Name(flag, ast.Store())], setting), statement)
+            )
+            return out  # what follows a break never runs
+        if isinstance(statement, ast.If) and any(
+            isinstance(n, ast.Break) for n in _shallow([statement])
+        ):
+            statement.body = _guarded(statement.body, flag)
+            statement.orelse = _guarded(statement.orelse, flag)
+            out.append(statement)
+            rest = _guarded(statements[k + 1 :], flag)
+            if rest:
+                test = ast.Call(
+                    ast.Name("__gg_not_set", ast.Load()), [ast.Name(flag, ast.Load())], []
+                )
+                out.append(ast.copy_location(ast.If(test, rest, []), statements[k + 1]))
+            return out
+        out.append(statement)
+    return out
+
+
 class _Rewriter:
     """Rewrites the control flow statements of one function body, innermost first."""
 
-    def __init__(self, filename: str, offset: int) -> None:
+    def __init__(self, filename: str, offset: int, taken: set[str]) -> None:
         self.filename = filename
         self.offset = offset  # the source's first line, less one
         self.count = 0
         self.changed = False
+        self.taken = set(taken)  # the function's names: a break flag takes none of them
+
+    def _flag(self) -> str:
+        name, k = "stopped", 0
+        while name in self.taken:
+            k += 1
+            name = f"stopped_{k}"
+        self.taken.add(name)
+        return name
 
     def block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
         out: list[ast.stmt] = []
@@ -282,6 +416,11 @@ class _Rewriter:
     def statement(self, node: ast.stmt) -> list[ast.stmt]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             return [node]
+        flag = None
+        loop = isinstance(node, ast.While) or isinstance(node, ast.For) and self._is_range(node)
+        if loop and not node.orelse and _guardable(node.body):  # type: ignore[attr-defined]
+            flag = self._flag()
+            node.body = _guarded(node.body, flag)  # type: ignore[attr-defined]
         for field in ("body", "orelse"):
             if isinstance(getattr(node, field, None), list) and not isinstance(node, ast.Try):
                 setattr(node, field, self.block(getattr(node, field)))
@@ -289,13 +428,20 @@ class _Rewriter:
             return self._if(node)
         if isinstance(node, ast.While) and not node.orelse and not _escapes(node.body):
             if not any(isinstance(n, (ast.Break, ast.Continue)) for n in _shallow(node.body)):
-                return self._while(node)
+                return self._flagged(flag, node, self._while(node, flag))
         if isinstance(node, ast.For) and self._is_range(node) and not node.orelse:
             if not _escapes(node.body) and not any(
                 isinstance(n, (ast.Break, ast.Continue)) for n in _shallow(node.body)
             ):
-                return self._for(node)
+                return self._flagged(flag, node, self._for(node, flag))
         return [node]
+
+    def _flagged(self, flag: str | None, node: ast.stmt, loop: list[ast.stmt]) -> list[ast.stmt]:
+        """A loop whose break became `flag`, after the flag's start (not set)."""
+        if flag is None:
+            return loop
+        start = ast.Assign([ast.Name(flag, ast.Store())], ast.Constant(0.0))
+        return [ast.copy_location(start, node), *loop]
 
     def _is_range(self, node: ast.For) -> bool:
         call = node.iter
@@ -380,11 +526,20 @@ class _Rewriter:
             else [node]
         )
 
-    def _while(self, node: ast.While) -> list[ast.stmt]:
+    def _while(self, node: ast.While, flag: str | None = None) -> list[ast.stmt]:
         names = _assigned(node.body)
         if not names:
             return [node]
         test_name, body_name = self._names("while_test"), self._names("while_body")
+        test = node.test
+        if flag is not None:  # `not flag and test`, the test unevaluated once it is set
+            lazy = ast.Lambda(
+                ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
+                test,
+            )
+            test = ast.Call(
+                ast.Name("__gg_unless", ast.Load()), [ast.Name(flag, ast.Load()), lazy], []
+            )
         test = ast.copy_location(
             ast.FunctionDef(
                 name=test_name,
@@ -395,7 +550,7 @@ class _Rewriter:
                     kw_defaults=[],
                     defaults=[],
                 ),
-                body=[ast.Return(node.test)],
+                body=[ast.Return(test)],
                 decorator_list=[],
             ),
             node,
@@ -417,7 +572,7 @@ class _Rewriter:
             ),
         ]
 
-    def _for(self, node: ast.For) -> list[ast.stmt]:
+    def _for(self, node: ast.For, flag: str | None = None) -> list[ast.stmt]:
         assert isinstance(node.target, ast.Name) and isinstance(node.iter, ast.Call)
         counter = node.target.id
         names = [n for n in _assigned(node.body) if n != counter]
@@ -435,6 +590,7 @@ class _Rewriter:
                     ast.Tuple([ast.Constant(n) for n in names], ast.Load()),
                     ast.Constant(counter),
                     self._where(node),
+                    ast.Constant(flag),
                 ],
                 names,
                 node,

@@ -21,7 +21,7 @@ from gradgen.ir import Atom, DimSize, Equation, Lit, Var, fresh_var
 from gradgen.naming import NameHint
 from gradgen.ops import OPS
 from gradgen.ops.indexing import normalize_index
-from gradgen.shapes import Shape, ShapeError, format_shape
+from gradgen.shapes import Shape, ShapeError, dim_names, format_shape
 
 # How ops are named in messages: the operator the user typed, else `gg.<name>`.
 OPERATOR_SYMBOLS = {
@@ -45,8 +45,9 @@ OPERATOR_SYMBOLS = {
 _BRANCH_HINT = (
     "the value is only known when the generated code runs. An `if`, `while` or `for i in "
     "range(n)` statement on a traced value becomes gg.cond, gg.while_loop or "
-    "gg.fori_loop, unless its block has a return, break or continue (or the function "
-    "closes over an enclosing function's variables): move the return after the statement. "
+    "gg.fori_loop (a `break` too), unless its block has a return or continue, or a break "
+    "inside a with or try (or the function closes over an enclosing function's "
+    "variables): move the return after the statement. "
     "`and`, `or` and `not` on traced values are not converted; elementwise choices are "
     "gg.where(condition, a, b)."
 )
@@ -88,13 +89,18 @@ class Builder:
         self.made_dims = 0  # (the root's) dims made by `fresh_dim`
 
     def fresh_dim(self, base: str) -> str:
-        """A dim name no other in this trace has: `base`, then `base2`, `base3`... (the
-        number of steps a while loop runs)."""
+        """A dim name no other in this trace has, nor an argument or a dim of one:
+        `base`, then `base2`, `base3`... (the number of steps a while loop runs)."""
         root = self
         while root.parent is not None:
             root = root.parent
-        root.made_dims += 1
-        return base if root.made_dims == 1 else f"{base}{root.made_dims}"
+        taken = {name for name in root.hints.values() if isinstance(name, str)}
+        taken |= {n for v in root.hints for d in v.shape for n in dim_names(d)}
+        while True:
+            root.made_dims += 1
+            name = base if root.made_dims == 1 else f"{base}{root.made_dims}"
+            if name not in taken:
+                return name
 
     def encloses(self, other: Builder) -> bool:
         """Whether `other` is this builder or a loop body's builder inside it."""

@@ -210,8 +210,9 @@ def live_vars(equations: Iterable[Equation], targets: Iterable[Var]) -> set[Var]
 
 
 def _dims_read(eq: Equation) -> set[str]:
-    """The dims an equation's result or its length (a loop's) is made of."""
+    """The dims an equation's result, its length or its cap (a loop's) are made of."""
     dims = {n for d in eq.out.shape for n in dim_names(d)}
+    dims |= dim_names(eq.param("max_steps"))  # type: ignore[arg-type]
     return dims | dim_names(eq.param("length"))  # type: ignore[arg-type]
 
 

@@ -155,17 +155,24 @@ def fori_loop(
     body_fun: Callable[[Any, Any], Any],
     init_val: Any,
     *,
+    while_fun: Callable[[Any], Any] | None = None,
     counter_name: str | None = None,
     carry_names: Sequence[str] | None = None,
 ) -> Any:
     """`val = body_fun(i, val)` for i from `lower` up to `upper` (exclusive); returns the
     final val. The bounds are ints, named dims ("T") or expressions of them ("T - 1").
-    `counter_name` and `carry_names` name the counter and the carry's leaves in the code
-    and in messages (a Python `for` statement's variables, `gradgen.autograph`)."""
+
+    With `while_fun`, a test of val (a traced scalar comparison) before each step, the
+    loop also ends as soon as it is false: a while loop of at most upper - lower steps
+    (a Python `for` loop with a `break`). `counter_name` and `carry_names` name the
+    counter and the carry's leaves in the code and in messages (a Python `for`
+    statement's variables, `gradgen.autograph`)."""
     builder = _builder_of(init_val)
     if builder is None and isinstance(lower, int) and isinstance(upper, int):
         value = init_val
         for i in range(lower, upper):
+            if while_fun is not None and not while_fun(value):
+                break
             value = body_fun(i, value)
         return value
     if builder is None:
@@ -184,6 +191,21 @@ def fori_loop(
 
     # the step counter is the user's i when the loop starts at 0 (else i = t + lower)
     name = counter if lower == 0 else "t"
+    if while_fun is not None:  # a while loop, capped at the steps the range has
+        carry, _ = _traced_scan(
+            builder,
+            step,
+            init_val,
+            None,
+            builder.fresh_dim("steps"),
+            False,
+            name,
+            "gg.fori_loop",
+            while_fun,
+            length,
+            carry_names,
+        )
+        return carry
     carry, _ = _traced_scan(
         builder, step, init_val, None, length, False, name, "gg.fori_loop", None, None, carry_names
     )
@@ -200,7 +222,7 @@ def _traced_scan(
     counter_name: str,
     what: str,
     cond: Callable[[Any], Any] | None = None,
-    max_steps: int | None = None,
+    max_steps: Dim | None = None,
     carry_names: Sequence[str] | None = None,
     remat: bool = False,
 ) -> tuple[Any, Any]:
@@ -286,14 +308,15 @@ def while_loop(
     cond_fun: Callable[[Any], Any],
     body_fun: Callable[[Any], Any],
     init_val: Any,
-    max_steps: int | None = None,
+    max_steps: int | str | None = None,
     *,
     carry_names: Sequence[str] | None = None,
 ) -> Any:
     """`val = body_fun(val)` while `cond_fun(val)` (a traced scalar comparison) holds, and
-    at most `max_steps` times; returns the final val. Unlike JAX's, it can be
-    differentiated in reverse mode: the forward loop records how many steps it ran and
-    stacks what the backward reads, and the backward runs that many steps in reverse.
+    at most `max_steps` times (an int or a named dim); returns the final val. Unlike JAX's,
+    it can be differentiated in reverse mode: the forward loop records how many steps it
+    ran and stacks what the backward reads, and the backward runs that many steps in
+    reverse.
     `carry_names` name the carry's leaves in messages (a Python `while` statement's
     variables, `gradgen.autograph`)."""
     builder = _builder_of(init_val)
@@ -303,9 +326,16 @@ def while_loop(
             value = body_fun(value)
             steps += 1
         return value
-    if max_steps is not None and not (isinstance(max_steps, int) and max_steps >= 0):
+    if max_steps is not None and not (
+        isinstance(max_steps, int)
+        and not isinstance(max_steps, bool)
+        and max_steps >= 0
+        or isinstance(max_steps, str)
+        and max_steps.isidentifier()
+    ):
         raise GradgenError(
-            f"max_steps of gg.while_loop must be a non-negative int, not {max_steps!r}.",
+            "max_steps of gg.while_loop must be a non-negative int or a named dim, not "
+            f"{max_steps!r}.",
             builder.location(),
         )
     carry, _ = _traced_scan(

@@ -133,3 +133,142 @@ def test_a_loop_variable_that_changes_shape_is_named() -> None:
         return x
 
     assert "x of gg.while_loop has shape (N,) on entry and shape () after a step" in str(_error(f))
+
+
+# -- break: a flag the loop carries (AutoGraph's form), checked against Python itself
+# running the same function on NumPy values (no tracing), and derivatives against autograd
+
+
+@gg.function(wrt="a")
+def newton_until_converged(a: Array[()], x0: Array[()], budget: Array["T"]):
+    x = x0
+    for i in range(budget.shape[0]):  # noqa: B007
+        x = x - (x**3 - a) / (3 * x**2)
+        if gg.abs(x**3 - a) < 1e-9:
+            break
+    return x
+
+
+@gg.function(wrt="a")
+def doubling_with_a_break(a: Array[3]):
+    b = a
+    while gg.sum(b * b) < 1e6:
+        b = b * 2
+        if gg.max(b) > 500:
+            break
+        b = b + 1
+    return gg.sum(b)
+
+
+@gg.function(wrt="a")
+def while_true(a: Array[3]):
+    b = a
+    while True:
+        b = b * 1.5
+        if gg.sum(b) > 100:
+            break
+    return gg.sum(b**2)
+
+
+@gg.function(wrt="a")
+def python_loop_traced_break(a: Array[3]):
+    b = a
+    for i in range(4):  # noqa: B007  (Python ints, a traced break: steps guarded by ifs)
+        b = b * 2
+        if gg.sum(b) > 10:
+            break
+        b = gg.sin(b) + b
+    return gg.sum(b**2)
+
+
+def _python(function, *args):
+    """The function run by Python itself on NumPy values (gg calls run eagerly)."""
+    return function.fn(*args)
+
+
+BREAKS = {
+    "doubling_with_a_break": [np.array([0.3, -0.2, 0.9]), np.array([200.0, 1.0, 2.0])],
+    "while_true": [np.array([0.3, -0.2, 0.9]), np.array([50.0, 60.0, 1.0])],
+    "python_loop_traced_break": [np.array([0.1, 0.2, -0.1]), np.array([2.0, 1.0, 3.0])],
+}
+
+
+@pytest.mark.parametrize("name", sorted(BREAKS))
+def test_a_break_in_a_traced_loop_stops_it_where_python_would(tmp_path, name) -> None:
+    import autograd
+    import autograd.numpy as anp
+
+    function = globals()[name]
+    module = compile_to_module([function], tmp_path)
+    oracles = {
+        "doubling_with_a_break": _doubling_oracle,
+        "while_true": _while_true_oracle,
+        "python_loop_traced_break": _python_loop_oracle,
+    }
+    for a in BREAKS[name]:
+        value, grad = getattr(module, f"{name}_value_and_grad")(a)
+        np.testing.assert_allclose(value, _python(function, a), rtol=1e-13)
+        np.testing.assert_allclose(value, oracles[name](anp, a), rtol=1e-13)
+        expected = autograd.grad(lambda x: oracles[name](anp, x))(a)
+        np.testing.assert_allclose(grad, expected, rtol=1e-11)
+
+
+def _doubling_oracle(np_, a):
+    b = a
+    while np_.sum(b * b) < 1e6:
+        b = b * 2
+        if np_.max(b) > 500:
+            break
+        b = b + 1
+    return np_.sum(b)
+
+
+def _while_true_oracle(np_, a):
+    b = a
+    while True:
+        b = b * 1.5
+        if np_.sum(b) > 100:
+            break
+    return np_.sum(b**2)
+
+
+def _python_loop_oracle(np_, a):
+    b = a
+    for _ in range(4):
+        b = b * 2
+        if np_.sum(b) > 10:
+            break
+        b = np_.sin(b) + b
+    return np_.sum(b**2)
+
+
+def test_a_for_loop_with_a_break_is_a_while_loop_of_at_most_its_range(tmp_path) -> None:
+    module = compile_to_module([newton_until_converged], tmp_path)
+    for a, budget in ((2.0, 50), (27.0, 50), (2.0, 2)):
+        x, d_a = module.newton_until_converged_value_and_grad(
+            np.array(a), np.array(1.5), np.zeros(budget)
+        )
+        x_python = _python(newton_until_converged, np.array(a), np.array(1.5), np.zeros(budget))
+        np.testing.assert_allclose(x, x_python, rtol=1e-14)
+        if budget == 50:  # converged: the implicit derivative of a**(1/3)
+            np.testing.assert_allclose(x, a ** (1 / 3), rtol=1e-10)
+            np.testing.assert_allclose(d_a, a ** (-2 / 3) / 3, rtol=1e-6)
+    text = _source(newton_until_converged)
+    assert "while steps < T:" in text  # the range's steps cap the loop
+    assert "for " not in text.split("def newton_until_converged(", 1)[1].split("def ")[0]
+
+
+def test_a_break_inside_a_with_block_is_left_to_python() -> None:
+    import contextlib
+
+    @gg.function(wrt="x")
+    def f(x: Array["N"]):
+        while gg.sum(x) < 10.0:
+            with contextlib.nullcontext():
+                if gg.sum(x) > 5.0:
+                    break
+            x = x * 2
+        return gg.sum(x)
+
+    error = _error(f)
+    assert "cannot branch on a traced value" in str(error)

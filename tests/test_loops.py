@@ -527,3 +527,26 @@ def test_bodies_index_arrays_with_the_traced_counter(tmp_path) -> None:
     np.testing.assert_allclose(value, indexed_oracle(w, xs), rtol=1e-14)
     np.testing.assert_allclose(d_w, oracle_vjp(indexed_oracle, [w, xs], 0, 1.0), rtol=1e-12)
     np.testing.assert_allclose(d_xs, oracle_vjp(indexed_oracle, [w, xs], 1, 1.0), rtol=1e-12)
+
+
+def test_a_while_loops_steps_take_no_name_of_an_argument_or_a_dim() -> None:
+    # the loop's trip count is a dim of its own: an argument named `steps` keeps its name,
+    # and a dim named `steps` stays the argument's size, not the loop's
+    @gg.function(wrt=("x",))
+    def f(x: Array["N"], steps: Array["N"]):
+        while gg.sum(x) < gg.sum(steps):
+            x = x * 2.0
+        return gg.sum(x)
+
+    @gg.function(wrt=("x",))
+    def g(x: Array["steps"]):
+        while gg.sum(x) < 10.0:
+            x = x * 2.0
+        return gg.sum(x)
+
+    text = _source(f)
+    assert "def f(x, steps):" in text
+    assert "steps2 = 0" in text and "for t in reversed(range(steps2)):" in text
+    text = _source(g)
+    assert "steps = x.shape[0]" in text or "steps, = x.shape" in text
+    assert "steps2 = 0" in text and "for t in reversed(range(steps2)):" in text

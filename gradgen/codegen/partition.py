@@ -76,6 +76,7 @@ def dims_used(equations: Iterable[Equation]) -> set[str]:
                     own |= {name for d in y.shape for name in dim_names(d)}
             if parts.cond is not None:  # a while loop binds its length itself
                 own = (own | dims_used(parts.cond.equations)) - dim_names(parts.length)
+                own |= dim_names(parts.max_steps)  # (its cap may be a dim: `while steps < T`)
             dims |= own
         for atom in eq.inputs:
             if isinstance(atom, DimSize):

@@ -311,7 +311,8 @@ def _lowered_loop(
                 f"{names[v]} = {printer.np('stack')}({names[v]}) if {counter} else {empty}"
             )
         cap = parts.max_steps
-        head = f"while {counter} < {cap}:" if cap is not None else "while True:"
+        cap_text = cap if not isinstance(cap, str) else printer.doprint(dim_expr(cap))
+        head = f"while {counter} < {cap_text}:" if cap is not None else "while True:"
     else:
         before += [
             f"{names[v]} = {printer.np('empty')}({printer.shape(v.shape)}, dtype={dtype})"

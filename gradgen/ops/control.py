@@ -56,7 +56,7 @@ class ScanParts:
     length: Dim
     reverse: bool
     cond: Graph | None = None  # a while loop's condition, over the body's inputs
-    max_steps: int | None = None  # a while loop's cap on its steps
+    max_steps: Dim | None = None  # a while loop's cap on its steps (an int or a dim)
     remat: bool = False  # its steps are made again in the backward, not stacked
 
     @property
@@ -132,7 +132,7 @@ def scan_params(
     n_carry: int,
     reverse: bool,
     cond: Graph | None = None,
-    max_steps: int | None = None,
+    max_steps: Dim | None = None,
     remat: bool = False,
 ) -> dict:
     """The params of a scan equation (sorted into the equation by `Builder.emit`); with
