@@ -229,8 +229,16 @@ def huber_loss(a: Any, b: Any, delta: float = 1.0) -> Any:
     return anp.mean(where(anp.abs(d) < delta, 0.5 * d * d, delta * (anp.abs(d) - 0.5 * delta)))
 
 
-def scan(f: Any, init: Any, xs: Any = None, length: Any = None, reverse: bool = False) -> Any:
-    """gg.scan: the Python loop over the leading axis of xs, the ys stacked."""
+def scan(
+    f: Any,
+    init: Any,
+    xs: Any = None,
+    length: Any = None,
+    reverse: bool = False,
+    checkpoint_every: Any = None,
+) -> Any:
+    """gg.scan: the Python loop over the leading axis of xs, the ys stacked (checkpoints
+    change how gradgen's backward gets its values, not what the loop computes)."""
     leaves = list(xs) if isinstance(xs, (tuple, list)) else [xs]
     count = int(length) if xs is None else len(leaves[0])
     carry, ys = init, []
@@ -252,10 +260,12 @@ def scan(f: Any, init: Any, xs: Any = None, length: Any = None, reverse: bool = 
     return carry, anp.stack(ys)
 
 
-def fori_loop(lower: int, upper: int, body: Any, init: Any) -> Any:
-    """gg.fori_loop: the Python loop."""
+def fori_loop(lower: int, upper: int, body: Any, init: Any, while_fun: Any = None) -> Any:
+    """gg.fori_loop: the Python loop (with while_fun, a break once it is false)."""
     value = init
     for i in range(lower, upper):
+        if while_fun is not None and not while_fun(value):
+            break
         value = body(i, value)
     return value
 

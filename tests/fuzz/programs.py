@@ -9,7 +9,9 @@ common and broadcasting everywhere; the same operand used twice; integer indices
 duplicates; float32 and float64; 0-d arguments passed as Python floats, NumPy scalars and
 0-d arrays; loops (`F.fori_loop`, `F.scan` and `F.while_loop` over lambdas that close
 over earlier values, read the counter or the slice, run in reverse, stop at a test or at
-max_steps, and hold a loop of their own) and branches (`F.cond`); every emit kind.
+max_steps, break out of a fori_loop at a test of the carry (`while_fun`), keep only
+checkpoints for the backward (`checkpoint_every`), and hold a loop of their own) and
+branches (`F.cond`); every emit kind.
 """
 
 from __future__ import annotations
@@ -477,7 +479,11 @@ class Generator:
             lower = self.rng.choice([0, 0, 1])
             upper = lower + self.rng.choice([0, 1, 2, 3, 5])
             new = self.carry_update(shape, ["0.1 * i"])
-            self.bind(f"F.fori_loop({lower}, {upper}, lambda i, c: {new}, {a.name})", shape)
+            stop = ""
+            if self.rng.random() < 0.25:  # a break once the data passes a bound
+                bound = self.rng.choice([-0.5, 0.0, 0.5, 2.0])
+                stop = f", while_fun=lambda c: F.sum(c) < {bound}"
+            self.bind(f"F.fori_loop({lower}, {upper}, lambda i, c: {new}, {a.name}{stop})", shape)
             return True
         length = self.rng.choice([1, 2, 3, "N"])
         row = tuple(1 if self.rng.random() < 0.3 else d for d in shape)
@@ -486,6 +492,8 @@ class Generator:
         xs = self.choose_or_new((length, *row))
         new = self.carry_update(shape, ["s"])
         reverse = ", reverse=True" if self.rng.random() < 0.3 else ""
+        if self.rng.random() < 0.25:  # the backward makes each segment's values again
+            reverse += f", checkpoint_every={self.rng.choice([1, 2, 3])}"
         r = self.rng.random()
         if r < 0.3:
             self.bind(f"F.scan(lambda c, s: ({new}, None), {a.name}, {xs}{reverse})[0]", shape)
