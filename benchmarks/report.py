@@ -106,6 +106,53 @@ def memory_table(results: dict) -> list[str]:
     return lines
 
 
+def loop_forms_table(results: dict) -> list[str]:
+    """The RNN's loop as gg.scan, with checkpoint_every and unrolled (`loop_forms`)."""
+    lines = [
+        "### The RNN's loop three ways: gg.scan, gg.scan with checkpoint_every=k, and "
+        "unrolled at trace time (value and gradients: median time, the ratio to "
+        "hand-written, peak memory by tracemalloc)",
+        "",
+        "| case | hand-written | gg.scan | checkpoint_every=k | unrolled | unrolled: compile |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for row in results["loop_forms"]:
+        if "error" in row:
+            lines.append(f"| {row['case']} | {row['error']} | | | | |")
+            continue
+        times, peaks = row["median_seconds"], row["peak_bytes"]
+        cells = []
+        for name in (BASELINE, "scan", "checkpointed", "unrolled"):
+            if name not in times:
+                cells.append("—")
+                continue
+            k = f"k={row['checkpoint_every']}: " if name == "checkpointed" else ""
+            ratio = times[name] / times[BASELINE]
+            cells.append(f"{k}{seconds(times[name])} ({ratio:.2f}×), {megabytes(peaks[name])}")
+        unrolled = row["unrolled"]
+        note = unrolled.get("error") or (
+            f"{unrolled['compile_seconds']:.1f} s, {unrolled['lines']:,} lines"
+        )
+        lines.append(f"| {row['case']} | {' | '.join(cells)} | {note} |")
+    final = [row for row in results["loop_forms"] if row.get("final_state_peak_bytes")]
+    if final:
+        lines += [
+            "",
+            "The same RNN with a loss of its final state only (no stacked ys): peak memory",
+            "",
+            "| case | gg.scan | checkpoint_every=k | ratio |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for row in final:
+            peaks = row["final_state_peak_bytes"]
+            lines.append(
+                f"| {row['case']} | {megabytes(peaks['scan'])} | k={row['checkpoint_every']}: "
+                f"{megabytes(peaks['checkpointed'])} | "
+                f"{peaks['checkpointed'] / peaks['scan']:.2f} |"
+            )
+    return lines
+
+
 def compile_tables(results: dict) -> list[str]:
     c = results["compile"]
     models = c["models_file"]
@@ -287,6 +334,7 @@ def markdown(results: dict) -> str:
         timing_table(results),
         grad_forward_table(results),
         memory_table(results) if results.get("memory") else [],
+        loop_forms_table(results) if results.get("loop_forms") else [],
         compile_tables(results) if results.get("compile") else [],
         (
             ["### gradgen compile time", "", f"failed: {results['compile_error']}"]

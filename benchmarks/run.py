@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from benchmarks import cases as cases_module
-from benchmarks import compile_time, memory, report
+from benchmarks import compile_time, loop_forms, memory, report
 from benchmarks.contenders import BASELINE, CONTENDERS, Skip, prepare
 from benchmarks.noise import NoiseMeter
 from benchmarks.timing import round_robin
@@ -134,6 +134,14 @@ def main(argv: list[str], pinned_cpu: int | None = None) -> int:
             return 1
     log("peak memory ...")
     results["memory"] = run_memory(args.models, args.quick)
+    if "rnn" in args.models:
+        try:
+            results["loop_forms"] = loop_forms.measure(
+                args.samples, args.min_sample, args.quick, log
+            )
+        except VerificationError as error:
+            log(f"VERIFICATION FAILED, nothing timed: {error}")
+            return 1
     if not args.no_compile:
         log("compile time (fresh processes) ...")
         try:

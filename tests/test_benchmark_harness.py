@@ -50,3 +50,42 @@ def test_the_report_judges_every_target_from_the_measurements() -> None:
     assert rows["peak memory ≤ 1.2× hand-written, mlp large"].endswith("| 1.20× | ✓ |")
     assert "| all 1 (gradgen / it) | ✓ |" in rows["faster than torch, every small and medium case"]
     assert "2.00, 4.0 s | ✓" in rows["deep MLP: 200 / 100 layers ≤ 2.3, 200 layers < 30 s"]
+
+
+def test_the_rnn_loop_forms_compile_and_agree_with_the_hand_written_code(tmp_path) -> None:
+    """The loop-forms table's models (checkpointed scan, unrolled loop, final-state
+    loss) at a tiny size: their gradients are the hand-written BPTT's."""
+    import numpy as np
+
+    from benchmarks import cases, handwritten, loop_forms
+    from benchmarks.verify import compare
+
+    T = 5
+    params, data = cases.Case("rnn", "tiny", {"T": T, "N": 2, "D": 3, "H": 4}).inputs()
+    args = (*params, *data)
+    want = handwritten.rnn(*args)
+    want = (float(want[0]), [np.asarray(g) for g in want[1]])
+    for source, name in (
+        (loop_forms.checkpointed_source(2), "rnn_checkpointed"),
+        (loop_forms.unrolled_source(T), "rnn_unrolled"),
+    ):
+        module, seconds, lines = loop_forms.compiled(source, tmp_path, name)
+        value, grads = getattr(module, f"{name}_value_and_grad")(*args)
+        assert compare(name, "tiny", (float(value), list(grads)), want) <= 1e-8
+        assert seconds > 0 and lines > 0
+    import autograd
+    import autograd.numpy as anp
+
+    def final_state_loss(w_x, w_h, b, w_y, b_y, h0, xs, targets):
+        h = h0
+        for t in range(xs.shape[0]):
+            h = anp.tanh(anp.dot(xs[t], w_x) + anp.dot(h, w_h) + b)
+        return anp.mean((anp.dot(h, w_y) + b_y - targets[-1]) ** 2)
+
+    oracle = (
+        float(final_state_loss(*args)),
+        list(autograd.grad(final_state_loss, argnum=tuple(range(5)))(*args)),
+    )
+    module, _, _ = loop_forms.compiled(loop_forms.final_state_source(2), tmp_path, "final")
+    value, grads = module.rnn_final_value_and_grad(*args)
+    assert compare("final", "tiny", (float(value), list(grads)), oracle) <= 1e-8
