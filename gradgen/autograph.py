@@ -195,7 +195,8 @@ def _for_range(
             if stop is not None and isinstance(values[stop], Tracer):  # the step runs if not set
                 step = lambda *v, i=i: body_fn(i, *v)  # noqa: E731
                 skip = lambda *v: v  # noqa: E731
-                values = _if(_not_set(values[stop]), step, skip, values, names, names, where)
+                both = tuple(n for n, v in zip(names, values) if not isinstance(v, Undefined))
+                values = _if(_not_set(values[stop]), step, skip, values, names, both, where)
                 _name(values, names)
                 continue
             if stop is not None and _is_set(values[stop]):

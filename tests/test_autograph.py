@@ -272,3 +272,20 @@ def test_a_break_inside_a_with_block_is_left_to_python() -> None:
 
     error = _error(f)
     assert "cannot branch on a traced value" in str(error)
+
+
+def test_a_variable_assigned_only_after_a_traced_break_is_an_error_where_it_is_used() -> None:
+    # Python itself would raise NameError when the break comes first
+    @gg.function(wrt="a")
+    def f(a: Array[3]):
+        b = a
+        for i in range(3):  # noqa: B007
+            b = b * 2
+            if gg.sum(b) > 10:
+                break
+            c = b + 1
+        return gg.sum(c)
+
+    error = _error(f)
+    assert "c is defined in one branch of this traced `if` only" in str(error)
+    assert error.location is not None
