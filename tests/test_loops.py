@@ -4,6 +4,7 @@ Python, and against finite differences; the IR is verified after every pass."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 import autograd.numpy as anp
@@ -550,3 +551,23 @@ def test_a_while_loops_steps_take_no_name_of_an_argument_or_a_dim() -> None:
     text = _source(g)
     assert "steps = x.shape[0]" in text or "steps, = x.shape" in text
     assert "steps2 = 0" in text and "for t in reversed(range(steps2)):" in text
+
+
+@gg.function(wrt=("x0",))
+def capped_by_a_dim(x0: Array["N"], budget: Array["K"]):
+    """A condition that always holds: max_steps, a named dim, ends the loop."""
+    step = lambda x: gg.sin(x) + 1.0  # noqa: E731
+    return gg.sum(gg.while_loop(lambda x: gg.sum(x) > -1e9, step, x0, max_steps="K"))
+
+
+def test_a_while_loops_cap_may_be_a_named_dim(tmp_path) -> None:
+    module = compile_to_module([capped_by_a_dim], tmp_path)
+    x0 = np.random.default_rng(1).normal(size=3)
+    for steps in (0, 1, 7):
+        value, (d_x0,) = module.capped_by_a_dim_value_and_grad(x0, np.zeros(steps))
+        oracle = lambda x, n=steps: anp.sum(  # noqa: E731
+            functools.reduce(lambda y, _: anp.sin(y) + 1.0, range(n), x)
+        )
+        np.testing.assert_allclose(value, oracle(x0), rtol=1e-14)
+        np.testing.assert_allclose(d_x0, oracle_vjp(oracle, [x0], 0, 1.0), rtol=1e-12)
+    assert "while steps < K:" in _source(capped_by_a_dim)
