@@ -11,7 +11,7 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
-from support import compile_to_module, oracle_vjp, relative_error
+from support import load_text, oracle_vjp, relative_error
 
 import gradgen as gg
 from gradgen import Array
@@ -88,8 +88,15 @@ def reversed_ys_oracle(w, xs):
 
 
 @pytest.fixture(scope="module")
-def module(tmp_path_factory: pytest.TempPathFactory):
-    return compile_to_module([rnn, backwards_pair, reversed_ys], tmp_path_factory.mktemp("ck"))
+def sources():
+    """Each function compiled once (the IR checked after every pass)."""
+    return [compile_function(f, check=verify).source() for f in (rnn, backwards_pair, reversed_ys)]
+
+
+@pytest.fixture(scope="module")
+def module(sources, tmp_path_factory: pytest.TempPathFactory):
+    text = emit_module(sources, "test", gg.__version__)
+    return load_text(text, tmp_path_factory.mktemp("checkpoint"))
 
 
 def _check_gradients(module, name, oracle, function, args) -> None:
@@ -141,8 +148,8 @@ def test_forward_mode_and_hessians_go_through_checkpointed_scans(module) -> None
             np.testing.assert_allclose(blocks[i][j], expected, rtol=1e-9, atol=1e-12)
 
 
-def test_the_backward_keeps_one_carry_per_segment_and_remakes_the_rest() -> None:
-    source = emit_module([compile_function(rnn, check=verify).source()], "test", gg.__version__)
+def test_the_backward_keeps_one_carry_per_segment_and_remakes_the_rest(sources) -> None:
+    source = emit_module(sources[:1], "test", gg.__version__)
     forward = source[source.index("def rnn_forward") : source.index("def rnn_backward")]
     # the forward stacks the carry once per segment of 3 steps (and the ys, a result, of
     # every step), and no per-step residual
