@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from gradgen.errors import GradgenError, SourceLocation
-from gradgen.graph_builder import Tracer, apply
+from gradgen.graph_builder import Tracer, apply, name_unnamed
 from gradgen.loops import cond, fori_loop, while_loop
 from gradgen.shapes import dim_expr, dim_from_expr
 
@@ -197,7 +197,7 @@ def _for_range(
                 skip = lambda *v: v  # noqa: E731
                 both = tuple(n for n, v in zip(names, values) if not isinstance(v, Undefined))
                 values = _if(_not_set(values[stop]), step, skip, values, names, both, where)
-                _name(values, names)
+                name_unnamed(values, names)
                 continue
             if stop is not None and _is_set(values[stop]):
                 break
@@ -242,13 +242,6 @@ def _for_range(
     for k, v in zip(carried, final):
         out[k] = v
     return tuple(out)
-
-
-def _name(values: tuple, names: Sequence[str]) -> None:
-    """Give traced values with no name in the code yet the variables' names they take."""
-    for value, name in zip(values, names):
-        if isinstance(value, Tracer) and value.variable not in value.builder.hints:
-            value.builder.hints[value.variable] = name
 
 
 def _pick(values: tuple, indices: Sequence[int]) -> tuple:

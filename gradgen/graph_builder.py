@@ -10,7 +10,7 @@ The NumPy-named functions on tracers (np.mean(t), t.var()) dispatch by name to t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -225,6 +225,14 @@ def active_builder() -> Builder | None:
 
 def _arrays(inputs: list[Atom]) -> Iterator[Var | Lit]:
     return (a for a in inputs if isinstance(a, (Var, Lit)))
+
+
+def name_unnamed(values: Sequence[Any], names: Sequence[str]) -> None:
+    """Give each traced value that has no name in the code yet its name in `names`: the
+    values a loop or an `if` gradgen made gives back, bound in no user frame."""
+    for value, name in zip(values, names):
+        if isinstance(value, Tracer) and value.variable not in value.builder.hints:
+            value.builder.hints[value.variable] = name
 
 
 def apply(op_name: str, *args: Any, **params: Any) -> Any:

@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 
 from gradgen.errors import GradgenError, SourceLocation
-from gradgen.graph_builder import Builder, Tracer, active_builder, apply, building
+from gradgen.graph_builder import (
+    Builder,
+    Tracer,
+    active_builder,
+    apply,
+    building,
+    name_unnamed,
+)
 from gradgen.ir import Atom, DimSize, Graph, Lit, Var
 from gradgen.ops.control import cond_params, scan_params
 from gradgen.shapes import Dim, dim_expr, dim_from_expr, format_shape
@@ -100,16 +107,16 @@ def _checkpointed_scan(
     rest_xs = split(covered, None, lambda x: (rest, *x.shape[1:]))
     carry_name = _parameter_name(f, 0, "carry")
     xs_names = [_hint(builder, leaf, "xs") for leaf in leaves]
-    _name(builder, segment_xs, [f"{n}_segments" for n in xs_names])
-    _name(builder, rest_xs, [f"{n}_rest" for n in xs_names])
+    name_unnamed(_leaves(segment_xs), [f"{n}_segments" for n in xs_names])
+    name_unnamed(_leaves(rest_xs), [f"{n}_rest" for n in xs_names])
 
     def segment(t: Tracer, carry: Any, x: Any) -> tuple[Any, Any]:
         names = _leaf_names(carry, carry_name)
-        _name(_builder_of(carry) or builder, carry, names)
-        _name(_builder_of(carry) or builder, x, [f"{n}_segment" for n in xs_names])
+        name_unnamed(_leaves(carry), names)
+        name_unnamed(_leaves(x), [f"{n}_segment" for n in xs_names])
         carry, ys = scan(f, carry, x, length=every, reverse=reverse)
-        _name(_builder_of(carry) or builder, carry, names)
-        _name(_builder_of(carry) or builder, ys, _leaf_names(ys, "ys_segment"))
+        name_unnamed(_leaves(carry), names)
+        name_unnamed(_leaves(ys), _leaf_names(ys, "ys_segment"))
         return carry, ys
 
     def outer(carry: Any) -> tuple[Any, Any]:
@@ -138,13 +145,13 @@ def _checkpointed_scan(
         carry, rest_ys = left(carry)
     if segment_ys is None:
         return carry, None
-    _name(builder, segment_ys, _leaf_names(segment_ys, "ys_segments"))
-    _name(builder, rest_ys, _leaf_names(rest_ys, "ys_rest"))
+    name_unnamed(_leaves(segment_ys), _leaf_names(segment_ys, "ys_segments"))
+    name_unnamed(_leaves(rest_ys), _leaf_names(rest_ys, "ys_rest"))
     y_leaves, rebuild_ys = _flatten(segment_ys)
     stacked = [apply("reshape", y, shape=(covered, *y.shape[2:])) for y in y_leaves]
     if rest_ys is not None:
         stacked = [
-            apply("concatenate", y, tail, axis=0) for y, tail in zip(stacked, _flatten(rest_ys)[0])
+            apply("concatenate", y, tail, axis=0) for y, tail in zip(stacked, _leaves(rest_ys))
         ]
     return carry, rebuild_ys(stacked)
 
@@ -419,6 +426,11 @@ def cond(
     return rebuild_result(results)
 
 
+def _leaves(value: Any) -> Leaves:
+    """The leaves of a (nested) tuple or list of values; none for None."""
+    return [] if value is None else _flatten(value)[0]
+
+
 def _hint(builder: Builder, leaf: Any, default: str) -> str:
     """The name a traced leaf has in the code (its user variable's), else `default`."""
     hint = builder.hints.get(leaf.variable) if isinstance(leaf, Tracer) else None
@@ -429,16 +441,6 @@ def _leaf_names(value: Any, name: str) -> list[str]:
     """`name` for a value of one leaf, `name_0`, `name_1`... for each leaf of a structure."""
     count = len(_flatten(value)[0])
     return [name] if count == 1 else [f"{name}_{k}" for k in range(count)]
-
-
-def _name(builder: Builder, value: Any, names: Sequence[str]) -> None:
-    """Name the traced leaves of `value` (of a loop gradgen made, not the user's) that
-    have no name in the code yet."""
-    if value is None:
-        return
-    for leaf, name in zip(_flatten(value)[0], names):
-        if isinstance(leaf, Tracer) and leaf.variable not in leaf.builder.hints:
-            leaf.builder.hints[leaf.variable] = name
 
 
 def _flag(
