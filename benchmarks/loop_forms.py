@@ -14,7 +14,11 @@ without checkpoints: there the backward's residuals are what memory holds.
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -121,11 +125,52 @@ def compiled(source: str, directory: Path, stem: str) -> tuple[ModuleType, float
     seconds = time.perf_counter() - start
     generated = directory / f"{stem}_grad.py"
     generated.write_text(text)
-    spec = importlib.util.spec_from_file_location(f"{stem}_grad", generated)
+    return _load(generated), seconds, text.count("\n")
+
+
+_COMPILE = """
+import json, sys, time
+import gradgen
+start = time.perf_counter()
+text = gradgen.compile_source(sys.argv[1])
+seconds = time.perf_counter() - start
+open(sys.argv[2], "w").write(text)
+print(json.dumps({"seconds": seconds, "lines": text.count(chr(10))}))
+"""
+
+
+def compiled_apart(
+    source: str, directory: Path, stem: str, timeout: float
+) -> tuple[ModuleType, float, int]:
+    """As `compiled`, the compile in a fresh process of its own (an unrolled loop's
+    trace is large: this process's heap, and the times taken in it, stay as they were);
+    raises RuntimeError with gradgen's last error line, or on `timeout` seconds."""
+    model, generated = directory / f"{stem}.py", directory / f"{stem}_grad.py"
+    model.write_text(source)
+    path = os.pathsep.join(entry or os.getcwd() for entry in sys.path)
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", _COMPILE, str(model), str(generated)],
+            env={**os.environ, "PYTHONPATH": path},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"not compiled within {timeout:.0f} s") from None
+    if out.returncode != 0:
+        lines = out.stderr.strip().splitlines() or ["no message"]
+        raise RuntimeError(lines[-1])
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    return _load(generated), info["seconds"], info["lines"]
+
+
+def _load(generated: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(generated.stem, generated)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module, seconds, text.count("\n")
+    return module
 
 
 def _prepared(fn: Callable, args: tuple) -> Prepared:
@@ -173,13 +218,14 @@ def _measure_case(
         unrolled: dict = {"error": f"not compiled: about {expected:.0f} s expected"}
     else:
         try:
-            module, seconds, lines = compiled(unrolled_source(T), directory, f"unrolled_{T}")
+            module, seconds, lines = compiled_apart(
+                unrolled_source(T), directory, f"unrolled_{T}", UNROLL_LIMIT_SECONDS
+            )
             forms["unrolled"] = _prepared(module.rnn_unrolled_value_and_grad, args)
             unrolled = {"compile_seconds": seconds, "lines": lines}
             unroll_seconds[T] = seconds
-        except Exception as error:  # gradgen fails on the unrolled loop: say how
-            message = str(error).splitlines()[-1] if str(error) else ""
-            unrolled = {"error": f"fails: {type(error).__name__}: {message}"[:100]}
+        except RuntimeError as error:  # gradgen fails on the unrolled loop: say how
+            unrolled = {"error": f"fails: {error}"[:100]}
     want = forms[BASELINE].result(forms[BASELINE].run())
     errors = [
         compare(name, f"rnn {case.size}", p.result(p.run()), want)
