@@ -193,13 +193,18 @@ BREAKS = {
 }
 
 
+@pytest.fixture(scope="module")
+def breaks(tmp_path_factory: pytest.TempPathFactory):
+    functions = [globals()[name] for name in sorted(BREAKS)]
+    return compile_to_module(functions, tmp_path_factory.mktemp("breaks"))
+
+
 @pytest.mark.parametrize("name", sorted(BREAKS))
-def test_a_break_in_a_traced_loop_stops_it_where_python_would(tmp_path, name) -> None:
+def test_a_break_in_a_traced_loop_stops_it_where_python_would(breaks, name) -> None:
     import autograd
     import autograd.numpy as anp
 
-    function = globals()[name]
-    module = compile_to_module([function], tmp_path)
+    function, module = globals()[name], breaks
     oracles = {
         "doubling_with_a_break": _doubling_oracle,
         "while_true": _while_true_oracle,

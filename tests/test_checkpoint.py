@@ -1,7 +1,8 @@
 """`gg.scan(..., checkpoint_every=k)`: the reverse keeps every k-th carry and runs each
 segment again in the backward. Its values and derivatives are the plain loop's, checked
 against HIPS autograd (the loops written out in Python) at trip counts below, at and
-past multiples of k; the generated code stacks T // k carries, not T residuals."""
+past multiples of k; the generated code stacks T // k carries, not T residuals. (The
+fuzzer's checkpointed scans go through every emit kind, Hessians included.)"""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def rnn_oracle(xs, h0, w_x, w_h, b):
     return total + anp.sum(h)
 
 
-@gg.function(wrt=("a", "v"), emit=("grad", "jvp", "hessian"))
+@gg.function(wrt=("a", "v"), emit=("grad", "jvp"))
 def backwards_pair(a: Array["N"], v: Array["N"]):
     """Two carries, no xs, no ys, steps run in reverse, 7 steps in segments of 2."""
 
@@ -131,7 +132,8 @@ def test_reversed_and_structured_checkpointed_scans(module) -> None:
         _check_gradients(module, "reversed_ys", reversed_ys_oracle, reversed_ys, args)
 
 
-def test_forward_mode_and_hessians_go_through_checkpointed_scans(module) -> None:
+def test_forward_mode_goes_through_checkpointed_scans(module) -> None:
+    # (the fuzzer's checkpointed scans go through Hessians and HVPs too)
     rng = np.random.default_rng(11)
     a, v = 0.5 * rng.normal(size=4), 0.5 * rng.normal(size=4)
     t_a, t_v = rng.normal(size=4), rng.normal(size=4)
@@ -140,12 +142,6 @@ def test_forward_mode_and_hessians_go_through_checkpointed_scans(module) -> None
     value, dot = module.backwards_pair_jvp(a, v, t_a, t_v)
     np.testing.assert_allclose(value, backwards_pair_oracle(a, v), rtol=1e-12)
     np.testing.assert_allclose(dot, autograd.grad(joined)(z) @ tangent, rtol=1e-10)
-    hessian = autograd.hessian(joined)(z)
-    blocks = module.backwards_pair_hessian(a, v)
-    for i in range(2):
-        for j in range(2):
-            expected = hessian[i * 4 : (i + 1) * 4, j * 4 : (j + 1) * 4]
-            np.testing.assert_allclose(blocks[i][j], expected, rtol=1e-9, atol=1e-12)
 
 
 def test_the_backward_keeps_one_carry_per_segment_and_remakes_the_rest(sources) -> None:
