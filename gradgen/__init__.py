@@ -41,7 +41,15 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
-    raise AttributeError(f"module 'gradgen' has no attribute {name!r}")
+    raise AttributeError(f"module 'gradgen' has no attribute {name!r}{_did_you_mean(name)}")
+
+
+def _did_you_mean(name: str) -> str:
+    """`; did you mean gg.tanh?` for a misspelled public name (`gg.tahn`), else ''."""
+    from gradgen.errors import closest_name
+
+    close = closest_name(name, [*__all__, *_LAZY])
+    return f"; did you mean gg.{close}?" if close else ""
 
 
 __all__ = [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import FrameType
 
@@ -75,3 +76,34 @@ def innermost_location(error: BaseException, user_files: frozenset[str]) -> Sour
 
 class NoFunctionsError(GradgenError):
     """A model file that defines no `@gg.function` (skipped when compiling a directory)."""
+
+
+def closest_name(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate `name` most likely misspells or extends (`tahn`: `tanh`, `arctanh`:
+    `arctan`), or None when none is close: difflib's close matches, ranked by edits (a
+    swap of two neighbouring letters is one), then a prefix of either before the others,
+    then by how much the length differs."""
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=5, cutoff=0.6)
+    if not close:
+        return None
+
+    def rank(c: str) -> tuple[int, bool, int, int]:
+        prefix = name.startswith(c) or c.startswith(name)
+        return _edits(name, c), not prefix, abs(len(c) - len(name)), close.index(c)
+
+    return min(close, key=rank)
+
+
+def _edits(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions and swaps
+    of adjacent letters."""
+    rows = [list(range(len(b) + 1))] + [[i] + [0] * len(b) for i in range(1, len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            rows[i][j] = min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                rows[i][j] = min(rows[i][j], rows[i - 2][j - 2] + 1)
+    return rows[len(a)][len(b)]

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gradgen.errors import GradgenError, SourceLocation, user_location
+from gradgen.errors import GradgenError, SourceLocation, closest_name, user_location
 from gradgen.ir import Atom, DimSize, Equation, Lit, Var, fresh_var
 from gradgen.naming import NameHint
 from gradgen.ops import OPS
@@ -249,9 +249,16 @@ def apply(op_name: str, *args: Any, **params: Any) -> Any:
 
 
 def _not_supported(builder: Builder, what: str, hint: str | None = None) -> GradgenError:
-    supported = ", ".join(f"gg.{name}" for name in sorted(NUMPY_FUNCTIONS["numpy"]))
-    default = f"gradgen supports {supported} and array operators; see the README."
-    return GradgenError(f"{what} is not supported by gradgen.", builder.location(), hint or default)
+    """`what` is not supported; the hint names the closest gradgen function, if one is
+    close (`numpy.arctanh`: gg.arctan), never the whole list."""
+    if hint is None:
+        name = what.rsplit(".", 1)[-1]
+        namespace = "numpy.linalg" if ".linalg." in what else "numpy"
+        prefix = "gg.linalg." if namespace == "numpy.linalg" else "gg."
+        close = closest_name(name, NUMPY_FUNCTIONS[namespace])
+        nearest = f"the closest gradgen function is {prefix}{close}; " if close else ""
+        hint = f"{nearest}see the README's list of supported ops."
+    return GradgenError(f"{what} is not supported by gradgen.", builder.location(), hint)
 
 
 # NumPy ufuncs called on traced values are the gradgen op of the same meaning (each op's

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from gradgen.errors import closest_name
 from gradgen.functions import Axis
 from gradgen.functions import sum as _sum
 from gradgen.graph_builder import apply, register_numpy_functions
 
 __all__ = ["cholesky", "det", "inv", "norm", "slogdet", "solve"]
+
+
+def __getattr__(name: str) -> Any:
+    close = closest_name(name, __all__)
+    hint = f"; did you mean gg.linalg.{close}?" if close else ""
+    raise AttributeError(f"module 'gradgen.linalg' has no attribute {name!r}{hint}")
 
 
 def norm(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:

@@ -248,6 +248,34 @@ def test_unsupported_numpy_function_names_the_function_and_line(
     text = assert_at(compile_error(path), line_of(path))
     assert name in text
     assert "not supported" in text
+    assert len(text) < 250, text  # the closest function at most, never the whole list
+
+
+@pytest.mark.parametrize(
+    ("call", "suggestion"),
+    [
+        ("np.exp2(x)", "the closest gradgen function is gg.exp;"),
+        ("np.arctanh(x)", "the closest gradgen function is gg.arctan;"),
+        ("gg.tahn(x)", "did you mean gg.tanh?"),
+        ("gg.sigmiod(x)", "did you mean gg.sigmoid?"),
+        ("gg.linalg.nrom(x)", "did you mean gg.linalg.norm?"),
+    ],
+)
+def test_a_misspelled_or_missing_function_gets_the_closest_name(
+    tmp_path: Path, call: str, suggestion: str
+) -> None:
+    path = write_model(
+        tmp_path,
+        f"""
+        @gg.function(wrt="x")
+        def loss(x: Array["N"]):
+            return gg.sum({call})  # HERE
+        """,
+    )
+    text = assert_at(compile_error(path), line_of(path))
+    assert suggestion in text
+    with pytest.raises(AttributeError, match=r"no attribute 'nothing_like_it'$"):
+        gradgen.nothing_like_it  # noqa: B018  (nothing close: no suggestion)
 
 
 def test_math_function_on_a_traced_value(tmp_path: Path) -> None:
